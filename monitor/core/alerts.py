@@ -1,0 +1,98 @@
+"""Alert policy: risk tiers, when a borrower alert opens and clears, and what it says.
+
+An alert opens when the probability reaches ``open_at`` and the account is not yet 30+ days past
+due; it stays open (no repeats, whatever the score does) until the probability falls below
+``clear_at`` (hysteresis) or the account closes, when a ``resolved`` message with the same id
+follows. The id is a hash of the account, cause and triggering event id, so a replay of the same
+stream gives the same ids.
+
+>>> policy = AlertPolicy()
+>>> [policy.tier(p) for p in (0.05, 0.2, 0.5, 0.8)]
+['low', 'medium', 'high', 'critical']
+>>> alert_id("a1", "borrower_risk", "e9") == alert_id("a1", "borrower_risk", "e9")
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.core.timeutil import iso_time
+
+BORROWER_RISK = "borrower_risk"
+ALERT_SCHEMA_VERSION = 1
+TIERS = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """Thresholds of the borrower alert policy."""
+
+    open_at: float = 0.5
+    clear_at: float = 0.3
+    tier_bounds: tuple[float, float, float] = (0.15, 0.35, 0.7)
+    reasons: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.clear_at <= self.open_at < 1.0:
+            raise ValueError(
+                f"alert thresholds must satisfy 0 < clear ({self.clear_at}) <= open "
+                f"({self.open_at}) < 1"
+            )
+
+    def tier(self, probability: float) -> str:
+        """Risk tier of a probability."""
+        index = sum(1 for bound in self.tier_bounds if probability >= bound)
+        return TIERS[index]
+
+
+def alert_id(account_id: str, cause: str, trigger_event_id: str) -> str:
+    """Stable alert id: the same account, cause and trigger give the same id."""
+    digest = hashlib.sha256(f"{account_id}|{cause}|{trigger_event_id}".encode()).hexdigest()
+    return digest[:24]
+
+
+def severity(tier: str) -> str:
+    """Alert severity for a risk tier."""
+    return "critical" if tier == "critical" else "warning"
+
+
+def build_alert(
+    *,
+    alert_id: str,
+    status: str,
+    account_id: str,
+    product: str,
+    region: str,
+    probability: float,
+    tier: str,
+    reasons: list[str],
+    action: str,
+    model_version: str,
+    time: float,
+    opened: float,
+    trigger_event_id: str,
+    days_past_due: int,
+) -> dict[str, Any]:
+    """The alert record sent to the alerts topic and to webhooks (contract ``alert`` v1)."""
+    return {
+        "schema_version": ALERT_SCHEMA_VERSION,
+        "alert_id": alert_id,
+        "status": status,
+        "kind": BORROWER_RISK,
+        "severity": severity(tier),
+        "account_id": account_id,
+        "product": product,
+        "region": region,
+        "probability": round(probability, 4),
+        "risk_tier": tier,
+        "reasons": reasons,
+        "action": action,
+        "model_version": model_version,
+        "event_time": iso_time(time),
+        "opened_at": iso_time(opened),
+        "trigger_event_ids": [trigger_event_id],
+        "days_past_due": days_past_due,
+    }

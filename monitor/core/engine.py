@@ -1,0 +1,348 @@
+"""The engine: validated events in, decisions out, on event time.
+
+For each event the engine first fires the event-time timers of its partition that are due (bills
+falling past due, DPD milestones, label horizons expiring), then applies the event to the
+account's ledgers, resolves pending predictions whose outcome is now known (and lets the model
+learn from them), scores the account, and applies the alert policy. Nothing here reads the wall
+clock, so a replay at full speed gives the same decisions as the live stream.
+
+Timers are kept per input partition, so a partition that lags behind another in a replay never
+has its accounts judged on another partition's clock.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.core import features as ft
+from monitor.core import ledger as lg
+from monitor.core.actions import recommend
+from monitor.core.alerts import BORROWER_RISK, AlertPolicy, alert_id, build_alert
+from monitor.core.events import Event
+from monitor.core.explain import top_reasons
+from monitor.core.macro import MacroBook
+from monitor.core.models import ModelBook
+from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
+from monitor.core.store import Store
+from monitor.core.timeutil import DAY, day_of, parse_date
+
+#: Days past due at which a past-due account is looked at again without an event.
+DPD_MILESTONES = (1, 3, 7, 10, 14, 18, 23, 30, 45, 60, 90)
+#: Days before a due date at which an account with an unpaid bill is looked at.
+PRE_DUE_DAYS = 3
+_RECENT_BORROWING = 6
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Settings of the engine (label horizon, snapshot spacing, alert policy)."""
+
+    horizon_days: int = 60
+    snapshot_every_days: int = 14
+    policy: AlertPolicy = field(default_factory=AlertPolicy)
+
+
+@dataclass
+class Result:
+    """What processing one event decided; the edges turn it into messages and metrics."""
+
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    bucket_moves: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    tier_moves: list[tuple[str | None, str | None]] = field(default_factory=list)
+    labels: list[tuple[bool, float]] = field(default_factory=list)
+    scored: int = 0
+    timers: int = 0
+
+
+class Engine:
+    """Applies events to account state and makes the borrower decisions."""
+
+    def __init__(
+        self, store: Store, models: ModelBook | None = None, config: EngineConfig | None = None
+    ) -> None:
+        self.store = store
+        self.models = models or ModelBook()
+        self.config = config or EngineConfig()
+        self._timers: dict[int, list[tuple[int, str]]] = {}
+        self._macro: dict[int, MacroBook] = {}
+
+    # -- timers ---------------------------------------------------------------------------
+    def rebuild_timers(self, partition: int | None = None) -> int:
+        """Re-index the timers of stored accounts (after a restart or a rebalance)."""
+        count = 0
+        for state in self.store.states():
+            if state.next_check >= 0 and (partition is None or state.partition == partition):
+                heapq.heappush(
+                    self._timers.setdefault(state.partition, []),
+                    (state.next_check, state.account_id),
+                )
+                count += 1
+        return count
+
+    def advance(self, partition: int, time: float, result: Result) -> None:
+        """Fire every timer of ``partition`` due at or before ``time``."""
+        heap = self._timers.get(partition)
+        today = day_of(time)
+        while heap and heap[0][0] <= today:
+            day, account_id = heapq.heappop(heap)
+            state = self.store.get(account_id)
+            if state is None or state.next_check != day:
+                continue  # superseded by a later schedule
+            result.timers += 1
+            self._touch(state, day * DAY, f"timer:{account_id}:{day}", result)
+
+    def _schedule(self, state: AccountState, day: int) -> None:
+        candidates: list[int] = []
+        for ledger in state.products.values():
+            if ledger.closed:
+                continue
+            for bill in ledger.bills:
+                if bill.satisfied:
+                    continue
+                if day < bill.due - PRE_DUE_DAYS:
+                    candidates.append(bill.due - PRE_DUE_DAYS)
+                elif day <= bill.due:
+                    candidates.append(bill.due + 1)
+                else:
+                    later = [m for m in DPD_MILESTONES if bill.due + m > day]
+                    if later:
+                        candidates.append(bill.due + later[0])
+        candidates += [s.day + self.config.horizon_days + 1 for s in state.pending]
+        nxt = min(candidates) if candidates else -1
+        if nxt != state.next_check:
+            state.next_check = nxt
+            if nxt >= 0:
+                heapq.heappush(
+                    self._timers.setdefault(state.partition, []), (nxt, state.account_id)
+                )
+
+    # -- events ---------------------------------------------------------------------------
+    def macro(self, partition: int) -> MacroBook:
+        """The macro book of a partition."""
+        book = self._macro.get(partition)
+        if book is None:
+            book = self.store.get_macro(partition) or MacroBook()
+            self._macro[partition] = book
+        return book
+
+    def process(self, event: Event, partition: int = 0) -> Result:
+        """Apply one validated event and return the decisions it led to."""
+        result = Result()
+        self.advance(partition, event.time, result)
+        if event.type == "macro_indicator":
+            book = self.macro(partition)
+            book.update(event.data["region"], event.data["indicator"], float(event.data["value"]))
+            self.store.put_macro(partition, book)
+            return result
+        state = self.store.get(event.account_id)
+        if state is None:
+            state = AccountState(event.account_id, partition=partition)
+        elif state.partition != partition:
+            state.partition = partition
+            state.next_check = -1
+        self._apply(state, event)
+        state.last_event, state.last_event_id = event.time, event.event_id
+        self._touch(state, event.time, event.event_id, result)
+        return result
+
+    def _ledger(self, state: AccountState, product: str, day: int) -> ProductLedger:
+        ledger = state.products.get(product)
+        if ledger is None:  # events for a product opened before the monitor started
+            ledger = ProductLedger(product, opened=day)
+            state.products[product] = ledger
+        return ledger
+
+    def _apply(self, state: AccountState, event: Event) -> None:
+        data, day = event.data, event.day
+        kind = event.type
+        if kind == "account_opened":
+            state.region = data["region"]
+            state.attributes.update(data.get("applicant") or {})
+            ledger = self._ledger(state, event.product, day)
+            ledger.limit, ledger.closed = float(data["credit_limit"]), False
+            return
+        ledger = self._ledger(state, event.product, day)
+        if kind == "bill_issued":
+            lg.issue_bill(
+                ledger,
+                data["bill_id"],
+                day,
+                parse_date(data["due_date"]),
+                float(data["amount_due"]),
+                float(data["minimum_due"]),
+            )
+        elif kind == "payment":
+            lg.apply_payment(ledger, float(data["amount"]), data.get("bill_id"), day)
+        elif kind == "drawdown":
+            ledger.loan_balance += float(data["amount"])
+            if self._borrowing_to_repay(state, day):
+                state.borrow_to_repay = ([*state.borrow_to_repay, day])[-_RECENT_BORROWING:]
+        elif kind == "credit_limit_changed":
+            ledger.limit = float(data["new_limit"])
+        elif kind == "repayment_plan_changed":
+            if data["plan"] == "extension":
+                lg.extend(ledger, data["bill_id"], parse_date(data["new_due_date"]))
+            else:
+                lg.restructure(ledger, data["bill_id"])
+        elif kind == "account_closed":
+            ledger.closed = True
+
+    @staticmethod
+    def _borrowing_to_repay(state: AccountState, day: int) -> bool:
+        credit = state.products.get("credit_pay")
+        if credit is None:
+            return False
+        due = lg.oldest_unpaid_due(credit)
+        return due is not None and due - day <= ft.BORROW_LEAD
+
+    # -- decisions ------------------------------------------------------------------------
+    def _touch(self, state: AccountState, time: float, trigger: str, result: Result) -> None:
+        day = day_of(time)
+        worst_dpd, worst_product = 0, ""
+        for ledger in state.products.values():
+            lg.settle(ledger, day)
+            days = lg.dpd(ledger, day) if not ledger.closed else 0
+            if days > worst_dpd or not worst_product:
+                worst_dpd, worst_product = days, ledger.product
+        self._move_buckets(state, day, result)
+        self._resolve_labels(state, day, worst_dpd, result)
+        if all(ledger.closed for ledger in state.products.values()):
+            self._close(state, time, trigger, result)
+            return
+        x_values = ft.vector(state, day, self.macro(state.partition))
+        x = ft.as_dict(x_values)
+        score = self.models.score(x)
+        result.scored += 1
+        old_tier = state.tier or None
+        state.probability = score.probability
+        state.tier = self.config.policy.tier(score.probability)
+        if old_tier != state.tier:
+            result.tier_moves.append((old_tier, state.tier))
+        if state.delinquent_since < 0 and (
+            not state.pending or day - state.pending[-1].day >= self.config.snapshot_every_days
+        ):
+            state.pending.append(
+                Snapshot(day, round(score.probability, 5), x_values, score.version)
+            )
+        self._alert(
+            state,
+            x,
+            score.contributions,
+            score.version,
+            time,
+            trigger,
+            worst_dpd,
+            worst_product,
+            result,
+        )
+        self._schedule(state, day)
+        self.store.put(state)
+
+    def _move_buckets(self, state: AccountState, day: int, result: Result) -> None:
+        for ledger in state.products.values():
+            new = None if ledger.closed else lg.bucket_of(lg.dpd(ledger, day))
+            old = ledger.bucket
+            if new != old:
+                result.bucket_moves.append((ledger.product, old, new))
+                ledger.bucket = new
+
+    def _resolve_labels(
+        self, state: AccountState, day: int, worst_dpd: int, result: Result
+    ) -> None:
+        horizon = self.config.horizon_days
+        if worst_dpd >= 30 and state.delinquent_since < 0:
+            dues = [
+                d
+                for p in state.products.values()
+                if not p.closed
+                for d in [lg.oldest_unpaid_due(p)]
+                if d is not None and day - d >= 30
+            ]
+            state.delinquent_since = min(dues) + 30
+            state.ever_delinquent = True
+        elif worst_dpd < 30:
+            state.delinquent_since = -1
+        keep: list[Snapshot] = []
+        for snap in state.pending:
+            start = state.delinquent_since
+            if start >= 0 and snap.day < start <= snap.day + horizon:
+                self._learn(snap, True, result)
+            elif day > snap.day + horizon:
+                self._learn(snap, False, result)
+            else:
+                keep.append(snap)
+        state.pending = keep
+
+    def _learn(self, snap: Snapshot, outcome: bool, result: Result) -> None:
+        self.models.learn(ft.as_dict(snap.features), outcome)
+        result.labels.append((outcome, snap.probability))
+
+    def _alert(
+        self,
+        state: AccountState,
+        x: dict[str, float],
+        contributions: dict[str, float],
+        version: str,
+        time: float,
+        trigger: str,
+        dpd: int,
+        product: str,
+        result: Result,
+    ) -> None:
+        policy = self.config.policy
+        p = state.probability
+        current = state.alerts.get(BORROWER_RISK)
+        if current is None and p >= policy.open_at and dpd < 30:
+            current = OpenAlert(alert_id(state.account_id, BORROWER_RISK, trigger), time, p)
+            state.alerts[BORROWER_RISK] = current
+            status = "firing"
+        elif current is not None and p < policy.clear_at:
+            del state.alerts[BORROWER_RISK]
+            status = "resolved"
+        else:
+            return
+        result.alerts.append(
+            build_alert(
+                alert_id=current.alert_id,
+                status=status,
+                account_id=state.account_id,
+                product=product,
+                region=state.region,
+                probability=p,
+                tier=state.tier,
+                reasons=top_reasons(contributions, x, policy.reasons),
+                action=recommend(x),
+                model_version=version,
+                time=time,
+                opened=current.opened,
+                trigger_event_id=trigger,
+                days_past_due=dpd,
+            )
+        )
+
+    def _close(self, state: AccountState, time: float, trigger: str, result: Result) -> None:
+        for cause, alert in list(state.alerts.items()):
+            result.alerts.append(
+                build_alert(
+                    alert_id=alert.alert_id,
+                    status="resolved",
+                    account_id=state.account_id,
+                    product="",
+                    region=state.region,
+                    probability=state.probability,
+                    tier=state.tier,
+                    reasons=["Account closed."],
+                    action="none",
+                    model_version=self.models.version,
+                    time=time,
+                    opened=alert.opened,
+                    trigger_event_id=trigger,
+                    days_past_due=0,
+                )
+            )
+            del state.alerts[cause]
+        if state.tier:
+            result.tier_moves.append((state.tier, None))
+        self.store.delete(state.account_id)

@@ -1,0 +1,215 @@
+import pytest
+
+from monitor.core.alerts import AlertPolicy
+from monitor.core.engine import Engine, EngineConfig
+from monitor.core.state import AccountState
+from monitor.core.store import MemoryStore
+from monitor.core.timeutil import iso_time
+from tests.unit.core.helpers import bill, ev, opened, pay
+
+pytestmark = pytest.mark.unit
+
+
+def run(events, engine=None):
+    engine = engine or Engine(MemoryStore())
+    results = [engine.process(e) for e in events]
+    return engine, results
+
+
+def alerts(results):
+    return [a for r in results for a in r.alerts]
+
+
+def test_missed_bill_raises_one_alert_before_30_days_past_due() -> None:
+    stream = [
+        opened("bad", "2026-01-01"),
+        opened("good", "2026-01-01"),
+        bill("bad", "2026-01-05", "b1", 900.0, "2026-01-15"),
+        bill("good", "2026-01-05", "g1", 300.0, "2026-01-15"),
+        pay("good", "2026-01-14", 300.0, "g1"),
+        ev(
+            "macro_indicator",
+            "2026-03-01",
+            region="north",
+            indicator="unemployment_rate",
+            value=5.0,
+        ),
+    ]
+    engine, results = run(stream)
+    fired = [a for a in alerts(results) if a["status"] == "firing"]
+    assert [a["account_id"] for a in fired] == ["bad"]
+    alert = fired[0]
+    # raised by an event-time timer after the due date, long before day 30 (2026-02-14)
+    assert "2026-01-16" <= alert["event_time"] < "2026-02-07"
+    assert alert["days_past_due"] < 30
+    assert alert["reasons"] and all(r.endswith(".") for r in alert["reasons"])
+    assert alert["action"] in {
+        "instalment_plan",
+        "payment_extension",
+        "collections_review",
+        "pre_due_reminder",
+    }
+    assert engine.store.get("bad").ever_delinquent
+    assert not engine.store.get("good").ever_delinquent
+
+
+def test_alert_ids_are_stable_across_replays() -> None:
+    def stream():
+        return [
+            opened("a", "2026-01-01"),
+            bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
+            ev(
+                "macro_indicator",
+                "2026-02-20",
+                region="north",
+                indicator="unemployment_rate",
+                value=5.0,
+            ),
+        ]
+
+    first = [a["alert_id"] for a in alerts(run(stream())[1])]
+    second = [a["alert_id"] for a in alerts(run(stream())[1])]
+    assert first and first == second
+
+
+def _repaid_after_a_miss(clear_at: float):
+    policy = AlertPolicy(open_at=0.5, clear_at=clear_at)
+    engine = Engine(MemoryStore(), config=EngineConfig(policy=policy))
+    _, _results = run(
+        [opened("a", "2026-01-01"), bill("a", "2026-01-05", "b1", 900.0, "2026-01-15")], engine
+    )
+    engine.process(
+        ev(
+            "macro_indicator",
+            "2026-01-25",
+            region="north",
+            indicator="unemployment_rate",
+            value=5.0,
+        )
+    )
+    assert engine.store.get("a").alerts, "expected an open alert after 10 days past due"
+    opened_id = next(iter(engine.store.get("a").alerts.values())).alert_id
+    result = engine.process(pay("a", "2026-01-26", 900.0, "b1"))
+    return engine, opened_id, [a for a in result.alerts if a["status"] == "resolved"]
+
+
+def test_alert_clears_once_risk_falls_below_the_clear_threshold() -> None:
+    # repaid in full: the missed bill stays in the history, so risk falls to about 0.33
+    engine, opened_id, cleared = _repaid_after_a_miss(clear_at=0.45)
+    assert [a["alert_id"] for a in cleared] == [opened_id]
+    assert not engine.store.get("a").alerts
+
+
+def test_alert_stays_open_between_the_thresholds() -> None:
+    engine, _, cleared = _repaid_after_a_miss(clear_at=0.2)
+    assert cleared == []
+    assert engine.store.get("a").alerts
+
+
+def test_no_second_alert_while_one_is_open() -> None:
+    stream = [
+        opened("a", "2026-01-01"),
+        bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
+        bill("a", "2026-02-05", "b2", 900.0, "2026-02-15"),
+        ev(
+            "macro_indicator",
+            "2026-04-01",
+            region="north",
+            indicator="unemployment_rate",
+            value=5.0,
+        ),
+    ]
+    _, results = run(stream)
+    assert len([a for a in alerts(results) if a["status"] == "firing"]) == 1
+
+
+def test_delayed_labels_resolve_on_event_time_and_teach_the_model() -> None:
+    engine = Engine(MemoryStore(), config=EngineConfig(horizon_days=60))
+    stream = [
+        opened("bad", "2026-01-01"),
+        opened("ok", "2026-01-01"),
+        bill("bad", "2026-01-05", "b1", 900.0, "2026-01-15"),
+    ]
+    run(stream, engine)
+    assert engine.models.labels == 0
+    # 30+ DPD reached on 2026-02-14: the pending snapshots of "bad" become positives
+    result = engine.process(
+        ev(
+            "macro_indicator",
+            "2026-02-15",
+            region="north",
+            indicator="unemployment_rate",
+            value=5.0,
+        )
+    )
+    assert any(outcome for outcome, _ in result.labels)
+    positives = engine.models.positives
+    # "ok" never goes past due: its snapshot resolves negative once the horizon has passed
+    result = engine.process(
+        ev(
+            "macro_indicator",
+            "2026-03-05",
+            region="north",
+            indicator="unemployment_rate",
+            value=5.0,
+        )
+    )
+    assert any(not outcome for outcome, _ in result.labels)
+    assert engine.models.positives == positives
+
+
+def test_timers_are_per_partition() -> None:
+    engine = Engine(MemoryStore())
+    engine.process(opened("a", "2026-01-01"), partition=0)
+    engine.process(bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"), partition=0)
+    # partition 1 is far ahead in event time: partition 0's account must not be judged by it
+    result = engine.process(opened("z", "2026-06-01"), partition=1)
+    assert result.timers == 0
+    assert engine.store.get("a").alerts == {}
+    result = engine.process(
+        ev(
+            "macro_indicator",
+            "2026-01-20",
+            region="north",
+            indicator="unemployment_rate",
+            value=5.0,
+        ),
+        partition=0,
+    )
+    assert result.timers >= 1
+
+
+def test_state_survives_a_round_trip_through_its_dict() -> None:
+    engine, _ = run(
+        [
+            opened("a", "2026-01-01"),
+            bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
+            pay("a", "2026-01-10", 50.0, "b1"),
+        ]
+    )
+    state = engine.store.get("a")
+    assert AccountState.from_dict(state.to_dict()) == state
+
+
+def test_buckets_move_with_days_past_due() -> None:
+    engine = Engine(MemoryStore())
+    moves = []
+    for e in [
+        opened("a", "2026-01-01"),
+        bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
+        ev(
+            "macro_indicator",
+            "2026-03-20",
+            region="north",
+            indicator="unemployment_rate",
+            value=5.0,
+        ),
+    ]:
+        moves += engine.process(e).bucket_moves
+    assert moves == [
+        ("credit_pay", None, "current"),
+        ("credit_pay", "current", "1-29"),
+        ("credit_pay", "1-29", "30-59"),
+        ("credit_pay", "30-59", "60-89"),
+    ]
+    assert iso_time(0) == "1970-01-01T00:00:00Z"
