@@ -1,0 +1,163 @@
+"""The blocking side of Kafka (kafka-python): reachability, topics, producing files and streams.
+
+Used by the CLI tools only, never inside a Faust agent.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+
+from monitor.settings import Settings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+    from kafka.admin import NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+
+class BrokerUnreachable(RuntimeError):
+    """No Kafka broker answers at the configured bootstrap address."""
+
+
+def check_reachable(bootstrap: str, timeout: float = 3.0) -> None:
+    """Raise :class:`BrokerUnreachable` unless some bootstrap server accepts a connection."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+                return
+        except (OSError, ValueError):
+            continue
+    raise BrokerUnreachable(
+        f"No Kafka broker answers at {bootstrap}: start one with `monitor kafka start` "
+        "or point MONITOR_BOOTSTRAP at your cluster."
+    )
+
+
+def topic_specs(settings: Settings) -> list[tuple[str, int, dict[str, str]]]:
+    """Name, partitions and configs of every topic the monitor reads or writes."""
+    week = str(7 * 24 * 3600 * 1000)
+    return [
+        (settings.input_topic, settings.partitions, {"retention.ms": week}),
+        (settings.alerts_topic, settings.partitions, {"retention.ms": str(30 * 86400 * 1000)}),
+        (settings.dead_letter_topic, settings.partitions, {"retention.ms": week}),
+    ]
+
+
+@contextmanager
+def admin(settings: Settings) -> Iterator[Any]:
+    """A connected admin client, closed on exit."""
+    check_reachable(settings.bootstrap)
+    client = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="monitor-admin")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def create_topics(settings: Settings) -> list[str]:
+    """Create the monitor's topics that do not exist yet; return the names created."""
+    created = []
+    with admin(settings) as client:
+        existing = set(client.list_topics())
+        for name, partitions, config in topic_specs(settings):
+            if name in existing:
+                continue
+            try:
+                client.create_topics(
+                    [NewTopic(name, partitions, settings.replication, None, config)]
+                )
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass
+    return created
+
+
+def producer(settings: Settings) -> Any:
+    """A producer that waits for all in-sync replicas."""
+    check_reachable(settings.bootstrap)
+    return KafkaProducer(
+        bootstrap_servers=settings.bootstrap,
+        acks="all",
+        linger_ms=20,
+        batch_size=256 * 1024,
+        client_id="monitor-producer",
+    )
+
+
+def _key_of(line: bytes) -> tuple[bytes | None, bool]:
+    """Message key of a raw event line and whether it is a macro indicator (broadcast)."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None, False
+    if not isinstance(data, dict):
+        return None, False
+    if data.get("type") == "macro_indicator":
+        return f"macro/{data.get('region', '')}".encode(), True
+    account = data.get("account_id")
+    return (account.encode() if isinstance(account, str) else None), False
+
+
+def produce_lines(
+    settings: Settings, lines: Iterable[bytes], rate: float | None = None, topic: str | None = None
+) -> int:
+    """Send raw event lines (JSON) to the input topic, keyed by account.
+
+    Macro indicators go to every partition, so that each partition's clock and macro book see
+    them in stream order. ``rate`` limits the messages per second. Returns messages sent.
+    """
+    topic = topic or settings.input_topic
+    prod = producer(settings)
+    partitions = sorted(prod.partitions_for(topic) or {0})
+    sent = 0
+    started = time.monotonic()
+    try:
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            key, broadcast = _key_of(line)
+            for partition in partitions if broadcast else [None]:
+                prod.send(topic, key=key, value=line, partition=partition)
+                sent += 1
+            if rate:
+                ahead = sent / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+        prod.flush()
+    finally:
+        prod.close()
+    return sent
+
+
+def consume_all(
+    settings: Settings, topic: str, idle_s: float = 3.0, max_s: float = 120.0
+) -> list[tuple[bytes | None, bytes | None]]:
+    """Read a topic from the beginning until no message arrived for ``idle_s`` seconds."""
+    check_reachable(settings.bootstrap)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=int(idle_s * 1000),
+    )
+    out: list[tuple[bytes | None, bytes | None]] = []
+    deadline = time.monotonic() + max_s
+    try:
+        for message in consumer:
+            out.append((message.key, message.value))
+            if time.monotonic() > deadline:
+                break
+    finally:
+        consumer.close()
+    return out

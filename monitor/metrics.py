@@ -1,0 +1,116 @@
+"""Prometheus metrics of the worker, built over an injected ``CollectorRegistry``.
+
+Labels are aggregates only (event type, outcome, product, bucket, tier, sink): never an account.
+
+>>> from prometheus_client import CollectorRegistry
+>>> registry = CollectorRegistry()
+>>> m = Metrics(registry)
+>>> m.events.labels(type="payment", outcome="ok").inc()
+>>> registry.get_sample_value("monitor_events_total", {"type": "payment", "outcome": "ok"})
+1.0
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from monitor.core.engine import Result
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """Every metric the worker exports."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.events = Counter(
+            "monitor_events_total",
+            "Input messages by event type and outcome (ok, invalid).",
+            ["type", "outcome"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "monitor_dead_letters_total",
+            "Messages sent to the dead-letter topic, by reason kind.",
+            ["reason"],
+            registry=registry,
+        )
+        self.processing = Histogram(
+            "monitor_processing_seconds",
+            "Time to process one input message in the worker.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.event_lag = Gauge(
+            "monitor_event_time_seconds",
+            "Event time of the newest message processed (epoch s).",
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "monitor_alerts_total",
+            "Alerts emitted, by kind, severity and status.",
+            ["kind", "severity", "status"],
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            "monitor_deliveries_total",
+            "Alert deliveries to sinks, by sink and outcome.",
+            ["sink", "outcome"],
+            registry=registry,
+        )
+        self.delivery_queue = Gauge(
+            "monitor_delivery_queue",
+            "Alerts waiting for delivery, by sink.",
+            ["sink"],
+            registry=registry,
+        )
+        self.scores = Counter(
+            "monitor_scores_total",
+            "Account scorings (events and event-time timers).",
+            registry=registry,
+        )
+        self.timers = Counter(
+            "monitor_timers_fired_total", "Event-time timers fired.", registry=registry
+        )
+        self.labels_resolved = Counter(
+            "monitor_labels_resolved_total",
+            "Predictions whose outcome became known, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.accounts_by_tier = Gauge(
+            "monitor_accounts_by_risk_tier",
+            "Open accounts by current risk tier.",
+            ["tier"],
+            registry=registry,
+        )
+        self.accounts_by_bucket = Gauge(
+            "monitor_accounts_by_dpd_bucket",
+            "Open product accounts by days-past-due bucket.",
+            ["product", "bucket"],
+            registry=registry,
+        )
+
+    def record(self, result: Result) -> None:
+        """Apply the decisions of one processed event."""
+        if result.scored:
+            self.scores.inc(result.scored)
+        if result.timers:
+            self.timers.inc(result.timers)
+        for alert in result.alerts:
+            self.alerts.labels(
+                kind=alert["kind"], severity=alert["severity"], status=alert["status"]
+            ).inc()
+        for product, old, new in result.bucket_moves:
+            if old is not None:
+                self.accounts_by_bucket.labels(product=product, bucket=old).dec()
+            if new is not None:
+                self.accounts_by_bucket.labels(product=product, bucket=new).inc()
+        for old_tier, new_tier in result.tier_moves:
+            if old_tier is not None:
+                self.accounts_by_tier.labels(tier=old_tier).dec()
+            if new_tier is not None:
+                self.accounts_by_tier.labels(tier=new_tier).inc()
+        for outcome, _ in result.labels:
+            self.labels_resolved.labels(outcome="positive" if outcome else "negative").inc()

@@ -1,0 +1,209 @@
+"""The Faust worker: the input topic through the core engine to alerts, dead letters and metrics.
+
+The agent consumes raw bytes (never Faust-decoded records, so a malformed message cannot restart
+it), validates them in the core, and dead-letters what is invalid. Account state and macro books
+live in changelog-backed tables; alerts are produced with ``send_soon``, and Faust flushes the
+producer before it commits offsets, so an alert is never lost to a crash (it may be repeated
+after one: receivers deduplicate by ``alert_id``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import faust
+import orjson
+from prometheus_client import CollectorRegistry, generate_latest
+
+from monitor import __version__
+from monitor.core.alerts import AlertPolicy
+from monitor.core.deadletter import dead_letter_record
+from monitor.core.engine import Engine, EngineConfig, Result
+from monitor.core.events import InvalidEvent, parse_event
+from monitor.core.models import ModelBook
+from monitor.core.privacy import pseudonymise
+from monitor.metrics import Metrics
+from monitor.settings import Settings
+from monitor.sinks.base import Sink
+from monitor.sinks.webhook import WebhookSink
+from monitor.tablestore import TableStore
+
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+class Monitor:
+    """Topics, tables, the scoring agent and the web pages of one worker process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: CollectorRegistry | None = None,
+        sinks: list[Sink] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry or CollectorRegistry()
+        self.metrics = Metrics(self.registry)
+        self.app = faust.App(
+            settings.app_id,
+            broker=settings.broker_url,
+            store=settings.store,
+            datadir=str(settings.data_dir),
+            web_host=settings.web_host,
+            web_bind=settings.web_host,
+            web_port=settings.web_port,
+            topic_partitions=settings.partitions,
+            topic_replication_factor=settings.replication,
+            key_serializer="raw",
+            value_serializer="raw",
+            consumer_auto_offset_reset="earliest",
+            table_standby_replicas=0,
+        )
+        self.input = self._topic(settings.input_topic)
+        self.alerts_topic = self._topic(settings.alerts_topic)
+        self.dead_letters = self._topic(settings.dead_letter_topic)
+        self.accounts = self.app.Table(
+            "accounts",
+            default=None,
+            key_type=str,
+            key_serializer="json",
+            value_serializer="json",
+            partitions=settings.partitions,
+        )
+        self.macro = self.app.Table(
+            "macro",
+            default=None,
+            key_type=str,
+            key_serializer="json",
+            value_serializer="json",
+            partitions=settings.partitions,
+        )
+        policy = AlertPolicy(open_at=settings.alert_open, clear_at=settings.alert_clear)
+        self.engine = Engine(
+            TableStore(self.accounts, self.macro),
+            ModelBook(),
+            EngineConfig(horizon_days=settings.horizon_days, policy=policy),
+        )
+        self.sinks = sinks if sinks is not None else self._webhooks()
+        self._indexed: set[int] = set()
+        self.processed = 0
+        self.app.agent(self.input, name="score")(self._agent)
+        self.app.page("/metrics")(self._metrics_page)
+        self.app.page("/health")(self._health_page)
+        self.app.task(self._start_sinks)
+        self.app.on_before_shutdown.connect(self._stop_sinks)
+        self.app.on_partitions_revoked.connect(self._on_revoked)
+
+    def _topic(self, name: str) -> Any:
+        return self.app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=self.settings.partitions,
+        )
+
+    def _webhooks(self) -> list[Sink]:
+        s = self.settings
+        return [
+            WebhookSink(
+                url,
+                secret=s.webhook_secret,
+                timeout_s=s.webhook_timeout_s,
+                retries=s.webhook_retries,
+                queue_size=s.webhook_queue,
+                metrics=self.metrics,
+                on_give_up=self._undeliverable,
+            )
+            for url in s.webhook_urls
+        ]
+
+    # -- the agent ------------------------------------------------------------------------
+    async def _agent(self, stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            self.handle(
+                message.partition,
+                message.key,
+                message.value,
+                {"topic": message.topic, "partition": message.partition, "offset": message.offset},
+            )
+
+    def handle(
+        self, partition: int, key: bytes | None, value: bytes | None, source: dict[str, Any]
+    ) -> Result | None:
+        """Process one raw message; return the engine's decisions (None if dead-lettered)."""
+        started = time.perf_counter()
+        if partition not in self._indexed:
+            self.engine.rebuild_timers(partition)
+            self._indexed.add(partition)
+        try:
+            event = parse_event(value, self.settings.max_event_bytes)
+        except InvalidEvent as exc:
+            self.metrics.events.labels(type="unknown", outcome="invalid").inc()
+            self.metrics.dead_letters.labels(reason=exc.kind).inc()
+            record = dead_letter_record(value, exc.reason, exc.kind, source, key)
+            self.dead_letters.send_soon(key=key, value=orjson.dumps(record))
+            return None
+        result = self.engine.process(event, partition)
+        self.metrics.events.labels(type=event.type, outcome="ok").inc()
+        for alert in result.alerts:
+            self._emit(alert)
+        self.metrics.record(result)
+        self.metrics.event_lag.set(event.time)
+        self.metrics.processing.observe(time.perf_counter() - started)
+        self.processed += 1
+        return result
+
+    def _emit(self, alert: dict[str, Any]) -> None:
+        account = alert["account_id"]
+        outgoing = dict(alert, account_id=pseudonymise(self.settings.pseudonymise_key, account))
+        body = orjson.dumps(outgoing)
+        self.alerts_topic.send_soon(key=outgoing["account_id"].encode(), value=body)
+        self.metrics.deliveries.labels(sink="kafka", outcome="queued").inc()
+        for sink in self.sinks:
+            sink.offer(outgoing)
+
+    def _undeliverable(self, alert: dict[str, Any], reason: str) -> None:
+        record = dead_letter_record(
+            orjson.dumps(alert),
+            f"alert delivery failed: {reason}",
+            "undeliverable_alert",
+            {"sink": "webhook"},
+        )
+        self.dead_letters.send_soon(key=alert["account_id"].encode(), value=orjson.dumps(record))
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def _start_sinks(self) -> None:
+        for sink in self.sinks:
+            await sink.start()
+
+    async def _stop_sinks(self, app: Any = None, **kwargs: Any) -> None:
+        for sink in self.sinks:
+            await sink.stop()
+
+    async def _on_revoked(self, app: Any = None, revoked: Any = (), **kwargs: Any) -> None:
+        self._indexed.clear()
+
+    # -- web ------------------------------------------------------------------------------
+    async def _metrics_page(self, web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(self.registry), content_type=METRICS_CONTENT_TYPE)
+
+    async def _health_page(self, web: Any, request: Any) -> Any:
+        return web.json(
+            {
+                "status": "ok",
+                "version": __version__,
+                "processed": self.processed,
+                "model_version": self.engine.models.version,
+                "labels_learned": self.engine.models.labels,
+            }
+        )
+
+
+def run_worker(settings: Settings) -> None:
+    """Run one worker process until it is stopped (SIGINT/SIGTERM)."""
+    monitor = Monitor(settings)
+    worker = faust.Worker(monitor.app, loglevel=settings.log_level.upper())
+    worker.execute_from_commandline()
