@@ -1,8 +1,13 @@
-"""Offline replay of an events file through the same core as the worker, with no broker."""
+"""Offline replay of an events file through the same core as the worker, with no broker.
+
+``monitor backtest`` uses it to write the alerts, a JSON report scored against a truth file and
+plots; the integration tests use it to know which alerts the worker must produce.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
+import csv
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +18,10 @@ from monitor.core.engine import Engine, EngineConfig
 from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.models import ModelBook
 from monitor.core.store import MemoryStore
+from monitor.core.timeutil import DAY, parse_time
 from monitor.settings import Settings
+
+WEEK = 7 * DAY
 
 
 @dataclass
@@ -25,6 +33,45 @@ class Replay:
     events: int = 0
     invalid: Counter[str] = field(default_factory=Counter)
     labels: list[tuple[bool, float]] = field(default_factory=list)
+    first_seen: dict[str, float] = field(default_factory=dict)
+    as_of_scores: dict[str, float] = field(default_factory=dict)
+    weekly_risk: dict[int, list[float]] = field(
+        default_factory=lambda: defaultdict(lambda: [0.0, 0])
+    )
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(frozen=True)
+class Truth:
+    """One row of a truth file (times as epoch seconds, None when empty)."""
+
+    account_id: str
+    label: int
+    as_of: float | None
+    delinquent_at: float | None
+
+
+def read_truth(path: Path) -> list[Truth]:
+    """Read a truth CSV (``account_id,label,as_of,delinquent_at``)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no truth file at {path}: check the path.")
+    rows = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"account_id", "label", "as_of", "delinquent_at"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"truth file {path} lacks the columns {', '.join(sorted(missing))}.")
+        for row in reader:
+            rows.append(
+                Truth(
+                    row["account_id"],
+                    int(row["label"]),
+                    parse_time(row["as_of"]) if row["as_of"] else None,
+                    parse_time(row["delinquent_at"]) if row["delinquent_at"] else None,
+                )
+            )
+    return rows
 
 
 def engine_for(settings: Settings) -> Engine:
@@ -35,10 +82,16 @@ def engine_for(settings: Settings) -> Engine:
     )
 
 
-def replay_lines(lines: Iterable[bytes], settings: Settings | None = None) -> Replay:
-    """Run raw event lines through the core (one partition), collecting alerts and labels."""
+def replay_lines(
+    lines: Iterable[bytes], settings: Settings | None = None, as_of: dict[str, float] | None = None
+) -> Replay:
+    """Run raw event lines through the core (one partition).
+
+    ``as_of`` maps accounts to a time: the replay keeps each such account's last score before it.
+    """
     settings = settings or Settings()
     run = Replay(engine_for(settings))
+    as_of = as_of or {}
     for line in lines:
         line = line.strip()
         if not line:
@@ -50,12 +103,28 @@ def replay_lines(lines: Iterable[bytes], settings: Settings | None = None) -> Re
             continue
         result = run.engine.process(event, 0)
         run.events += 1
+        if run.start is None:
+            run.start = event.time
+        run.end = max(run.end or event.time, event.time)
+        if event.account_id:
+            run.first_seen.setdefault(event.account_id, event.time)
         run.alerts.extend(result.alerts)
         run.labels.extend(result.labels)
+        for account, time, probability in result.scores:
+            cutoff = as_of.get(account)
+            if cutoff is not None and time < cutoff:
+                run.as_of_scores[account] = probability
+            week = run.weekly_risk[int(time // WEEK)]
+            week[0] += probability
+            week[1] += 1
     return run
 
 
-def replay_file(path: Path, settings: Settings | None = None) -> Replay:
+def replay_file(
+    path: Path, settings: Settings | None = None, as_of: dict[str, float] | None = None
+) -> Replay:
     """:func:`replay_lines` over a JSON-lines file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no events file at {path}: check the path.")
     with open(path, "rb") as handle:
-        return replay_lines(handle, settings)
+        return replay_lines(handle, settings, as_of)

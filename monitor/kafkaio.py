@@ -18,9 +18,10 @@ from monitor.settings import Settings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
+
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 
 class BrokerUnreachable(RuntimeError):
@@ -79,6 +80,24 @@ def create_topics(settings: Settings) -> list[str]:
             except TopicAlreadyExistsError:
                 pass
     return created
+
+
+class TopicMismatch(RuntimeError):
+    """An existing topic has another partition count than the settings say."""
+
+
+def ensure_topics(settings: Settings) -> None:
+    """Create missing topics; refuse to run on topics whose partition count differs."""
+    create_topics(settings)
+    with admin(settings) as client:
+        described = client.describe_topics([name for name, _, _ in topic_specs(settings)])
+    for topic in described:
+        name, partitions = topic["name"], len(topic["partitions"])
+        if partitions != settings.partitions:
+            raise TopicMismatch(
+                f"topic {name} has {partitions} partitions but MONITOR_PARTITIONS is "
+                f"{settings.partitions}: set MONITOR_PARTITIONS={partitions} or recreate the topic."
+            )
 
 
 def producer(settings: Settings) -> Any:

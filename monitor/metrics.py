@@ -94,8 +94,8 @@ class Metrics:
 
     def record(self, result: Result) -> None:
         """Apply the decisions of one processed event."""
-        if result.scored:
-            self.scores.inc(result.scored)
+        if result.scores:
+            self.scores.inc(len(result.scores))
         if result.timers:
             self.timers.inc(result.timers)
         for alert in result.alerts:

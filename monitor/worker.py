@@ -14,7 +14,7 @@ from typing import Any
 
 import faust
 import orjson
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
 from monitor import __version__
 from monitor.core.alerts import AlertPolicy
@@ -62,21 +62,12 @@ class Monitor:
         self.input = self._topic(settings.input_topic)
         self.alerts_topic = self._topic(settings.alerts_topic)
         self.dead_letters = self._topic(settings.dead_letter_topic)
+        json_schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
         self.accounts = self.app.Table(
-            "accounts",
-            default=None,
-            key_type=str,
-            key_serializer="json",
-            value_serializer="json",
-            partitions=settings.partitions,
+            "accounts", default=None, schema=json_schema, partitions=settings.partitions
         )
         self.macro = self.app.Table(
-            "macro",
-            default=None,
-            key_type=str,
-            key_serializer="json",
-            value_serializer="json",
-            partitions=settings.partitions,
+            "macro", default=None, schema=json_schema, partitions=settings.partitions
         )
         policy = AlertPolicy(open_at=settings.alert_open, clear_at=settings.alert_clear)
         self.engine = Engine(
@@ -187,11 +178,12 @@ class Monitor:
         self._indexed.clear()
 
     # -- web ------------------------------------------------------------------------------
-    async def _metrics_page(self, web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(self.registry), content_type=METRICS_CONTENT_TYPE)
+    # Faust calls a bound method with the request only; responses come from the app's web.
+    async def _metrics_page(self, request: Any) -> Any:
+        return self.app.web.bytes(generate_latest(self.registry), content_type=METRICS_CONTENT_TYPE)
 
-    async def _health_page(self, web: Any, request: Any) -> Any:
-        return web.json(
+    async def _health_page(self, request: Any) -> Any:
+        return self.app.web.json(
             {
                 "status": "ok",
                 "version": __version__,
@@ -204,6 +196,7 @@ class Monitor:
 
 def run_worker(settings: Settings) -> None:
     """Run one worker process until it is stopped (SIGINT/SIGTERM)."""
+    disable_created_metrics()  # no *_created series: they double the scrape for nothing
     monitor = Monitor(settings)
-    worker = faust.Worker(monitor.app, loglevel=settings.log_level.upper())
+    worker = faust.Worker(monitor.app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()

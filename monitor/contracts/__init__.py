@@ -10,6 +10,8 @@ from typing import Any
 #: topic role -> schema file name (current version of each contract).
 SCHEMAS = {
     "repayment-event": "repayment-event.v1.json",
+    "alert": "alert.v1.json",
+    "dead-letter": "dead-letter.v1.json",
 }
 
 

@@ -52,7 +52,7 @@ class Result:
     bucket_moves: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     tier_moves: list[tuple[str | None, str | None]] = field(default_factory=list)
     labels: list[tuple[bool, float]] = field(default_factory=list)
-    scored: int = 0
+    scores: list[tuple[str, float, float]] = field(default_factory=list)  # account, time, p
     timers: int = 0
 
 
@@ -214,7 +214,7 @@ class Engine:
         x_values = ft.vector(state, day, self.macro(state.partition))
         x = ft.as_dict(x_values)
         score = self.models.score(x)
-        result.scored += 1
+        result.scores.append((state.account_id, time, score.probability))
         old_tier = state.tier or None
         state.probability = score.probability
         state.tier = self.config.policy.tier(score.probability)

@@ -213,3 +213,27 @@ def test_buckets_move_with_days_past_due() -> None:
         ("credit_pay", "30-59", "60-89"),
     ]
     assert iso_time(0) == "1970-01-01T00:00:00Z"
+
+
+def test_alerts_follow_the_alert_contract() -> None:
+    from jsonschema import Draft202012Validator
+
+    from monitor import contracts
+
+    stream = [
+        opened("a", "2026-01-01"),
+        bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
+        ev(
+            "macro_indicator",
+            "2026-02-01",
+            region="north",
+            indicator="unemployment_rate",
+            value=5.0,
+        ),
+        pay("a", "2026-02-02", 900.0),
+    ]
+    produced = alerts(run(stream)[1])
+    assert {a["status"] for a in produced} >= {"firing"}
+    validator = Draft202012Validator(contracts.load("alert"))
+    for alert in produced:
+        validator.validate(alert)

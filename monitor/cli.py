@@ -1,0 +1,265 @@
+"""The monitor command: worker, simulator, replay, topics, local Kafka, demo, backtest.
+
+Mistakes (a bad setting, an unreachable broker, a missing file) end with one sentence on stderr
+and exit status 2, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from monitor import __version__
+from monitor.settings import Settings, SettingsError
+
+
+class UsageError(Exception):
+    """A mistake of the user's, told in one sentence."""
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from monitor.kafkaio import check_reachable, ensure_topics
+    from monitor.worker import run_worker
+
+    settings = _settings()
+    check_reachable(settings.bootstrap)
+    ensure_topics(settings)
+    run_worker(settings)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from monitor import sim
+
+    if not args.events and not args.kafka:
+        raise UsageError("say where the events go: --events FILE, --kafka, or both.")
+    config = sim.SimConfig(
+        accounts=args.accounts, days=args.days, seed=args.seed, scenario=args.scenario
+    )
+    try:
+        result = sim.simulate(config)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.events:
+        sim.write_events(result.events, args.events)
+    if args.truth:
+        sim.write_truth(result.truth, args.truth)
+        Path(f"{args.truth}.scenario.json").write_text(json.dumps(result.scenario, indent=2))
+    sent = 0
+    if args.kafka:
+        from monitor.kafkaio import produce_lines
+
+        lines = (json.dumps(e, separators=(",", ":")).encode() for e in result.events)
+        sent = produce_lines(_settings(), lines, rate=args.rate)
+    delinquent = sum(row.label for row in result.truth)
+    print(
+        f"simulated {len(result.events)} events for {args.accounts} accounts over {args.days} "
+        f"days ({args.scenario}, seed {args.seed}); {delinquent} accounts reach 30+ DPD"
+        + (f"; {sent} messages sent to Kafka" if args.kafka else "")
+    )
+    return 0
+
+
+def _open_lines(path: Path) -> list[bytes]:
+    if not path.is_file():
+        raise UsageError(f"no events file at {path}: check the path.")
+    return path.read_bytes().splitlines()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from monitor.kafkaio import produce_lines
+
+    sent = produce_lines(_settings(), _open_lines(args.file), rate=args.rate)
+    print(f"sent {sent} messages from {args.file} to {_settings().input_topic}")
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from monitor.kafkaio import create_topics
+
+    settings = _settings()
+    created = create_topics(settings)
+    print(f"created: {', '.join(created) or 'nothing (all exist)'}")
+    return 0
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    from monitor import localkafka
+
+    if args.action == "start":
+        print(f"Kafka is up at {localkafka.start(port=args.port)}")
+    elif args.action == "stop":
+        print("stopped" if localkafka.stop(port=args.port) else "no local broker was running")
+    else:
+        up = localkafka.status(port=args.port)
+        print("running" if up else "not running")
+        return 0 if up else 1
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from monitor.backtest import read_truth, replay_lines
+    from monitor.report import build_report, write_plots
+
+    settings = _settings()
+    try:
+        truth = read_truth(args.truth) if args.truth else None
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    as_of = {row.account_id: row.as_of for row in truth or [] if row.as_of is not None}
+    lines = _open_lines(args.file)
+    run = replay_lines(_progress(lines, "backtest"), settings, as_of)
+    report = build_report(run, truth, settings.horizon_days)
+    if args.report:
+        args.report.write_text(json.dumps(report, indent=2) + "\n")
+    if args.alerts:
+        with open(args.alerts, "w", encoding="utf-8") as out:
+            for alert in run.alerts:
+                out.write(json.dumps(alert) + "\n")
+    if args.plots:
+        write_plots(run, truth, settings.horizon_days, args.plots)
+    for key, value in report.items():
+        print(f"{key:32} {value}")
+    return 0
+
+
+def _progress(items: list[bytes], what: str) -> Iterable[bytes]:
+    """A progress bar on stderr while a long replay runs (only on a terminal)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return items
+    return tqdm(items, desc=what, unit="ev", disable=not sys.stderr.isatty(), mininterval=0.5)
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from monitor import sim
+    from monitor.adapters import taiwan
+
+    try:
+        events, truth = taiwan.convert(args.csv)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    sim.write_events(events, args.events)
+    sim.write_truth(truth, args.truth)
+    print(f"converted {len(truth)} clients into {len(events)} events: {args.events}, {args.truth}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.demo import run_demo
+
+    return run_demo(
+        accounts=args.accounts,
+        days=args.days,
+        seed=args.seed,
+        scenario=args.scenario,
+        keep_running=args.keep_running,
+    )
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from monitor import contracts
+
+    names = [args.name] if args.name else sorted(contracts.SCHEMAS)
+    for name in names:
+        try:
+            print(json.dumps(contracts.load(name), indent=2))
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="monitor", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help_: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(func=func)
+        return p
+
+    add("worker", cmd_worker, "run a worker (settings from MONITOR_* variables)")
+
+    def sim_args(p: argparse.ArgumentParser, accounts: int, days: int) -> None:
+        p.add_argument("--accounts", type=int, default=accounts)
+        p.add_argument("--days", type=int, default=days)
+        p.add_argument("--seed", type=int, default=7)
+        p.add_argument(
+            "--scenario",
+            default="macro-shock",
+            help="baseline, macro-shock, limit-growth or liquidity-squeeze",
+        )
+
+    p = add("simulate", cmd_simulate, "simulate a repayment stream to a file and/or Kafka")
+    sim_args(p, 2000, 180)
+    p.add_argument("--events", type=Path, help="write the events as JSON lines here")
+    p.add_argument("--truth", type=Path, help="write the truth CSV here")
+    p.add_argument("--kafka", action="store_true", help="send the events to the input topic")
+    p.add_argument("--rate", type=float, help="messages per second (default: as fast as possible)")
+
+    p = add("replay", cmd_replay, "send a JSON-lines events file to the input topic")
+    p.add_argument("file", type=Path)
+    p.add_argument("--rate", type=float)
+
+    p = add("topics", cmd_topics, "create the monitor's topics (idempotent)")
+    p.add_argument("action", choices=["create"])
+
+    p = add("kafka", cmd_kafka, "run a local single-node Kafka (KRaft) on 127.0.0.1")
+    p.add_argument("action", choices=["start", "stop", "status"])
+    p.add_argument("--port", type=int, default=9092)
+
+    p = add("backtest", cmd_backtest, "replay an events file through the core, no broker")
+    p.add_argument("file", type=Path)
+    p.add_argument("--truth", type=Path, help="truth CSV: account_id,label,as_of,delinquent_at")
+    p.add_argument("--report", type=Path, help="write the JSON report here")
+    p.add_argument("--plots", type=Path, help="write PNG plots into this folder")
+    p.add_argument("--alerts", type=Path, help="write the alerts as JSON lines here")
+
+    p = add("convert", cmd_convert, "convert a public data set to the event contract")
+    p.add_argument("source", choices=["taiwan"])
+    p.add_argument("csv", type=Path)
+    p.add_argument("--events", type=Path, required=True)
+    p.add_argument("--truth", type=Path, required=True)
+
+    p = add("demo", cmd_demo, "local broker, simulated portfolio with a shock, live alerts")
+    sim_args(p, 2000, 180)
+    p.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave the worker running after the summary (Ctrl-C stops it)",
+    )
+
+    p = add("schema", cmd_schema, "print the JSON Schema of a topic contract")
+    p.add_argument("name", nargs="?")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``monitor`` console script."""
+    from monitor.kafkaio import BrokerUnreachable, TopicMismatch
+    from monitor.localkafka import LocalKafkaError
+
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (UsageError, SettingsError, BrokerUnreachable, LocalKafkaError, TopicMismatch) as exc:
+        print(f"monitor: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""``monitor demo``: the whole monitor on this machine, watched live from the terminal.
+
+Starts the local broker (unless ``MONITOR_BOOTSTRAP`` names another cluster), creates fresh topics
+for this run, starts a worker process, streams a simulated portfolio with a regional shock into
+Kafka, prints every alert as it arrives, and ends with a summary scored against the simulator's
+truth.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from monitor import kafkaio, localkafka, sim
+from monitor.settings import Settings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka import KafkaConsumer
+
+_QUIET_S = 8.0
+
+
+def _demo_settings(run: str) -> tuple[Settings, dict[str, str]]:
+    base = Settings.from_env()
+    env = {
+        "MONITOR_BOOTSTRAP": base.bootstrap,
+        "MONITOR_APP_ID": f"monitor-demo-{run}",
+        "MONITOR_INPUT_TOPIC": f"demo-{run}-repayment-events",
+        "MONITOR_ALERTS_TOPIC": f"demo-{run}-alerts",
+        "MONITOR_DEAD_LETTER_TOPIC": f"demo-{run}-dlq",
+        "MONITOR_PARTITIONS": str(base.partitions),
+        "MONITOR_DATA_DIR": str(Path(base.data_dir) / f"demo-{run}"),
+        "MONITOR_WEB_PORT": str(base.web_port),
+    }
+    return Settings.from_env({**os.environ, **env}), env
+
+
+def _health(settings: Settings) -> dict[str, Any]:
+    url = f"http://{settings.web_host}:{settings.web_port}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            data: dict[str, Any] = orjson.loads(response.read())
+            return data
+    except OSError:
+        return {}
+
+
+def _line(alert: dict[str, Any]) -> str:
+    reason = alert["reasons"][0] if alert["reasons"] else ""
+    return (
+        f"{alert['event_time'][:10]}  {alert['status']:<8} {alert['account_id']:<10} "
+        f"{alert['product']:<10} p={alert['probability']:.2f} {alert['risk_tier']:<8} "
+        f"{alert['action']:<18} {reason}"
+    )
+
+
+def run_demo(accounts: int, days: int, seed: int, scenario: str, keep_running: bool) -> int:
+    """Run the demo; returns the exit status."""
+    if "MONITOR_BOOTSTRAP" not in os.environ:
+        print("starting the local Kafka broker (first run downloads it with Maven) ...")
+        localkafka.start()
+    run = time.strftime("%Y%m%d-%H%M%S")
+    settings, env = _demo_settings(run)
+    kafkaio.create_topics(settings)
+    print(f"simulating {accounts} accounts over {days} days ({scenario}, seed {seed}) ...")
+    simulation = sim.simulate(
+        sim.SimConfig(accounts=accounts, days=days, seed=seed, scenario=scenario)
+    )
+    truth = {row.account_id: row for row in simulation.truth}
+    log_path = Path(settings.data_dir) / "worker.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "worker"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=log,
+        )
+    print(
+        f"worker started (log: {log_path}); metrics at "
+        f"http://{settings.web_host}:{settings.web_port}/metrics"
+    )
+    lines = [orjson.dumps(e) for e in simulation.events]
+    sent: list[int] = []
+    producer = threading.Thread(
+        target=lambda: sent.append(kafkaio.produce_lines(settings, lines)), daemon=True
+    )
+    producer.start()
+    alerts: list[dict[str, Any]] = []
+    try:
+        alerts = _follow_alerts(settings, worker, producer, sent)
+    finally:
+        if not keep_running:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+    _summary(simulation.scenario, len(lines), sent, alerts, truth, _health(settings))
+    if keep_running:
+        print("worker still running; Ctrl-C to stop it")
+        try:
+            worker.wait()
+        except KeyboardInterrupt:
+            worker.terminate()
+    return 0
+
+
+def _follow_alerts(
+    settings: Settings, worker: subprocess.Popen[bytes], producer: threading.Thread, sent: list[int]
+) -> list[dict[str, Any]]:
+    consumer = KafkaConsumer(
+        settings.alerts_topic,
+        bootstrap_servers=settings.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=1000,
+    )
+    alerts: list[dict[str, Any]] = []
+    quiet_since = time.monotonic()
+    try:
+        while worker.poll() is None:
+            got = False
+            for message in consumer:
+                alert = orjson.loads(message.value)
+                alerts.append(alert)
+                print(_line(alert), flush=True)
+                got = True
+            if got:
+                quiet_since = time.monotonic()
+            caught_up = sent and _health(settings).get("processed", -1) >= sent[0]
+            if not producer.is_alive() and caught_up and time.monotonic() - quiet_since > 2:
+                break
+            if not producer.is_alive() and time.monotonic() - quiet_since > 10 * _QUIET_S:
+                print("the worker stopped making progress; see its log", file=sys.stderr)
+                break
+    finally:
+        consumer.close()
+    if worker.poll() is not None:
+        print(f"the worker exited with status {worker.returncode}; see its log", file=sys.stderr)
+    return alerts
+
+
+def _summary(
+    scenario: dict[str, Any],
+    events: int,
+    sent: list[int],
+    alerts: list[dict[str, Any]],
+    truth: dict[str, sim.TruthRow],
+    health: dict[str, Any],
+) -> None:
+    firing = [a for a in alerts if a["status"] == "firing"]
+    alerted = {a["account_id"] for a in firing}
+    delinquent = {acc for acc, row in truth.items() if row.label}
+    caught = alerted & delinquent
+    actions = Counter(a["action"] for a in firing)
+    print("\n=== summary ===")
+    print(
+        f"scenario        {scenario.get('name')} (shock: {scenario.get('shock_region')} "
+        f"from {scenario.get('shock_start')})"
+    )
+    print(
+        f"events          {events} simulated, {sent[0] if sent else 0} messages sent, "
+        f"{health.get('processed', '?')} processed"
+    )
+    print(f"alerts          {len(firing)} raised, {len(alerts) - len(firing)} cleared")
+    print(
+        f"truth           {len(delinquent)} accounts reached 30+ days past due; "
+        f"{len(caught)} of them alerted ({len(caught) / max(len(delinquent), 1):.0%})"
+    )
+    print(
+        f"precision       {len(caught) / max(len(alerted), 1):.0%} of alerted accounts "
+        "reached 30+ days past due within the simulation"
+    )
+    print("actions         " + ", ".join(f"{k} {v}" for k, v in actions.most_common()))
+    print(
+        f"model           {health.get('model_version', '?')}, "
+        f"{health.get('labels_learned', '?')} outcomes learned"
+    )

@@ -1,0 +1,156 @@
+"""The backtest report: how good the warnings were, as JSON and as plots.
+
+Keys (a stable contract, others script against them): ``truth_roc_auc``, ``truth_pr_auc``,
+``truth_accounts`` (scores at each account's ``as_of`` against its label, over accounts whose first
+event comes after the first 20% of the stream; null when the truth has no ``as_of``),
+``prequential_roc_auc`` / ``prequential_pr_auc`` (every resolved prediction, scored before its
+outcome was known), ``alert_precision``, ``alert_recall``, ``recall_with_7d_lead``,
+``lead_time_days_median``, ``alerts_per_1000_accounts_month``, ``events``, ``accounts``,
+``model_version``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from monitor.backtest import WEEK, Replay, Truth
+from monitor.core.timeutil import DAY
+from monitor.evaluation import judge_alerts, pr_auc, roc_auc, roc_curve
+
+#: Accounts first seen in this leading share of the stream are not counted in ``truth_*``.
+WARM_UP_SHARE = 0.2
+_MONTH = 30.0 * DAY
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return round(value, digits) if value is not None else None
+
+
+def counted_accounts(run: Replay, truth: list[Truth]) -> list[Truth]:
+    """Truth rows with an as_of score, first seen after the warm-up share of the stream."""
+    if run.start is None or run.end is None:
+        return []
+    cutoff = run.start + WARM_UP_SHARE * (run.end - run.start)
+    return [
+        row
+        for row in truth
+        if row.as_of is not None
+        and row.account_id in run.as_of_scores
+        and run.first_seen.get(row.account_id, run.start) >= cutoff
+    ]
+
+
+def build_report(run: Replay, truth: list[Truth] | None, horizon_days: int) -> dict[str, Any]:
+    """The report of one backtest."""
+    firing = [a for a in run.alerts if a["status"] == "firing"]
+    accounts = len(run.first_seen)
+    months = ((run.end or 0.0) - (run.start or 0.0)) / _MONTH
+    report: dict[str, Any] = {
+        "events": run.events,
+        "invalid_events": sum(run.invalid.values()),
+        "accounts": accounts,
+        "model_version": run.engine.models.version,
+        "labels_learned": run.engine.models.labels,
+        "alerts": len(firing),
+        "alerts_resolved": len(run.alerts) - len(firing),
+        "alerts_per_1000_accounts_month": _rounded(
+            len(firing) / (accounts / 1000.0) / months if accounts and months else None, 2
+        ),
+        "prequential_roc_auc": _rounded(
+            roc_auc([int(y) for y, _ in run.labels], [p for _, p in run.labels])
+        ),
+        "prequential_pr_auc": _rounded(
+            pr_auc([int(y) for y, _ in run.labels], [p for _, p in run.labels])
+        ),
+        "resolved_predictions": len(run.labels),
+    }
+    if truth is None:
+        return report
+    counted = counted_accounts(run, truth)
+    labels = [row.label for row in counted]
+    scores = [run.as_of_scores[row.account_id] for row in counted]
+    outcome = judge_alerts(
+        firing, {row.account_id: row.delinquent_at for row in truth}, horizon_days, run.end or 0.0
+    )
+    report.update(
+        {
+            "truth_roc_auc": _rounded(roc_auc(labels, scores)) if counted else None,
+            "truth_pr_auc": _rounded(pr_auc(labels, scores)) if counted else None,
+            "truth_accounts": len(counted),
+            "truth_positives": sum(labels),
+            "alert_precision": _rounded(outcome.precision),
+            "alert_recall": _rounded(outcome.recall),
+            "recall_with_7d_lead": _rounded(outcome.recall_with_7d_lead),
+            "lead_time_days_median": _rounded(outcome.lead_time_days_median, 1),
+            "judged_alerts": outcome.judged_alerts,
+            "censored_alerts": outcome.censored_alerts,
+            "delinquent_accounts": outcome.delinquent_accounts,
+        }
+    )
+    return report
+
+
+def write_plots(run: Replay, truth: list[Truth] | None, horizon_days: int, out: Path) -> list[Path]:
+    """ROC curve, lead-time distribution and risk over time as PNG files in ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    counted = counted_accounts(run, truth) if truth else []
+    if counted:
+        labels = [row.label for row in counted]
+        scores = [run.as_of_scores[row.account_id] for row in counted]
+        title = f"ROC of as-of scores, {len(counted)} accounts"
+    else:
+        labels = [int(y) for y, _ in run.labels]
+        scores = [p for _, p in run.labels]
+        title = f"ROC of resolved predictions, {len(labels)}"
+    fig, ax = plt.subplots(figsize=(5, 5))
+    points = roc_curve(labels, scores)
+    ax.plot([p[0] for p in points], [p[1] for p in points], label=f"AUC {roc_auc(labels, scores)}")
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
+    ax.legend(loc="lower right")
+    written.append(_save(fig, out / "roc.png"))
+
+    if truth:
+        firing = [a for a in run.alerts if a["status"] == "firing"]
+        outcome = judge_alerts(
+            firing, {r.account_id: r.delinquent_at for r in truth}, horizon_days, run.end or 0.0
+        )
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.hist(outcome.lead_times_days, bins=30)
+        ax.axvline(7, color="red", linestyle="--", label="7 days")
+        ax.set(
+            xlabel="days from first alert to 30+ DPD",
+            ylabel="accounts",
+            title="Detection lead time",
+        )
+        ax.legend()
+        written.append(_save(fig, out / "lead_time.png"))
+
+    weeks = sorted(run.weekly_risk)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(
+        [(w - weeks[0]) for w in weeks] if weeks else [],
+        [run.weekly_risk[w][0] / max(run.weekly_risk[w][1], 1) for w in weeks],
+    )
+    ax.set(xlabel="week of the stream", ylabel="mean scored probability", title="Risk over time")
+    written.append(_save(fig, out / "risk_over_time.png"))
+    return written
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+__all__ = ["WEEK", "build_report", "counted_accounts", "write_plots"]

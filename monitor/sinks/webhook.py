@@ -1,0 +1,149 @@
+"""Alerts to an HTTP webhook: signed JSON POSTs with retries, back-off and a bounded queue.
+
+``offer`` never blocks: it queues the alert, or refuses it when the queue is full (the alert then
+goes to the give-up callback, which the worker turns into a dead-letter record). One task sends
+the queue in order. A 2xx answer delivers; 408, 429, 5xx, time-outs and connection errors are
+retried with exponential back-off; other 4xx answers are final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+
+from monitor.metrics import Metrics
+from monitor.signing import SIGNATURE_HEADER, sign
+from monitor.sinks.base import Sink
+
+GiveUp = Callable[[dict[str, Any], str], None]
+_RETRYABLE = {408, 429}
+
+
+class WebhookSink(Sink):
+    """POSTs each alert as JSON to one URL."""
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        secret: str = "",
+        timeout_s: float = 5.0,
+        retries: int = 5,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        queue_size: int = 10000,
+        metrics: Metrics | None = None,
+        client: httpx.AsyncClient | None = None,
+        on_give_up: GiveUp | None = None,
+    ) -> None:
+        self.url = url
+        self.secret = secret
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.metrics = metrics
+        self.on_give_up = on_give_up
+        self._client = client
+        self._own_client = client is None
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=queue_size)
+        self._task: asyncio.Task[None] | None = None
+
+    # -- accounting -----------------------------------------------------------------------
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.deliveries.labels(sink=self.name, outcome=outcome).inc()
+
+    def _gauge(self) -> None:
+        if self.metrics is not None:
+            self.metrics.delivery_queue.labels(sink=self.name).set(self._queue.qsize())
+
+    def _give_up(self, alert: dict[str, Any], outcome: str, reason: str) -> None:
+        self._count(outcome)
+        if self.on_give_up is not None:
+            self.on_give_up(alert, f"{self.url}: {reason}")
+
+    # -- interface ------------------------------------------------------------------------
+    def offer(self, alert: dict[str, Any]) -> bool:
+        try:
+            self._queue.put_nowait(alert)
+        except asyncio.QueueFull:
+            self._give_up(alert, "refused", "delivery queue full")
+            return False
+        self._gauge()
+        return True
+
+    async def start(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout_s)
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Deliver what can be delivered within ``timeout_s``, then stop."""
+        if self._task is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._queue.join(), timeout_s)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @property
+    def pending(self) -> int:
+        """Alerts waiting in the queue."""
+        return self._queue.qsize()
+
+    # -- delivery -------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            alert = await self._queue.get()
+            try:
+                await self._deliver(alert)
+            finally:
+                self._queue.task_done()
+                self._gauge()
+
+    async def _deliver(self, alert: dict[str, Any]) -> None:
+        assert self._client is not None
+        body = orjson.dumps(alert)
+        attempt = 0
+        while True:
+            headers = {
+                "Content-Type": "application/json",
+                "X-Monitor-Alert-Id": str(alert.get("alert_id", "")),
+            }
+            if self.secret:
+                headers[SIGNATURE_HEADER] = sign(self.secret, body)
+            try:
+                response = await self._client.post(
+                    self.url, content=body, headers=headers, timeout=self.timeout_s
+                )
+                status: int | None = response.status_code
+                problem = f"HTTP {status}"
+            except httpx.HTTPError as exc:
+                status, problem = None, f"{type(exc).__name__}"
+            if status is not None and 200 <= status < 300:
+                self._count("delivered")
+                return
+            if status is not None and 400 <= status < 500 and status not in _RETRYABLE:
+                self._give_up(alert, "rejected", problem)
+                return
+            self._count("error")
+            if attempt >= self.retries:
+                self._give_up(alert, "failed", f"{problem} after {attempt + 1} attempts")
+                return
+            delay = min(self.backoff_s * 2**attempt, self.max_backoff_s)
+            await asyncio.sleep(delay * (1 + random.random() * 0.1))
+            attempt += 1

@@ -1,0 +1,126 @@
+"""Fixtures for tests on the real local Kafka broker and a real worker process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from monitor import kafkaio, localkafka
+from monitor.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def bootstrap() -> str:
+    """The broker: ``MONITOR_BOOTSTRAP`` if set, else the local KRaft broker (started if needed)."""
+    if "MONITOR_BOOTSTRAP" in os.environ:
+        address = os.environ["MONITOR_BOOTSTRAP"]
+        kafkaio.check_reachable(address)
+        return address
+    return localkafka.start()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class WorkerProcess:
+    """A ``monitor worker`` subprocess with its own topics, app id and web port."""
+
+    settings: Settings
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    log: Path | None = None
+
+    def start(self) -> None:
+        assert self.log is not None
+        with open(self.log, "ab") as handle:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "worker"],
+                env={**os.environ, **self.env},
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
+
+    def health(self) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{self.settings.web_port}/health"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                data: dict[str, Any] = orjson.loads(response.read())
+                return data
+        except OSError:
+            return {}
+
+    def metrics(self) -> str:
+        url = f"http://127.0.0.1:{self.settings.web_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text: str = response.read().decode()
+            return text
+
+    def wait_processed(self, count: int, timeout: float = 180.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited early:\n{self.tail()}")
+            if self.health().get("processed", -1) >= count:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"worker processed {self.health()} of {count}:\n{self.tail()}")
+
+    def tail(self, lines: int = 40) -> str:
+        assert self.log is not None
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def worker_factory(bootstrap: str, tmp_path: Path) -> Iterator[Any]:
+    """Make workers on fresh topics; every worker is stopped at the end of the test."""
+    made: list[WorkerProcess] = []
+
+    def make(partitions: int = 1, **extra: str) -> WorkerProcess:
+        run = uuid.uuid4().hex[:8]
+        env = {
+            "MONITOR_BOOTSTRAP": bootstrap,
+            "MONITOR_APP_ID": f"it-{run}",
+            "MONITOR_INPUT_TOPIC": f"it-{run}-events",
+            "MONITOR_ALERTS_TOPIC": f"it-{run}-alerts",
+            "MONITOR_DEAD_LETTER_TOPIC": f"it-{run}-dlq",
+            "MONITOR_PARTITIONS": str(partitions),
+            "MONITOR_WEB_PORT": str(free_port()),
+            "MONITOR_DATA_DIR": str(tmp_path / f"data-{run}"),
+            "MONITOR_LOG_LEVEL": "warning",
+            **extra,
+        }
+        worker = WorkerProcess(Settings.from_env(env), env, log=tmp_path / f"worker-{run}.log")
+        kafkaio.create_topics(worker.settings)
+        made.append(worker)
+        return worker
+
+    yield make
+    for worker in made:
+        worker.stop()

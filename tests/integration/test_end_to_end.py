@@ -1,0 +1,114 @@
+"""Simulated events into a real broker, through a real worker, to Kafka, a webhook and /metrics."""
+
+from __future__ import annotations
+
+import base64
+import random
+
+import orjson
+import pytest
+from jsonschema import Draft202012Validator
+
+from monitor import contracts, kafkaio, sim
+from monitor.backtest import replay_lines
+from monitor.signing import verify
+from tests.support.receiver import WebhookReceiver
+
+pytestmark = pytest.mark.integration
+
+SECRET = "it-secret"
+GARBAGE = [
+    b"not json at all",
+    b'{"schema_version": 1, "event_id": "x1", "type": "payment"}',
+    b'{"schema_version": 1, "event_id": "x2", "event_time": "2026-01-03T00:00:00Z", '
+    b'"type": "payment", "account_id": "a", "product": "credit_pay", "amount": -5}',
+    b'{"schema_version": 1, "event_id": "x3", "event_time": "2026-01-03T00:00:00Z", '
+    b'"type": "teleport", "account_id": "a"}',
+    b"[1, 2, 3]",
+    b"\xff\xfe\x00binary",
+]
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_stream_to_alerts_webhook_dead_letters_and_metrics(worker_factory) -> None:
+    simulation = sim.simulate(
+        sim.SimConfig(accounts=250, days=150, seed=11, scenario="macro-shock")
+    )
+    lines = [orjson.dumps(e) for e in simulation.events]
+    rng = random.Random(3)
+    for bad in GARBAGE:
+        lines.insert(rng.randrange(len(lines)), bad)
+    expected = replay_lines(lines)
+    expected_ids = [(a["alert_id"], a["status"]) for a in expected.alerts]
+    assert len([s for _, s in expected_ids if s == "firing"]) >= 5, "scenario raises alerts"
+
+    with WebhookReceiver(secret=SECRET) as receiver:
+        worker = worker_factory(
+            partitions=1, MONITOR_WEBHOOK_URLS=receiver.url, MONITOR_WEBHOOK_SECRET=SECRET
+        )
+        worker.start()
+        sent = kafkaio.produce_lines(worker.settings, lines)
+        assert sent == len(lines)
+        worker.wait_processed(len(lines) - len(GARBAGE))
+        receiver.wait_for(len(expected_ids), timeout=60)
+        metrics = worker.metrics()
+
+        alerts = [
+            orjson.loads(v)
+            for _, v in kafkaio.consume_all(worker.settings, worker.settings.alerts_topic)
+        ]
+        dead = [
+            orjson.loads(v)
+            for _, v in kafkaio.consume_all(worker.settings, worker.settings.dead_letter_topic)
+        ]
+        requests = receiver.requests
+
+    # the worker decides exactly what the offline core decides on the same stream
+    assert [(a["alert_id"], a["status"]) for a in alerts] == expected_ids
+    # the truth agrees that most alerted accounts were heading for 30+ days past due
+    delinquent = {row.account_id for row in simulation.truth if row.label}
+    alerted = {a["account_id"] for a in alerts if a["status"] == "firing"}
+    assert len(alerted & delinquent) / len(alerted) >= 0.5
+
+    # the webhook got the same alerts, in order, each with a valid signature
+    assert [(r.json["alert_id"], r.json["status"]) for r in requests] == expected_ids
+    assert all(r.valid_signature for r in requests)
+    assert all(verify(SECRET, r.body, r.headers["X-Monitor-Signature"]) for r in requests)
+
+    # every output message follows its topic's contract
+    alert_schema = Draft202012Validator(contracts.load("alert"))
+    dead_schema = Draft202012Validator(contracts.load("dead-letter"))
+    assert all(alert_schema.is_valid(a) for a in alerts)
+    assert all(dead_schema.is_valid(d) for d in dead)
+
+    # every malformed message is in the dead-letter topic with its reason and original bytes
+    assert sorted(base64.b64decode(d["value_b64"]) for d in dead) == sorted(GARBAGE)
+    assert all(d["reason"] for d in dead)
+
+    # and /metrics counts it all
+    firing = len([1 for _, s in expected_ids if s == "firing"])
+    assert _metric(metrics, "monitor_events_total", outcome="ok") == len(lines) - len(GARBAGE)
+    assert _metric(metrics, "monitor_events_total", outcome="invalid") == len(GARBAGE)
+    assert _metric(metrics, "monitor_dead_letters_total") == len(GARBAGE)
+    assert _metric(metrics, "monitor_alerts_total", status="firing") == firing
+    assert _metric(metrics, "monitor_deliveries_total", sink="webhook", outcome="delivered") == len(
+        expected_ids
+    )
+    assert _metric(metrics, "monitor_accounts_by_dpd_bucket") > 0
+    label_values = {
+        part.split('="')[1].rstrip('"}')
+        for line in metrics.splitlines()
+        if "{" in line and not line.startswith("#")
+        for part in line.split("{", 1)[1].split("}")[0].split(",")
+        if '="' in part
+    }
+    assert not label_values & {row.account_id for row in simulation.truth}
