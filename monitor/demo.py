@@ -26,7 +26,7 @@ from monitor.settings import Settings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    from kafka import KafkaConsumer
+    from kafka.consumer import KafkaConsumer
 
 _QUIET_S = 8.0
 

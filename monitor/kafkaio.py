@@ -18,10 +18,10 @@ from monitor.settings import Settings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    from kafka.admin import NewTopic
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.consumer import KafkaConsumer
     from kafka.errors import TopicAlreadyExistsError
-
-    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+    from kafka.producer import KafkaProducer
 
 
 class BrokerUnreachable(RuntimeError):

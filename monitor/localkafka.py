@@ -220,9 +220,8 @@ def _ready(bootstrap: str) -> bool:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        from kafka.admin import KafkaAdminClient
         from kafka.errors import KafkaError
-
-        from kafka import KafkaAdminClient
     try:
         client = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     except (KafkaError, OSError):

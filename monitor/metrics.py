@@ -26,7 +26,7 @@ class Metrics:
         self.registry = registry
         self.events = Counter(
             "monitor_events_total",
-            "Input messages by event type and outcome (ok, invalid).",
+            "Input messages by event type and outcome (ok, invalid, duplicate).",
             ["type", "outcome"],
             registry=registry,
         )
@@ -57,6 +57,11 @@ class Metrics:
             "monitor_deliveries_total",
             "Alert deliveries to sinks, by sink and outcome.",
             ["sink", "outcome"],
+            registry=registry,
+        )
+        self.alerts_resent = Counter(
+            "monitor_alerts_resent_total",
+            "Alerts sent again after a restart because their input was not yet committed.",
             registry=registry,
         )
         self.delivery_queue = Gauge(

@@ -62,7 +62,9 @@ class Monitor:
         self.input = self._topic(settings.input_topic)
         self.alerts_topic = self._topic(settings.alerts_topic)
         self.dead_letters = self._topic(settings.dead_letter_topic)
-        json_schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
+        json_schema: faust.Schema = faust.Schema(
+            key_type=str, key_serializer="json", value_serializer="json"
+        )
         self.accounts = self.app.Table(
             "accounts", default=None, schema=json_schema, partitions=settings.partitions
         )
@@ -79,11 +81,12 @@ class Monitor:
         self._indexed: set[int] = set()
         self.processed = 0
         self.app.agent(self.input, name="score")(self._agent)
-        self.app.page("/metrics")(self._metrics_page)
-        self.app.page("/health")(self._health_page)
+        # Faust's stubs expect plain functions (view, request); bound methods work the same
+        self.app.page("/metrics")(self._metrics_page)  # type: ignore[arg-type]
+        self.app.page("/health")(self._health_page)  # type: ignore[arg-type]
         self.app.task(self._start_sinks)
-        self.app.on_before_shutdown.connect(self._stop_sinks)
-        self.app.on_partitions_revoked.connect(self._on_revoked)
+        self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
+        self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
 
     def _topic(self, name: str) -> Any:
         return self.app.topic(
@@ -115,29 +118,34 @@ class Monitor:
         async for event in stream.events():
             message = event.message
             self.handle(
-                message.partition,
-                message.key,
-                message.value,
-                {"topic": message.topic, "partition": message.partition, "offset": message.offset},
+                message.topic, message.partition, message.offset, message.key, message.value
             )
 
     def handle(
-        self, partition: int, key: bytes | None, value: bytes | None, source: dict[str, Any]
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> Result | None:
         """Process one raw message; return the engine's decisions (None if dead-lettered)."""
         started = time.perf_counter()
         if partition not in self._indexed:
-            self.engine.rebuild_timers(partition)
+            # first message of this partition since start or rebalance: re-index its timers and
+            # send again what a crash may have kept from the receivers
+            for alert in self.engine.recover(partition, offset):
+                self._emit(alert)
+                self.metrics.alerts_resent.inc()
             self._indexed.add(partition)
         try:
             event = parse_event(value, self.settings.max_event_bytes)
         except InvalidEvent as exc:
             self.metrics.events.labels(type="unknown", outcome="invalid").inc()
             self.metrics.dead_letters.labels(reason=exc.kind).inc()
+            source = {"topic": topic, "partition": partition, "offset": offset}
             record = dead_letter_record(value, exc.reason, exc.kind, source, key)
             self.dead_letters.send_soon(key=key, value=orjson.dumps(record))
             return None
-        result = self.engine.process(event, partition)
+        result = self.engine.process(event, partition, offset)
+        if result.duplicate:
+            self.metrics.events.labels(type=event.type, outcome="duplicate").inc()
+            return result
         self.metrics.events.labels(type=event.type, outcome="ok").inc()
         for alert in result.alerts:
             self._emit(alert)

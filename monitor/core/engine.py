@@ -53,6 +53,7 @@ class Result:
     tier_moves: list[tuple[str | None, str | None]] = field(default_factory=list)
     labels: list[tuple[bool, float]] = field(default_factory=list)
     scores: list[tuple[str, float, float]] = field(default_factory=list)  # account, time, p
+    duplicate: bool = False  # the event was applied before (a redelivery): nothing was done
     timers: int = 0
 
 
@@ -67,19 +68,28 @@ class Engine:
         self.config = config or EngineConfig()
         self._timers: dict[int, list[tuple[int, str]]] = {}
         self._macro: dict[int, MacroBook] = {}
+        self._offset = -1
 
-    # -- timers ---------------------------------------------------------------------------
-    def rebuild_timers(self, partition: int | None = None) -> int:
-        """Re-index the timers of stored accounts (after a restart or a rebalance)."""
-        count = 0
+    # -- recovery -------------------------------------------------------------------------
+    def recover(self, partition: int, from_offset: int) -> list[dict[str, Any]]:
+        """Re-index a partition's timers after a (re)start; return alerts to send again.
+
+        ``from_offset`` is the first input offset the consumer delivers after the start. Account
+        state may already hold events from ``from_offset`` on (state is changelogged before the
+        input offset is committed): those events are skipped when they come again, and the
+        alerts they made are returned here so that none is lost (receivers deduplicate by id).
+        """
+        resend: list[dict[str, Any]] = []
         for state in self.store.states():
-            if state.next_check >= 0 and (partition is None or state.partition == partition):
+            if state.partition != partition:
+                continue
+            if state.next_check >= 0:
                 heapq.heappush(
-                    self._timers.setdefault(state.partition, []),
-                    (state.next_check, state.account_id),
+                    self._timers.setdefault(partition, []), (state.next_check, state.account_id)
                 )
-                count += 1
-        return count
+            if state.outbox and state.outbox_offset >= from_offset >= 0:
+                resend.extend(state.outbox)
+        return resend
 
     def advance(self, partition: int, time: float, result: Result) -> None:
         """Fire every timer of ``partition`` due at or before ``time``."""
@@ -127,13 +137,23 @@ class Engine:
             self._macro[partition] = book
         return book
 
-    def process(self, event: Event, partition: int = 0) -> Result:
-        """Apply one validated event and return the decisions it led to."""
+    def process(self, event: Event, partition: int = 0, offset: int = -1) -> Result:
+        """Apply one validated event and return the decisions it led to.
+
+        ``offset`` is the event's input offset in ``partition`` (-1 when there is none, as in a
+        file replay); an event at or before the offset an account has already applied is a
+        redelivery and changes nothing.
+        """
         result = Result()
+        self._offset = offset
         self.advance(partition, event.time, result)
         if event.type == "macro_indicator":
             book = self.macro(partition)
+            if 0 <= offset <= book.offset:
+                result.duplicate = True
+                return result
             book.update(event.data["region"], event.data["indicator"], float(event.data["value"]))
+            book.offset = offset
             self.store.put_macro(partition, book)
             return result
         state = self.store.get(event.account_id)
@@ -142,6 +162,11 @@ class Engine:
         elif state.partition != partition:
             state.partition = partition
             state.next_check = -1
+            state.offset = -1
+        elif 0 <= offset <= state.offset:
+            result.duplicate = True
+            return result
+        state.offset = offset
         self._apply(state, event)
         state.last_event, state.last_event_id = event.time, event.event_id
         self._touch(state, event.time, event.event_id, result)
@@ -200,6 +225,8 @@ class Engine:
     # -- decisions ------------------------------------------------------------------------
     def _touch(self, state: AccountState, time: float, trigger: str, result: Result) -> None:
         day = day_of(time)
+        if state.outbox_offset != self._offset:
+            state.outbox, state.outbox_offset = [], self._offset
         worst_dpd, worst_product = 0, ""
         for ledger in state.products.values():
             lg.settle(ledger, day)
@@ -303,24 +330,25 @@ class Engine:
             status = "resolved"
         else:
             return
-        result.alerts.append(
-            build_alert(
-                alert_id=current.alert_id,
-                status=status,
-                account_id=state.account_id,
-                product=product,
-                region=state.region,
-                probability=p,
-                tier=state.tier,
-                reasons=top_reasons(contributions, x, policy.reasons),
-                action=recommend(x),
-                model_version=version,
-                time=time,
-                opened=current.opened,
-                trigger_event_id=trigger,
-                days_past_due=dpd,
-            )
+        alert = build_alert(
+            alert_id=current.alert_id,
+            status=status,
+            account_id=state.account_id,
+            product=product,
+            region=state.region,
+            probability=p,
+            tier=state.tier,
+            reasons=top_reasons(contributions, x, policy.reasons),
+            action=recommend(x),
+            model_version=version,
+            time=time,
+            opened=current.opened,
+            trigger_event_id=trigger,
+            days_past_due=dpd,
         )
+        result.alerts.append(alert)
+        if self._offset >= 0:
+            state.outbox.append(alert)
 
     def _close(self, state: AccountState, time: float, trigger: str, result: Result) -> None:
         for cause, alert in list(state.alerts.items()):

@@ -92,7 +92,7 @@ def _compile() -> Callable[[Any], Any]:
 _validate = _compile()
 
 
-def parse_event(raw: bytes | str, max_bytes: int = MAX_EVENT_BYTES) -> Event:
+def parse_event(raw: bytes | str | None, max_bytes: int = MAX_EVENT_BYTES) -> Event:
     """Decode and validate one message; raise :class:`InvalidEvent` with the reason."""
     if raw is None:
         raise InvalidEvent("empty message (no value)", "empty")

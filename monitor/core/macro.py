@@ -24,6 +24,7 @@ class MacroBook:
     """Latest value and baseline of each (region, indicator)."""
 
     values: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    offset: int = -1  # input offset of the last reading applied
 
     def update(self, region: str, indicator: str, value: float) -> None:
         """Record a new reading."""
@@ -45,8 +46,9 @@ class MacroBook:
         return latest - baseline
 
     def to_dict(self) -> dict[str, Any]:
-        return {"v": self.values}
+        return {"v": self.values, "of": self.offset}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MacroBook:
-        return cls({r: {k: list(v) for k, v in s.items()} for r, s in d["v"].items()})
+        values = {r: {k: list(v) for k, v in s.items()} for r, s in d["v"].items()}
+        return cls(values, d.get("of", -1))

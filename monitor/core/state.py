@@ -146,6 +146,9 @@ class AccountState:
     last_event: float = 0.0
     last_event_id: str = ""
     next_check: int = -1  # day number of the next event-time timer, -1 if none
+    offset: int = -1  # input offset of the last event applied (replays of it are skipped)
+    outbox: list[dict[str, Any]] = field(default_factory=list)  # alerts made at outbox_offset
+    outbox_offset: int = -1
     pending: list[Snapshot] = field(default_factory=list)
     alerts: dict[str, OpenAlert] = field(default_factory=dict)
 
@@ -164,6 +167,9 @@ class AccountState:
             "le": self.last_event,
             "li": self.last_event_id,
             "nc": self.next_check,
+            "of": self.offset,
+            "ob": self.outbox,
+            "oo": self.outbox_offset,
             "pe": [s.to_list() for s in self.pending],
             "al": {cause: alert.to_list() for cause, alert in self.alerts.items()},
         }
@@ -185,6 +191,9 @@ class AccountState:
             last_event=d["le"],
             last_event_id=d["li"],
             next_check=d["nc"],
+            offset=d["of"],
+            outbox=list(d["ob"]),
+            outbox_offset=d["oo"],
             pending=[Snapshot.from_list(s) for s in d["pe"]],
             alerts={cause: OpenAlert.from_list(a) for cause, a in d["al"].items()},
         )

@@ -237,3 +237,36 @@ def test_alerts_follow_the_alert_contract() -> None:
     validator = Draft202012Validator(contracts.load("alert"))
     for alert in produced:
         validator.validate(alert)
+
+
+def test_redelivered_events_change_nothing_and_recovery_resends_their_alerts() -> None:
+    store = MemoryStore()
+    engine = Engine(store)
+    stream = [
+        opened("a", "2026-01-01"),
+        bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
+        pay("a", "2026-01-06", 10.0, "b1"),
+        ev(
+            "macro_indicator",
+            "2026-01-25",
+            region="north",
+            indicator="unemployment_rate",
+            value=5.0,
+        ),
+    ]
+    fired = []
+    for offset, e in enumerate(stream):
+        fired += engine.process(e, partition=0, offset=offset).alerts
+    assert [a["status"] for a in fired] == ["firing"]
+    before = store.get("a").to_dict()
+
+    # a crash before the offsets were committed: a new engine on the same (changelogged) state
+    restarted = Engine(store)
+    resent = restarted.recover(partition=0, from_offset=2)
+    assert [a["alert_id"] for a in resent] == [fired[0]["alert_id"]]
+    for offset, e in list(enumerate(stream))[2:]:
+        result = restarted.process(e, partition=0, offset=offset)
+        assert result.duplicate and not result.alerts
+    assert store.get("a").to_dict() == before  # the payment was not applied twice
+    # nothing to resend when the restart begins after the alert's offset
+    assert Engine(store).recover(partition=0, from_offset=4) == []
