@@ -82,11 +82,29 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from monitor.kafkaio import create_topics
+    from monitor.kafkaio import check_topics, create_topics
 
     settings = _settings()
-    created = create_topics(settings)
-    print(f"created: {', '.join(created) or 'nothing (all exist)'}")
+    if args.action == "create":
+        created = create_topics(settings)
+        print(f"created: {', '.join(created) or 'nothing (all exist)'}")
+        return 0
+    drift = check_topics(settings)
+    for line in drift:
+        print(line)
+    if not drift:
+        print("topics match the settings")
+    return 1 if drift else 0
+
+
+def cmd_lag(args: argparse.Namespace) -> int:
+    from monitor.kafkaio import consumer_lag
+
+    rows = consumer_lag(_settings())
+    print(f"{'topic':32} {'partition':>9} {'committed':>10} {'end':>10} {'lag':>8}")
+    for topic, partition, committed, end in rows:
+        print(f"{topic:32} {partition:>9} {committed:>10} {end:>10} {end - committed:>8}")
+    print(f"total lag {sum(end - committed for _, _, committed, end in rows)}")
     return 0
 
 
@@ -212,8 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--rate", type=float)
 
-    p = add("topics", cmd_topics, "create the monitor's topics (idempotent)")
-    p.add_argument("action", choices=["create"])
+    p = add("topics", cmd_topics, "create the monitor's topics, or check them against settings")
+    p.add_argument("action", choices=["create", "check"])
+
+    add("lag", cmd_lag, "consumer lag of the worker group on the input topic, per partition")
 
     p = add("kafka", cmd_kafka, "run a local single-node Kafka (KRaft) on 127.0.0.1")
     p.add_argument("action", choices=["start", "stop", "status"])

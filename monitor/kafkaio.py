@@ -18,10 +18,11 @@ from monitor.settings import Settings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
     from kafka.consumer import KafkaConsumer
     from kafka.errors import TopicAlreadyExistsError
     from kafka.producer import KafkaProducer
+    from kafka.structs import TopicPartition
 
 
 class BrokerUnreachable(RuntimeError):
@@ -43,13 +44,29 @@ def check_reachable(bootstrap: str, timeout: float = 3.0) -> None:
     )
 
 
+def _hours(hours: int) -> dict[str, str]:
+    return {"cleanup.policy": "delete", "retention.ms": str(hours * 3600 * 1000)}
+
+
 def topic_specs(settings: Settings) -> list[tuple[str, int, dict[str, str]]]:
     """Name, partitions and configs of every topic the monitor reads or writes."""
-    week = str(7 * 24 * 3600 * 1000)
     return [
-        (settings.input_topic, settings.partitions, {"retention.ms": week}),
-        (settings.alerts_topic, settings.partitions, {"retention.ms": str(30 * 86400 * 1000)}),
-        (settings.dead_letter_topic, settings.partitions, {"retention.ms": week}),
+        (settings.input_topic, settings.partitions, _hours(settings.input_retention_hours)),
+        (settings.alerts_topic, settings.partitions, _hours(settings.alerts_retention_hours)),
+        (
+            settings.dead_letter_topic,
+            settings.partitions,
+            _hours(settings.dead_letter_retention_hours),
+        ),
+        (
+            settings.risk_topic,
+            settings.partitions,
+            {
+                "cleanup.policy": "compact",
+                "min.cleanable.dirty.ratio": "0.1",
+                "segment.ms": str(3600 * 1000),
+            },
+        ),
     ]
 
 
@@ -180,3 +197,50 @@ def consume_all(
     finally:
         consumer.close()
     return out
+
+
+#: Broker defaults of topic configs the admin API leaves out when a topic does not override them.
+_BROKER_DEFAULTS = {"cleanup.policy": "delete"}
+
+
+def check_topics(settings: Settings) -> list[str]:
+    """Differences between the settings and the cluster's topics, one sentence each."""
+    specs = topic_specs(settings)
+    drift = []
+    with admin(settings) as client:
+        existing = set(client.list_topics())
+        present = [name for name, _, _ in specs if name in existing]
+        described = {t["name"]: len(t["partitions"]) for t in client.describe_topics(present)}
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in present]
+        configs = client.describe_configs(resources)["topic"] if resources else {}
+    for name, partitions, config in specs:
+        if name not in existing:
+            drift.append(f"{name}: missing (run `monitor topics create`)")
+            continue
+        if described[name] != partitions:
+            drift.append(f"{name}: {described[name]} partitions, settings say {partitions}")
+        actual = configs.get(name, {})
+        for key, wanted in config.items():
+            value = actual.get(key, {}).get("value", _BROKER_DEFAULTS.get(key))
+            if value != wanted:
+                drift.append(f"{name}: {key} is {value}, settings say {wanted}")
+    return drift
+
+
+def consumer_lag(settings: Settings) -> list[tuple[str, int, int, int]]:
+    """(topic, partition, committed offset, end offset) of the worker group on the input topic."""
+    check_reachable(settings.bootstrap)
+    with admin(settings) as client:
+        committed = client.list_group_offsets({settings.app_id: None}).get(settings.app_id, {})
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, client_id="monitor-lag")
+    try:
+        partitions = sorted(consumer.partitions_for_topic(settings.input_topic) or [])
+        tps = [TopicPartition(settings.input_topic, p) for p in partitions]
+        ends = consumer.end_offsets(tps) if tps else {}
+    finally:
+        consumer.close()
+    rows = []
+    for tp in tps:
+        meta = committed.get(tp)
+        rows.append((tp.topic, tp.partition, meta.offset if meta else 0, ends.get(tp, 0)))
+    return rows

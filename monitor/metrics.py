@@ -84,6 +84,12 @@ class Metrics:
             ["outcome"],
             registry=registry,
         )
+        self.consumer_lag = Gauge(
+            "monitor_consumer_lag_messages",
+            "Messages in the input topic not yet processed by this worker, by partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
         self.accounts_by_tier = Gauge(
             "monitor_accounts_by_risk_tier",
             "Open accounts by current risk tier.",

@@ -34,8 +34,12 @@ class Settings:
     input_topic: str = "repayment-events"
     alerts_topic: str = "delinquency-alerts"
     dead_letter_topic: str = "repayment-events-dlq"
+    risk_topic: str = "account-risk"
     partitions: int = 4
     replication: int = 1
+    input_retention_hours: int = 168
+    alerts_retention_hours: int = 720
+    dead_letter_retention_hours: int = 720
     store: str = "memory://"
     data_dir: Path = Path("./.monitor-data")
     web_host: str = "127.0.0.1"

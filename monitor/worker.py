@@ -62,6 +62,7 @@ class Monitor:
         self.input = self._topic(settings.input_topic)
         self.alerts_topic = self._topic(settings.alerts_topic)
         self.dead_letters = self._topic(settings.dead_letter_topic)
+        self.risk_topic = self._topic(settings.risk_topic)
         json_schema: faust.Schema = faust.Schema(
             key_type=str, key_serializer="json", value_serializer="json"
         )
@@ -79,12 +80,14 @@ class Monitor:
         )
         self.sinks = sinks if sinks is not None else self._webhooks()
         self._indexed: set[int] = set()
+        self._last_offset: dict[int, int] = {}
         self.processed = 0
         self.app.agent(self.input, name="score")(self._agent)
         # Faust's stubs expect plain functions (view, request); bound methods work the same
         self.app.page("/metrics")(self._metrics_page)  # type: ignore[arg-type]
         self.app.page("/health")(self._health_page)  # type: ignore[arg-type]
         self.app.task(self._start_sinks)
+        self.app.timer(5.0)(self._measure_lag)
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
 
@@ -126,6 +129,7 @@ class Monitor:
     ) -> Result | None:
         """Process one raw message; return the engine's decisions (None if dead-lettered)."""
         started = time.perf_counter()
+        self._last_offset[partition] = offset
         if partition not in self._indexed:
             # first message of this partition since start or rebalance: re-index its timers and
             # send again what a crash may have kept from the receivers
@@ -140,7 +144,11 @@ class Monitor:
             self.metrics.dead_letters.labels(reason=exc.kind).inc()
             source = {"topic": topic, "partition": partition, "offset": offset}
             record = dead_letter_record(value, exc.reason, exc.kind, source, key)
-            self.dead_letters.send_soon(key=key, value=orjson.dumps(record))
+            self.dead_letters.send_soon(
+                key=key,
+                value=orjson.dumps(record),
+                headers=_headers(f"{topic}/{partition}/{offset}"),
+            )
             return None
         result = self.engine.process(event, partition, offset)
         if result.duplicate:
@@ -149,6 +157,8 @@ class Monitor:
         self.metrics.events.labels(type=event.type, outcome="ok").inc()
         for alert in result.alerts:
             self._emit(alert)
+        for account, record in result.risk:
+            self._publish_risk(account, record)
         self.metrics.record(result)
         self.metrics.event_lag.set(event.time)
         self.metrics.processing.observe(time.perf_counter() - started)
@@ -159,10 +169,24 @@ class Monitor:
         account = alert["account_id"]
         outgoing = dict(alert, account_id=pseudonymise(self.settings.pseudonymise_key, account))
         body = orjson.dumps(outgoing)
-        self.alerts_topic.send_soon(key=outgoing["account_id"].encode(), value=body)
+        self.alerts_topic.send_soon(
+            key=outgoing["account_id"].encode(),
+            value=body,
+            headers=_headers(alert["trigger_event_ids"][0]),
+        )
         self.metrics.deliveries.labels(sink="kafka", outcome="queued").inc()
         for sink in self.sinks:
             sink.offer(outgoing)
+
+    def _publish_risk(self, account: str, record: dict[str, Any] | None) -> None:
+        key = pseudonymise(self.settings.pseudonymise_key, account)
+        if record is None:  # closed: a tombstone, so the compacted topic forgets the account
+            self.risk_topic.send_soon(key=key.encode(), value=None)
+            return
+        body = orjson.dumps(dict(record, account_id=key))
+        self.risk_topic.send_soon(
+            key=key.encode(), value=body, headers=_headers(record["trigger_event_ids"][0])
+        )
 
     def _undeliverable(self, alert: dict[str, Any], reason: str) -> None:
         record = dead_letter_record(
@@ -171,7 +195,11 @@ class Monitor:
             "undeliverable_alert",
             {"sink": "webhook"},
         )
-        self.dead_letters.send_soon(key=alert["account_id"].encode(), value=orjson.dumps(record))
+        self.dead_letters.send_soon(
+            key=alert["account_id"].encode(),
+            value=orjson.dumps(record),
+            headers=_headers(alert["alert_id"]),
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
     async def _start_sinks(self) -> None:
@@ -181,6 +209,23 @@ class Monitor:
     async def _stop_sinks(self, app: Any = None, **kwargs: Any) -> None:
         for sink in self.sinks:
             await sink.stop()
+
+    async def _measure_lag(self) -> None:
+        """Lag per assigned input partition: the high-water mark against the last offset seen."""
+        consumer = self.app.consumer
+        for tp in consumer.assignment():
+            if tp.topic != self.settings.input_topic:
+                continue
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:
+                continue
+            if highwater is None:
+                continue
+            done = self._last_offset.get(tp.partition, -1) + 1
+            self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                max(highwater - done, 0)
+            )
 
     async def _on_revoked(self, app: Any = None, revoked: Any = (), **kwargs: Any) -> None:
         self._indexed.clear()
@@ -200,6 +245,11 @@ class Monitor:
                 "labels_learned": self.engine.models.labels,
             }
         )
+
+
+def _headers(correlation_id: str) -> list[tuple[str, bytes]]:
+    """Kafka headers of every record the monitor writes: lineage and contract version."""
+    return [("correlation-id", correlation_id.encode()), ("schema-version", b"1")]
 
 
 def run_worker(settings: Settings) -> None:

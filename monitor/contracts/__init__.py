@@ -12,6 +12,7 @@ SCHEMAS = {
     "repayment-event": "repayment-event.v1.json",
     "alert": "alert.v1.json",
     "dead-letter": "dead-letter.v1.json",
+    "account-risk": "account-risk.v1.json",
 }
 
 

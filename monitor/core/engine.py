@@ -24,6 +24,7 @@ from monitor.core.events import Event
 from monitor.core.explain import top_reasons
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
+from monitor.core.risk import is_material, risk_record
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
 from monitor.core.store import Store
 from monitor.core.timeutil import DAY, day_of, parse_date
@@ -53,8 +54,30 @@ class Result:
     tier_moves: list[tuple[str | None, str | None]] = field(default_factory=list)
     labels: list[tuple[bool, float]] = field(default_factory=list)
     scores: list[tuple[str, float, float]] = field(default_factory=list)  # account, time, p
+    risk: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)  # None: closed
     duplicate: bool = False  # the event was applied before (a redelivery): nothing was done
     timers: int = 0
+
+
+class _Told:
+    """Reasons and action of a scoring, worked out only if an alert or record needs them."""
+
+    def __init__(self, contributions: dict[str, float], x: dict[str, float], k: int) -> None:
+        self._contributions, self._x, self._k = contributions, x, k
+        self._reasons: list[str] | None = None
+        self._action: str | None = None
+
+    @property
+    def reasons(self) -> list[str]:
+        if self._reasons is None:
+            self._reasons = top_reasons(self._contributions, self._x, self._k)
+        return self._reasons
+
+    @property
+    def action(self) -> str:
+        if self._action is None:
+            self._action = recommend(self._x)
+        return self._action
 
 
 class Engine:
@@ -253,17 +276,34 @@ class Engine:
             state.pending.append(
                 Snapshot(day, round(score.probability, 5), x_values, score.version)
             )
-        self._alert(
-            state,
-            x,
-            score.contributions,
-            score.version,
-            time,
-            trigger,
-            worst_dpd,
-            worst_product,
-            result,
-        )
+        told = _Told(score.contributions, x, self.config.policy.reasons)
+        self._alert(state, told, score.version, time, trigger, worst_dpd, worst_product, result)
+        if is_material(
+            state.published if state.published >= 0 else None,
+            state.published_tier,
+            state.probability,
+            state.tier,
+        ):
+            state.published, state.published_tier = state.probability, state.tier
+            result.risk.append(
+                (
+                    state.account_id,
+                    risk_record(
+                        account_id=state.account_id,
+                        product=worst_product,
+                        region=state.region,
+                        probability=state.probability,
+                        tier=state.tier,
+                        reasons=told.reasons,
+                        action=told.action,
+                        model_version=score.version,
+                        updated=time,
+                        last_event=state.last_event,
+                        trigger_event_id=trigger,
+                        days_past_due=worst_dpd,
+                    ),
+                )
+            )
         self._schedule(state, day)
         self.store.put(state)
 
@@ -309,8 +349,7 @@ class Engine:
     def _alert(
         self,
         state: AccountState,
-        x: dict[str, float],
-        contributions: dict[str, float],
+        told: _Told,
         version: str,
         time: float,
         trigger: str,
@@ -338,8 +377,8 @@ class Engine:
             region=state.region,
             probability=p,
             tier=state.tier,
-            reasons=top_reasons(contributions, x, policy.reasons),
-            action=recommend(x),
+            reasons=told.reasons,
+            action=told.action,
             model_version=version,
             time=time,
             opened=current.opened,
@@ -373,4 +412,5 @@ class Engine:
             del state.alerts[cause]
         if state.tier:
             result.tier_moves.append((state.tier, None))
+        result.risk.append((state.account_id, None))
         self.store.delete(state.account_id)

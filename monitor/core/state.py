@@ -143,6 +143,8 @@ class AccountState:
     ever_delinquent: bool = False
     probability: float = 0.0
     tier: str = ""  # "" until first scored
+    published: float = -1.0  # probability of the last account-risk record, -1 if none
+    published_tier: str = ""
     last_event: float = 0.0
     last_event_id: str = ""
     next_check: int = -1  # day number of the next event-time timer, -1 if none
@@ -164,6 +166,8 @@ class AccountState:
             "ed": int(self.ever_delinquent),
             "p": self.probability,
             "t": self.tier,
+            "pp": self.published,
+            "ptr": self.published_tier,
             "le": self.last_event,
             "li": self.last_event_id,
             "nc": self.next_check,
@@ -188,6 +192,8 @@ class AccountState:
             ever_delinquent=bool(d["ed"]),
             probability=d["p"],
             tier=d["t"],
+            published=d["pp"],
+            published_tier=d["ptr"],
             last_event=d["le"],
             last_event_id=d["li"],
             next_check=d["nc"],
