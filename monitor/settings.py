@@ -49,6 +49,8 @@ class Settings:
     webhook_timeout_s: float = 5.0
     webhook_retries: int = 5
     webhook_queue: int = 10000
+    alertmanager_url: str = ""
+    alertmanager_resend_s: float = 60.0
     alert_open: float = 0.5
     alert_clear: float = 0.3
     horizon_days: int = 60
@@ -80,7 +82,10 @@ class Settings:
             )
         if self.store.split("://")[0] not in ("memory", "rocksdb"):
             raise SettingsError("MONITOR_STORE must be memory:// or rocksdb://.")
-        for url in self.webhook_urls:
+        for url in (
+            *self.webhook_urls,
+            *([self.alertmanager_url] if self.alertmanager_url else []),
+        ):
             if not url.startswith(("http://", "https://")):
                 raise SettingsError(
                     f"MONITOR_WEBHOOK_URLS has {url!r}, which is not an http(s) URL."

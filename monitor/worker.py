@@ -25,6 +25,7 @@ from monitor.core.models import ModelBook
 from monitor.core.privacy import pseudonymise
 from monitor.metrics import Metrics
 from monitor.settings import Settings
+from monitor.sinks.alertmanager import AlertmanagerSink
 from monitor.sinks.base import Sink
 from monitor.sinks.webhook import WebhookSink
 from monitor.tablestore import TableStore
@@ -78,7 +79,7 @@ class Monitor:
             ModelBook(),
             EngineConfig(horizon_days=settings.horizon_days, policy=policy),
         )
-        self.sinks = sinks if sinks is not None else self._webhooks()
+        self.sinks = sinks if sinks is not None else self._http_sinks()
         self._indexed: set[int] = set()
         self._last_offset: dict[int, int] = {}
         self.processed = 0
@@ -101,9 +102,9 @@ class Monitor:
             partitions=self.settings.partitions,
         )
 
-    def _webhooks(self) -> list[Sink]:
+    def _http_sinks(self) -> list[Sink]:
         s = self.settings
-        return [
+        sinks: list[Sink] = [
             WebhookSink(
                 url,
                 secret=s.webhook_secret,
@@ -115,6 +116,20 @@ class Monitor:
             )
             for url in s.webhook_urls
         ]
+        if s.alertmanager_url:
+            sinks.append(
+                AlertmanagerSink(
+                    s.alertmanager_url,
+                    resend_s=s.alertmanager_resend_s,
+                    timeout_s=s.webhook_timeout_s,
+                    retries=s.webhook_retries,
+                    queue_size=s.webhook_queue,
+                    metrics=self.metrics,
+                    on_give_up=self._undeliverable,
+                    generator_url=f"http://{s.web_host}:{s.web_port}/status",
+                )
+            )
+        return sinks
 
     # -- the agent ------------------------------------------------------------------------
     async def _agent(self, stream: Any) -> None:

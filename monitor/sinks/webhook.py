@@ -1,9 +1,11 @@
-"""Alerts to an HTTP webhook: signed JSON POSTs with retries, back-off and a bounded queue.
+"""Alerts over HTTP: JSON POSTs with retries, back-off and a bounded queue.
 
+:class:`HttpSink` holds the delivery mechanics shared by the webhook and Alertmanager sinks.
 ``offer`` never blocks: it queues the alert, or refuses it when the queue is full (the alert then
 goes to the give-up callback, which the worker turns into a dead-letter record). One task sends
 the queue in order. A 2xx answer delivers; 408, 429, 5xx, time-outs and connection errors are
-retried with exponential back-off; other 4xx answers are final.
+retried with exponential back-off; other 4xx answers are final. :class:`WebhookSink` posts each
+alert as it is, signed when a secret is set.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ GiveUp = Callable[[dict[str, Any], str], None]
 _RETRYABLE = {408, 429}
 
 
-class WebhookSink(Sink):
-    """POSTs each alert as JSON to one URL."""
+class HttpSink(Sink):
+    """Queue, ordered delivery, retries and accounting of an HTTP sink; subclasses say what to
+    send with :meth:`request`."""
 
-    name = "webhook"
+    name = "http"
 
     def __init__(
         self,
@@ -115,17 +118,15 @@ class WebhookSink(Sink):
                 self._queue.task_done()
                 self._gauge()
 
+    def request(self, alert: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        """Body and headers of the POST for one alert (called again for each attempt)."""
+        raise NotImplementedError
+
     async def _deliver(self, alert: dict[str, Any]) -> None:
         assert self._client is not None
-        body = orjson.dumps(alert)
         attempt = 0
         while True:
-            headers = {
-                "Content-Type": "application/json",
-                "X-Monitor-Alert-Id": str(alert.get("alert_id", "")),
-            }
-            if self.secret:
-                headers[SIGNATURE_HEADER] = sign(self.secret, body)
+            body, headers = self.request(alert)
             try:
                 response = await self._client.post(
                     self.url, content=body, headers=headers, timeout=self.timeout_s
@@ -147,3 +148,20 @@ class WebhookSink(Sink):
             delay = min(self.backoff_s * 2**attempt, self.max_backoff_s)
             await asyncio.sleep(delay * (1 + random.random() * 0.1))
             attempt += 1
+
+
+class WebhookSink(HttpSink):
+    """POSTs each alert as JSON to one URL, with ``X-Monitor-Alert-Id`` for deduplication and
+    ``X-Monitor-Signature`` when a secret is set."""
+
+    name = "webhook"
+
+    def request(self, alert: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        body = orjson.dumps(alert)
+        headers = {
+            "Content-Type": "application/json",
+            "X-Monitor-Alert-Id": str(alert.get("alert_id", "")),
+        }
+        if self.secret:
+            headers[SIGNATURE_HEADER] = sign(self.secret, body)
+        return body, headers
