@@ -57,6 +57,7 @@ JVM_OPTIONS = (
 """JVM flags of the broker (the heap and GC settings of Kafka's own start script, smaller)."""
 
 _MARKER = ".complete"
+_START_LOCK = ".start.lock"
 _PID_FILE = "broker.pid"
 _PROPERTIES = "server.properties"
 _LOG4J_FILE = "log4j.properties"
@@ -268,8 +269,9 @@ def ensure_jars() -> Path:
         if done.returncode != 0:
             raise LocalKafkaError(
                 f"Maven failed (exit status {done.returncode}) to copy Apache Kafka from Maven"
-                " Central: check the network and ~/.m2/settings.xml (see the detail for Maven's"
-                " output), or set MONITOR_BOOTSTRAP to a running Kafka.",
+                f" Central: check the network and ~/.m2/settings.xml (mvn -B -f {POM}"
+                " dependency:copy-dependencies shows why), or set MONITOR_BOOTSTRAP to a running"
+                " Kafka.",
                 _tail(done.stdout + done.stderr),
             )
         shutil.rmtree(libs, ignore_errors=True)
@@ -640,7 +642,7 @@ def launch(java: str, libs: Path, data: Path, props: Path) -> int:
 def _wait_ready(port: int, pid: int | None, data: Path, deadline: float, timeout: float) -> None:
     bootstrap = bootstrap_address(port)
     while time.monotonic() < deadline:
-        if broker_answers(port):
+        if broker_answers(port, timeout=min(2.0, max(0.1, deadline - time.monotonic()))):
             return
         if pid is not None and _broker_pid(data) != pid:
             raise LocalKafkaError(
@@ -700,14 +702,12 @@ def start(
         something else holds the port (``detail`` has the evidence).
     """
     bootstrap = bootstrap_address(port)
-    if broker_answers(port):
+    if broker_answers(port, timeout=1.0):
         return bootstrap
     data = _data(port, data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
-    with _file_lock(data / ".start.lock"):
-        if broker_answers(port):  # another process started it while we waited
-            return bootstrap
-        pid = _broker_pid(data)
+    with _file_lock(data / _START_LOCK):
+        pid = _broker_pid(data)  # set if another process started it while we waited
         if pid is None and not is_listening(port):
             java = _java()
             libs = ensure_jars()
@@ -789,7 +789,8 @@ def wipe(port: int = 9092, data_dir: Path | None = None) -> None:
     stop(port, data)
     if not data.exists():
         return
-    if any(data.iterdir()) and not (data / _PROPERTIES).is_file():
+    ours = (data / _PROPERTIES).is_file()
+    if not ours and any(path.name != _START_LOCK for path in data.iterdir()):
         raise LocalKafkaError(
             f"{data} does not look like a local Kafka data folder (no {_PROPERTIES}): delete it"
             " by hand if it should go.",
