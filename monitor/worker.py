@@ -87,6 +87,7 @@ class Monitor:
         # Faust's stubs expect plain functions (view, request); bound methods work the same
         self.app.page("/metrics")(self._metrics_page)  # type: ignore[arg-type]
         self.app.page("/health")(self._health_page)  # type: ignore[arg-type]
+        self.app.page("/api/risk/{account}")(self._risk_page)  # type: ignore[arg-type]
         self.app.task(self._start_sinks)
         self.app.timer(5.0)(self._measure_lag)
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
@@ -249,6 +250,20 @@ class Monitor:
     # Faust calls a bound method with the request only; responses come from the app's web.
     async def _metrics_page(self, request: Any) -> Any:
         return self.app.web.bytes(generate_latest(self.registry), content_type=METRICS_CONTENT_TYPE)
+
+    async def _risk_page(self, request: Any, account: str) -> Any:
+        """The account's last published risk (as on the account-risk topic), for operators."""
+        state = self.engine.store.get(account)
+        if state is None or state.published < 0:
+            return self.app.web.json({"account_id": account, "known": False}, status=404)
+        return self.app.web.json(
+            {
+                "account_id": account,
+                "known": True,
+                "probability": round(state.published, 4),
+                "risk_tier": state.published_tier,
+            }
+        )
 
     async def _health_page(self, request: Any) -> Any:
         return self.app.web.json(
