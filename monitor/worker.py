@@ -28,6 +28,7 @@ from monitor.settings import Settings
 from monitor.sinks.alertmanager import AlertmanagerSink
 from monitor.sinks.base import Sink
 from monitor.sinks.webhook import WebhookSink
+from monitor.status import PAGE, StatusBoard
 from monitor.tablestore import TableStore
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -83,11 +84,14 @@ class Monitor:
         self._indexed: set[int] = set()
         self._last_offset: dict[int, int] = {}
         self.processed = 0
+        self.board = StatusBoard(self.metrics)
         self.app.agent(self.input, name="score")(self._agent)
         # Faust's stubs expect plain functions (view, request); bound methods work the same
         self.app.page("/metrics")(self._metrics_page)  # type: ignore[arg-type]
         self.app.page("/health")(self._health_page)  # type: ignore[arg-type]
         self.app.page("/api/risk/{account}")(self._risk_page)  # type: ignore[arg-type]
+        self.app.page("/api/state")(self._state_page)  # type: ignore[arg-type]
+        self.app.page("/status")(self._status_page)  # type: ignore[arg-type]
         self.app.task(self._start_sinks)
         self.app.timer(5.0)(self._measure_lag)
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
@@ -173,8 +177,8 @@ class Monitor:
         self.metrics.events.labels(type=event.type, outcome="ok").inc()
         for alert in result.alerts:
             self._emit(alert)
-        for account, record in result.risk:
-            self._publish_risk(account, record)
+        for account, risk in result.risk:
+            self._publish_risk(account, risk)
         self.metrics.record(result)
         self.metrics.event_lag.set(event.time)
         self.metrics.processing.observe(time.perf_counter() - started)
@@ -191,6 +195,7 @@ class Monitor:
             headers=_headers(alert["trigger_event_ids"][0]),
         )
         self.metrics.deliveries.labels(sink="kafka", outcome="queued").inc()
+        self.board.add_alert(outgoing)
         for sink in self.sinks:
             sink.offer(outgoing)
 
@@ -250,6 +255,13 @@ class Monitor:
     # Faust calls a bound method with the request only; responses come from the app's web.
     async def _metrics_page(self, request: Any) -> Any:
         return self.app.web.bytes(generate_latest(self.registry), content_type=METRICS_CONTENT_TYPE)
+
+    async def _state_page(self, request: Any) -> Any:
+        models = self.engine.models
+        return self.app.web.json(self.board.state(models.version, models.labels))
+
+    async def _status_page(self, request: Any) -> Any:
+        return self.app.web.html(PAGE)
 
     async def _risk_page(self, request: Any, account: str) -> Any:
         """The account's last published risk (as on the account-risk topic), for operators."""

@@ -1,0 +1,32 @@
+import pytest
+from prometheus_client import CollectorRegistry
+
+from monitor.core.engine import Result
+from monitor.metrics import Metrics
+from monitor.status import PAGE, RECENT_ALERTS, StatusBoard
+
+pytestmark = pytest.mark.unit
+
+
+def test_state_reports_buckets_rates_tiers_and_newest_alerts_first() -> None:
+    metrics = Metrics(CollectorRegistry())
+    board = StatusBoard(metrics)
+    moves = [("credit_pay", None, "current")] * 8 + [("credit_pay", None, "30-59")] * 2
+    metrics.record(Result(bucket_moves=moves, tier_moves=[(None, "low"), (None, "critical")]))
+    metrics.events.labels(type="payment", outcome="ok").inc(10)
+    metrics.events.labels(type="unknown", outcome="invalid").inc(2)
+    metrics.event_lag.set(1_767_225_600)
+    for i in range(RECENT_ALERTS + 5):
+        board.add_alert({"alert_id": str(i)})
+    state = board.state("scorecard@0", 0)
+    assert state["portfolio"]["buckets"]["credit_pay"] == {"current": 8.0, "30-59": 2.0}
+    assert state["portfolio"]["rate_30_plus"] == {"credit_pay": 0.2}
+    assert state["portfolio"]["tiers"] == {"low": 1.0, "critical": 1.0}
+    assert state["pipeline"]["processed"] == 10 and state["pipeline"]["invalid"] == 2
+    assert state["event_time"] == "2026-01-01T00:00:00Z"
+    assert len(state["alerts"]) == RECENT_ALERTS
+    assert state["alerts"][0]["alert_id"] == str(RECENT_ALERTS + 4)
+
+
+def test_page_reads_the_state_api() -> None:
+    assert "fetch('api/state')" in PAGE
