@@ -99,7 +99,7 @@ class Metrics:
         self.accounts_by_bucket = Gauge(
             "monitor_accounts_by_dpd_bucket",
             "Open product accounts by days-past-due bucket.",
-            ["product", "bucket"],
+            ["product", "region", "bucket"],
             registry=registry,
         )
 
@@ -113,11 +113,15 @@ class Metrics:
             self.alerts.labels(
                 kind=alert["kind"], severity=alert["severity"], status=alert["status"]
             ).inc()
-        for product, old, new in result.bucket_moves:
-            if old is not None:
-                self.accounts_by_bucket.labels(product=product, bucket=old).dec()
-            if new is not None:
-                self.accounts_by_bucket.labels(product=product, bucket=new).inc()
+        for move in result.bucket_moves:
+            if move.old is not None:
+                self.accounts_by_bucket.labels(
+                    product=move.product, region=move.old_region, bucket=move.old
+                ).dec()
+            if move.new is not None:
+                self.accounts_by_bucket.labels(
+                    product=move.product, region=move.new_region, bucket=move.new
+                ).inc()
         for old_tier, new_tier in result.tier_moves:
             if old_tier is not None:
                 self.accounts_by_tier.labels(tier=old_tier).dec()

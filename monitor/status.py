@@ -55,7 +55,8 @@ class StatusBoard:
         invalid = sum(v for labels, v in events if labels.get("outcome") == "invalid")
         buckets: dict[str, dict[str, float]] = {}
         for labels, value in _samples(m.accounts_by_bucket):
-            buckets.setdefault(labels["product"], {})[labels["bucket"]] = value
+            counts = buckets.setdefault(labels["product"], {})
+            counts[labels["bucket"]] = counts.get(labels["bucket"], 0.0) + value
         rates = {}
         for product, counts in buckets.items():
             total = sum(counts.values())

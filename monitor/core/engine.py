@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from monitor.core import features as ft
 from monitor.core import ledger as lg
@@ -45,12 +45,22 @@ class EngineConfig:
     policy: AlertPolicy = field(default_factory=AlertPolicy)
 
 
+class BucketMove(NamedTuple):
+    """A product account leaving one (region, DPD bucket) for another; None: not counted."""
+
+    product: str
+    old_region: str
+    old: str | None
+    new_region: str
+    new: str | None
+
+
 @dataclass
 class Result:
     """What processing one event decided; the edges turn it into messages and metrics."""
 
     alerts: list[dict[str, Any]] = field(default_factory=list)
-    bucket_moves: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    bucket_moves: list[BucketMove] = field(default_factory=list)
     tier_moves: list[tuple[str | None, str | None]] = field(default_factory=list)
     labels: list[tuple[bool, float]] = field(default_factory=list)
     scores: list[tuple[str, float, float]] = field(default_factory=list)  # account, time, p
@@ -308,12 +318,17 @@ class Engine:
         self.store.put(state)
 
     def _move_buckets(self, state: AccountState, day: int, result: Result) -> None:
+        region = state.region or "unknown"
+        moved_region = region != state.counted_region
         for ledger in state.products.values():
             new = None if ledger.closed else lg.bucket_of(lg.dpd(ledger, day))
             old = ledger.bucket
-            if new != old:
-                result.bucket_moves.append((ledger.product, old, new))
+            if new != old or moved_region:
+                result.bucket_moves.append(
+                    BucketMove(ledger.product, state.counted_region, old, region, new)
+                )
                 ledger.bucket = new
+        state.counted_region = region
 
     def _resolve_labels(
         self, state: AccountState, day: int, worst_dpd: int, result: Result

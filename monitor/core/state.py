@@ -145,6 +145,7 @@ class AccountState:
     tier: str = ""  # "" until first scored
     published: float = -1.0  # probability of the last account-risk record, -1 if none
     published_tier: str = ""
+    counted_region: str = ""  # region under which the DPD-bucket gauges count this account
     last_event: float = 0.0
     last_event_id: str = ""
     next_check: int = -1  # day number of the next event-time timer, -1 if none
@@ -168,6 +169,7 @@ class AccountState:
             "t": self.tier,
             "pp": self.published,
             "ptr": self.published_tier,
+            "cr": self.counted_region,
             "le": self.last_event,
             "li": self.last_event_id,
             "nc": self.next_check,
@@ -194,6 +196,7 @@ class AccountState:
             tier=d["t"],
             published=d["pp"],
             published_tier=d["ptr"],
+            counted_region=d["cr"],
             last_event=d["le"],
             last_event_id=d["li"],
             next_check=d["nc"],

@@ -1,7 +1,7 @@
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor.core.engine import Result
+from monitor.core.engine import BucketMove, Result
 from monitor.metrics import Metrics
 from monitor.status import PAGE, RECENT_ALERTS, StatusBoard
 
@@ -11,7 +11,9 @@ pytestmark = pytest.mark.unit
 def test_state_reports_buckets_rates_tiers_and_newest_alerts_first() -> None:
     metrics = Metrics(CollectorRegistry())
     board = StatusBoard(metrics)
-    moves = [("credit_pay", None, "current")] * 8 + [("credit_pay", None, "30-59")] * 2
+    moves = [BucketMove("credit_pay", "", None, "north", "current")] * 5
+    moves += [BucketMove("credit_pay", "", None, "south", "current")] * 3
+    moves += [BucketMove("credit_pay", "", None, "north", "30-59")] * 2
     metrics.record(Result(bucket_moves=moves, tier_moves=[(None, "low"), (None, "critical")]))
     metrics.events.labels(type="payment", outcome="ok").inc(10)
     metrics.events.labels(type="unknown", outcome="invalid").inc(2)

@@ -206,12 +206,13 @@ def test_buckets_move_with_days_past_due() -> None:
         ),
     ]:
         moves += engine.process(e).bucket_moves
-    assert moves == [
+    assert [(m.product, m.old, m.new) for m in moves] == [
         ("credit_pay", None, "current"),
         ("credit_pay", "current", "1-29"),
         ("credit_pay", "1-29", "30-59"),
         ("credit_pay", "30-59", "60-89"),
     ]
+    assert {m.new_region for m in moves} == {"north"}
     assert iso_time(0) == "1970-01-01T00:00:00Z"
 
 
