@@ -24,4 +24,4 @@ def test_dashboard_has_stable_uid_variables_and_queries(uid: str) -> None:
     assert [v["name"] for v in model["templating"]["list"]] == ["product", "region"]
     exprs = [t["expr"] for p in model["panels"] for t in p["targets"]]
     assert exprs and all(e.count("(") == e.count(")") for e in exprs)
-    assert all("account" not in e for e in exprs)
+    assert all("account_id" not in e for e in exprs)
