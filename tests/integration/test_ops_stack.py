@@ -1,0 +1,133 @@
+"""The ops stack for real: Prometheus scrapes the worker with the project's rules, every dashboard
+query returns data, and alerts reach Alertmanager and its webhook receiver."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from monitor import dashboards, kafkaio, sim
+from monitor.core.actions import ACTIONS
+from tests.integration import opsstack
+from tests.integration.conftest import free_port
+from tests.support.receiver import WebhookReceiver
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus not installed"),
+]
+
+
+def _eventually(check, timeout: float = 60.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(1)
+
+
+def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> None:
+    with WebhookReceiver() as am_receiver:
+        am = opsstack.start_alertmanager(tmp_path, free_port(), free_port(), am_receiver.url)
+        worker = worker_factory(
+            partitions=2, MONITOR_ALERTMANAGER_URL=am.url, MONITOR_ALERTMANAGER_RESEND_S="5"
+        )
+        prom = opsstack.start_prometheus(
+            tmp_path,
+            free_port(),
+            f"127.0.0.1:{worker.settings.web_port}",
+            am.url.removeprefix("http://"),
+        )
+        try:
+            worker.start()
+            simulation = sim.simulate(
+                sim.SimConfig(accounts=300, days=150, seed=21, scenario="macro-shock")
+            )
+            lines = [orjson.dumps(e) for e in simulation.events]
+            lines.insert(len(lines) // 2, b"not json")  # so dead-letter queries have data
+            sent = kafkaio.produce_lines(worker.settings, lines)
+            worker.wait_processed(sent - 1)
+
+            # rules load and are healthy
+            loaded = opsstack.rules(prom)
+            assert loaded and all(r["health"] in ("ok", "unknown") for r in loaded)
+            # every recording rule and every dashboard query returns data
+            recorded = [r["name"] for r in loaded if r["type"] == "recording"]
+            exprs = [
+                t["expr"].replace("$product", ".*").replace("$region", ".*")
+                for uid in dashboards.DASHBOARDS
+                for panel in dashboards.dashboard(uid)["panels"]
+                for t in panel["targets"]
+            ]
+            for expr in recorded + exprs:
+                _eventually(lambda e=expr: opsstack.query(prom, e), 90, f"data for {expr}")
+
+            # borrower alerts reached Alertmanager (read back) and its webhook receiver
+            held = _eventually(
+                lambda: [
+                    a
+                    for a in opsstack.alertmanager_alerts(am)
+                    if a["labels"]["alertname"] == "BorrowerDelinquencyRisk"
+                ],
+                60,
+                "alerts in Alertmanager",
+            )
+            labels = held[0]["labels"]
+            assert {"alertname", "severity", "kind", "product", "region"} <= set(labels)
+            assert {"summary", "reasons", "action"} <= set(held[0]["annotations"])
+            notified = _eventually(lambda: am_receiver.requests, 60, "Alertmanager webhook")
+            assert notified[0].json["alerts"][0]["labels"]["alertname"] in {
+                "BorrowerDelinquencyRisk",
+                "PortfolioDelinquencyHigh",
+                "MonitorDeadLetterRate",
+            }
+            _status_page_in_a_real_browser(worker)
+        finally:
+            prom.stop()
+            am.stop()
+
+
+ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _status_page_in_a_real_browser(worker) -> None:
+    """Headless Chromium renders /status with data; the screenshot is kept as an artefact."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium not installed")
+    ARTEFACTS.mkdir(exist_ok=True)
+    url = f"http://127.0.0.1:{worker.settings.web_port}/status"
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={ARTEFACTS / 'chromium-profile'}",
+        "--virtual-time-budget=8000",
+    ]
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
+    )
+    assert 'data-loaded="yes"' in dom.stdout, dom.stderr[-2000:]
+    assert "Newest alerts" in dom.stdout
+    assert any(f"<td>{action}</td>" in dom.stdout for action in ACTIONS), "alert rows shown"
+    shot = ARTEFACTS / "status-page.png"
+    subprocess.run(
+        [chromium, *flags, "--window-size=1280,1400", f"--screenshot={shot}", url],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert shot.stat().st_size > 10_000
