@@ -113,14 +113,18 @@ class Metrics:
             self.alerts.labels(
                 kind=alert["kind"], severity=alert["severity"], status=alert["status"]
             ).inc()
-        for move in result.bucket_moves:
-            if move.old is not None:
+        for move in result.moves:
+            old = (move.old.region, move.old.bucket) if move.old is not None else None
+            new = (move.new.region, move.new.bucket) if move.new is not None else None
+            if old == new:
+                continue  # only balance, PD or expected loss changed
+            if old is not None:
                 self.accounts_by_bucket.labels(
-                    product=move.product, region=move.old_region, bucket=move.old
+                    product=move.product, region=old[0], bucket=old[1]
                 ).dec()
-            if move.new is not None:
+            if new is not None:
                 self.accounts_by_bucket.labels(
-                    product=move.product, region=move.new_region, bucket=move.new
+                    product=move.product, region=new[0], bucket=new[1]
                 ).inc()
         for old_tier, new_tier in result.tier_moves:
             if old_tier is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from monitor.core import features as ft
 from monitor.core import ledger as lg
@@ -24,6 +24,7 @@ from monitor.core.events import Event
 from monitor.core.explain import top_reasons
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
+from monitor.core.portfolio import Contribution, Move, PortfolioBook, month_of
 from monitor.core.risk import is_material, risk_record
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
 from monitor.core.store import Store
@@ -43,16 +44,8 @@ class EngineConfig:
     horizon_days: int = 60
     snapshot_every_days: int = 14
     policy: AlertPolicy = field(default_factory=AlertPolicy)
-
-
-class BucketMove(NamedTuple):
-    """A product account leaving one (region, DPD bucket) for another; None: not counted."""
-
-    product: str
-    old_region: str
-    old: str | None
-    new_region: str
-    new: str | None
+    #: loss given default per product, for expected loss = PD x exposure x LGD
+    lgd: dict[str, float] = field(default_factory=lambda: {"credit_pay": 0.8, "cash_loan": 0.65})
 
 
 @dataclass
@@ -60,7 +53,7 @@ class Result:
     """What processing one event decided; the edges turn it into messages and metrics."""
 
     alerts: list[dict[str, Any]] = field(default_factory=list)
-    bucket_moves: list[BucketMove] = field(default_factory=list)
+    moves: list[Move] = field(default_factory=list)
     tier_moves: list[tuple[str | None, str | None]] = field(default_factory=list)
     labels: list[tuple[bool, float]] = field(default_factory=list)
     scores: list[tuple[str, float, float]] = field(default_factory=list)  # account, time, p
@@ -101,6 +94,7 @@ class Engine:
         self.config = config or EngineConfig()
         self._timers: dict[int, list[tuple[int, str]]] = {}
         self._macro: dict[int, MacroBook] = {}
+        self._books: dict[int, PortfolioBook] = {}
         self._offset = -1
 
     # -- recovery -------------------------------------------------------------------------
@@ -170,6 +164,14 @@ class Engine:
             self._macro[partition] = book
         return book
 
+    def book(self, partition: int) -> PortfolioBook:
+        """The portfolio book of a partition."""
+        book = self._books.get(partition)
+        if book is None:
+            book = PortfolioBook()
+            self._books[partition] = book
+        return book
+
     def process(self, event: Event, partition: int = 0, offset: int = -1) -> Result:
         """Apply one validated event and return the decisions it led to.
 
@@ -219,6 +221,8 @@ class Engine:
             state.region = data["region"]
             state.attributes.update(data.get("applicant") or {})
             ledger = self._ledger(state, event.product, day)
+            if ledger.contrib is None:
+                self.book(state.partition).opened(event.product, month_of(day))
             ledger.limit, ledger.closed = float(data["credit_limit"]), False
             return
         ledger = self._ledger(state, event.product, day)
@@ -235,6 +239,9 @@ class Engine:
             lg.apply_payment(ledger, float(data["amount"]), data.get("bill_id"), day)
         elif kind == "drawdown":
             ledger.loan_balance += float(data["amount"])
+            self.book(state.partition).drew(
+                event.product, state.region or "unknown", float(data["amount"])
+            )
             if self._borrowing_to_repay(state, day):
                 state.borrow_to_repay = ([*state.borrow_to_repay, day])[-_RECENT_BORROWING:]
         elif kind == "credit_limit_changed":
@@ -266,9 +273,9 @@ class Engine:
             days = lg.dpd(ledger, day) if not ledger.closed else 0
             if days > worst_dpd or not worst_product:
                 worst_dpd, worst_product = days, ledger.product
-        self._move_buckets(state, day, result)
         self._resolve_labels(state, day, worst_dpd, result)
         if all(ledger.closed for ledger in state.products.values()):
+            self._contribute(state, day, result)
             self._close(state, time, trigger, result)
             return
         x_values = ft.vector(state, day, self.macro(state.partition))
@@ -286,6 +293,7 @@ class Engine:
             state.pending.append(
                 Snapshot(day, round(score.probability, 5), x_values, score.version)
             )
+        self._contribute(state, day, result)
         told = _Told(score.contributions, x, self.config.policy.reasons)
         self._alert(state, told, score.version, time, trigger, worst_dpd, worst_product, result)
         if is_material(
@@ -317,18 +325,37 @@ class Engine:
         self._schedule(state, day)
         self.store.put(state)
 
-    def _move_buckets(self, state: AccountState, day: int, result: Result) -> None:
+    def _contribute(self, state: AccountState, day: int, result: Result) -> None:
+        """Bring each product's contribution to the portfolio book up to date."""
+        book = self.book(state.partition)
         region = state.region or "unknown"
-        moved_region = region != state.counted_region
         for ledger in state.products.values():
-            new = None if ledger.closed else lg.bucket_of(lg.dpd(ledger, day))
-            old = ledger.bucket
-            if new != old or moved_region:
-                result.bucket_moves.append(
-                    BucketMove(ledger.product, state.counted_region, old, region, new)
+            new = None
+            if not ledger.closed:
+                bucket = lg.bucket_of(lg.dpd(ledger, day))
+                exposure = lg.outstanding(ledger)
+                lgd = self.config.lgd.get(ledger.product, 1.0)
+                new = Contribution(
+                    region,
+                    bucket,
+                    round(exposure, 2),
+                    round(state.probability * exposure * lgd, 2),
+                    round(state.probability, 5),
+                    ledger.limit,
                 )
-                ledger.bucket = new
-        state.counted_region = region
+                month = month_of(day)
+                if ledger.month != month:
+                    if ledger.month >= 0:
+                        book.transition(
+                            ledger.month, ledger.product, region, ledger.month_bucket, bucket
+                        )
+                    ledger.month, ledger.month_bucket = month, bucket
+            old = Contribution(*ledger.contrib) if ledger.contrib is not None else None
+            if new != old:
+                move = Move(ledger.product, old, new)
+                book.apply(move)
+                result.moves.append(move)
+                ledger.contrib = list(new) if new is not None else None
 
     def _resolve_labels(
         self, state: AccountState, day: int, worst_dpd: int, result: Result
@@ -343,6 +370,14 @@ class Engine:
                 if d is not None and day - d >= 30
             ]
             state.delinquent_since = min(dues) + 30
+            if not state.ever_delinquent:
+                for ledger in state.products.values():
+                    if lg.dpd(ledger, day) >= 30:
+                        self.book(state.partition).went_bad(
+                            ledger.product,
+                            month_of(ledger.opened),
+                            month_of(state.delinquent_since) - month_of(ledger.opened),
+                        )
             state.ever_delinquent = True
         elif worst_dpd < 30:
             state.delinquent_since = -1

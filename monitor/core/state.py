@@ -60,7 +60,9 @@ class ProductLedger:
     loan_balance: float = 0.0  # cash loans: principal drawn and not yet repaid
     prev_utilisation: float = 0.0
     plans: int = 0
-    bucket: str | None = None  # DPD bucket last reported; None before the first look
+    contrib: list[Any] | None = None  # Contribution last added to the portfolio book
+    month: int = -1  # month of the last look, and the bucket the product began it in
+    month_bucket: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,7 +77,9 @@ class ProductLedger:
             "lb": self.loan_balance,
             "pu": self.prev_utilisation,
             "pl": self.plans,
-            "bk": self.bucket,
+            "ct": self.contrib,
+            "mo": self.month,
+            "mb": self.month_bucket,
         }
 
     @classmethod
@@ -92,7 +96,9 @@ class ProductLedger:
             d["lb"],
             d["pu"],
             d["pl"],
-            d["bk"],
+            d["ct"],
+            d["mo"],
+            d["mb"],
         )
 
 
@@ -145,7 +151,6 @@ class AccountState:
     tier: str = ""  # "" until first scored
     published: float = -1.0  # probability of the last account-risk record, -1 if none
     published_tier: str = ""
-    counted_region: str = ""  # region under which the DPD-bucket gauges count this account
     last_event: float = 0.0
     last_event_id: str = ""
     next_check: int = -1  # day number of the next event-time timer, -1 if none
@@ -169,7 +174,6 @@ class AccountState:
             "t": self.tier,
             "pp": self.published,
             "ptr": self.published_tier,
-            "cr": self.counted_region,
             "le": self.last_event,
             "li": self.last_event_id,
             "nc": self.next_check,
@@ -196,7 +200,6 @@ class AccountState:
             tier=d["t"],
             published=d["pp"],
             published_tier=d["ptr"],
-            counted_region=d["cr"],
             last_event=d["le"],
             last_event_id=d["li"],
             next_check=d["nc"],

@@ -1,7 +1,8 @@
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor.core.engine import BucketMove, Result
+from monitor.core.engine import Result
+from monitor.core.portfolio import Contribution, Move
 from monitor.metrics import Metrics
 from monitor.status import PAGE, RECENT_ALERTS, StatusBoard
 
@@ -11,10 +12,13 @@ pytestmark = pytest.mark.unit
 def test_state_reports_buckets_rates_tiers_and_newest_alerts_first() -> None:
     metrics = Metrics(CollectorRegistry())
     board = StatusBoard(metrics)
-    moves = [BucketMove("credit_pay", "", None, "north", "current")] * 5
-    moves += [BucketMove("credit_pay", "", None, "south", "current")] * 3
-    moves += [BucketMove("credit_pay", "", None, "north", "30-59")] * 2
-    metrics.record(Result(bucket_moves=moves, tier_moves=[(None, "low"), (None, "critical")]))
+
+    def opened(region: str, bucket: str) -> Move:
+        return Move("credit_pay", None, Contribution(region, bucket, 100.0, 1.0, 0.01, 1000.0))
+
+    moves = [opened("north", "current")] * 5 + [opened("south", "current")] * 3
+    moves += [opened("north", "30-59")] * 2
+    metrics.record(Result(moves=moves, tier_moves=[(None, "low"), (None, "critical")]))
     metrics.events.labels(type="payment", outcome="ok").inc(10)
     metrics.events.labels(type="unknown", outcome="invalid").inc(2)
     metrics.event_lag.set(1_767_225_600)
