@@ -32,12 +32,18 @@ class StatusBoard:
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         self.alerts: deque[dict[str, Any]] = deque(maxlen=RECENT_ALERTS)
+        self.portfolio: dict[str, dict[str, Any]] = {}  # open portfolio alerts by id
         self._rate_mark = (time.monotonic(), 0.0)
         self._rate = 0.0
 
     def add_alert(self, alert: dict[str, Any]) -> None:
         """Remember an alert (as sent out, so pseudonymised when configured)."""
-        self.alerts.appendleft(alert)
+        if alert.get("kind") == "borrower_risk":
+            self.alerts.appendleft(alert)
+        elif alert.get("status") == "resolved":
+            self.portfolio.pop(alert["alert_id"], None)
+        else:
+            self.portfolio[alert["alert_id"]] = alert
 
     def _events_per_s(self, processed: float) -> float:
         now = time.monotonic()
@@ -82,7 +88,7 @@ class StatusBoard:
             },
             "portfolio": {"buckets": buckets, "rate_30_plus": rates, "tiers": tiers},
             "alerts": list(self.alerts),
-            "drift": [],
+            "drift": list(self.portfolio.values()),
         }
 
 
@@ -131,7 +137,7 @@ async function refresh(){
     document.getElementById('tiers').innerHTML = ['low','medium','high','critical']
       .map(t=>card(t, s.portfolio.tiers[t]||0)).join('');
     document.getElementById('drift').textContent = s.drift.length
-      ? s.drift.map(d=>d.segment+': '+d.summary).join('; ') : 'no drift detected';
+      ? s.drift.map(d=>d.summary).join('; ') : 'no drift detected';
     document.querySelector('#alerts tbody').innerHTML = s.alerts.map(a=>'<tr class="'
       +(a.status==='resolved'?'resolved':a.risk_tier)+'"><td>'+esc(a.event_time)+'</td><td>'
       +esc(a.status)+'</td><td>'+esc(a.account_id)+'</td><td>'+esc(a.product)+'</td><td>'

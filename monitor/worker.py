@@ -186,13 +186,15 @@ class Monitor:
         return result
 
     def _emit(self, alert: dict[str, Any]) -> None:
-        account = alert["account_id"]
-        outgoing = dict(alert, account_id=pseudonymise(self.settings.pseudonymise_key, account))
-        body = orjson.dumps(outgoing)
+        outgoing = alert
+        if "account_id" in alert:  # borrower alerts; portfolio alerts name a segment
+            key = pseudonymise(self.settings.pseudonymise_key, alert["account_id"])
+            outgoing = dict(alert, account_id=key)
+            correlation = alert["trigger_event_ids"][0]
+        else:
+            key, correlation = alert["segment"], alert["alert_id"]
         self.alerts_topic.send_soon(
-            key=outgoing["account_id"].encode(),
-            value=body,
-            headers=_headers(alert["trigger_event_ids"][0]),
+            key=key.encode(), value=orjson.dumps(outgoing), headers=_headers(correlation)
         )
         self.metrics.deliveries.labels(sink="kafka", outcome="queued").inc()
         self.board.add_alert(outgoing)

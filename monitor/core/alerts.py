@@ -96,3 +96,57 @@ def build_alert(
         "trigger_event_ids": [trigger_event_id],
         "days_past_due": days_past_due,
     }
+
+
+#: kind -> (action, what it means)
+PORTFOLIO_KINDS = {
+    "segment_drift": ("review_segment", "a sustained change in the segment's {series}"),
+    "model_drift": ("review_model", "the champion model's rolling ROC AUC fell"),
+    "reserve_coverage": (
+        "increase_reserves",
+        "reserves cover expected loss {value}x (projected {projected}x)",
+    ),
+    "over_lending": (
+        "tighten_limits",
+        "limits or drawdowns grew {size:.0%} in 30 days while mean PD grew {value:.0%}",
+    ),
+}
+
+
+def portfolio_alert(
+    *,
+    kind: str,
+    product: str,
+    region: str,
+    change: dict[str, Any],
+    time: float,
+    status: str,
+    rate_30_plus: float | None,
+) -> dict[str, Any]:
+    """A portfolio alert record (contract ``alert`` v1, kinds other than borrower_risk)."""
+    action, template = PORTFOLIO_KINDS[kind]
+    started = change["started"]
+    what = template.format(**{"projected": None, **change})
+    summary = (
+        f"{kind.replace('_', ' ')} in {product}/{region}: {what} "
+        f"(change {change['size']:+g} since {iso_time(started * 86400.0)[:10]})"
+    )
+    return {
+        "schema_version": ALERT_SCHEMA_VERSION,
+        "alert_id": alert_id(f"{product}|{region}", kind, str(started)),
+        "status": status,
+        "kind": kind,
+        "severity": "critical" if kind in ("reserve_coverage", "segment_drift") else "warning",
+        "product": product,
+        "region": region,
+        "segment": f"{product}/{region}",
+        "series": change["series"],
+        "change": change["size"],
+        "started_at": iso_time(started * 86400.0),
+        "event_time": iso_time(time),
+        "opened_at": iso_time(time),
+        "rate_30_plus": round(rate_30_plus, 5) if rate_30_plus is not None else None,
+        "summary": summary,
+        "reasons": [summary],
+        "action": action,
+    }

@@ -13,6 +13,7 @@ has its accounts judged on another partition's clock.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +26,12 @@ from monitor.core.explain import top_reasons
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
 from monitor.core.portfolio import Contribution, Move, PortfolioBook, month_of
+from monitor.core.portfolio_watch import PortfolioWatch, WatchConfig
 from monitor.core.risk import is_material, risk_record
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
 from monitor.core.store import Store
 from monitor.core.timeutil import DAY, day_of, parse_date
+from monitor.evaluation import roc_auc
 
 #: Days past due at which a past-due account is looked at again without an event.
 DPD_MILESTONES = (1, 3, 7, 10, 14, 18, 23, 30, 45, 60, 90)
@@ -46,6 +49,9 @@ class EngineConfig:
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     #: loss given default per product, for expected loss = PD x exposure x LGD
     lgd: dict[str, float] = field(default_factory=lambda: {"credit_pay": 0.8, "cash_loan": 0.65})
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    #: resolved predictions the champion's rolling ROC AUC is computed over
+    auc_window: int = 2000
 
 
 @dataclass
@@ -95,6 +101,8 @@ class Engine:
         self._timers: dict[int, list[tuple[int, str]]] = {}
         self._macro: dict[int, MacroBook] = {}
         self._books: dict[int, PortfolioBook] = {}
+        self._watches: dict[int, PortfolioWatch] = {}
+        self._recent_labels: deque[tuple[bool, float]] = deque(maxlen=self.config.auc_window)
         self._offset = -1
 
     # -- recovery -------------------------------------------------------------------------
@@ -119,16 +127,36 @@ class Engine:
         return resend
 
     def advance(self, partition: int, time: float, result: Result) -> None:
-        """Fire every timer of ``partition`` due at or before ``time``."""
+        """Fire every timer of ``partition`` due at or before ``time``, closing each portfolio
+        day as the clock leaves it (before the next day's timers)."""
         heap = self._timers.get(partition)
         today = day_of(time)
         while heap and heap[0][0] <= today:
             day, account_id = heapq.heappop(heap)
+            self._close_days(partition, day, result)
             state = self.store.get(account_id)
             if state is None or state.next_check != day:
                 continue  # superseded by a later schedule
             result.timers += 1
             self._touch(state, day * DAY, f"timer:{account_id}:{day}", result)
+        self._close_days(partition, today, result)
+
+    def _close_days(self, partition: int, today: int, result: Result) -> None:
+        watch = self._watches.get(partition)
+        if watch is None:
+            watch = self._watches[partition] = PortfolioWatch(self.config.watch, day=today - 1)
+        if watch.day >= today - 1:
+            return
+        book, macro = self.book(partition), self.macro(partition)
+        labels = list(self._recent_labels)
+        auc = roc_auc([int(y) for y, _ in labels], [p for _, p in labels])
+        enough = len(labels) >= self.config.auc_window // 2
+        for day in range(watch.day + 1, today):
+            result.alerts += watch.close_day(day, book, macro, auc if enough else None)
+
+    def watch(self, partition: int) -> PortfolioWatch | None:
+        """The portfolio watch of a partition (None before its first event)."""
+        return self._watches.get(partition)
 
     def _schedule(self, state: AccountState, day: int) -> None:
         candidates: list[int] = []
@@ -395,6 +423,7 @@ class Engine:
     def _learn(self, snap: Snapshot, outcome: bool, result: Result) -> None:
         self.models.learn(ft.as_dict(snap.features), outcome)
         result.labels.append((outcome, snap.probability))
+        self._recent_labels.append((outcome, snap.probability))
 
     def _alert(
         self,

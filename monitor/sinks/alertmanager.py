@@ -18,7 +18,13 @@ import orjson
 
 from monitor.sinks.webhook import HttpSink
 
-ALERTNAME = {"borrower_risk": "BorrowerDelinquencyRisk"}
+ALERTNAME = {
+    "borrower_risk": "BorrowerDelinquencyRisk",
+    "segment_drift": "PortfolioSegmentDrift",
+    "model_drift": "ModelPerformanceDrift",
+    "reserve_coverage": "ReserveCoverageLow",
+    "over_lending": "PortfolioOverLending",
+}
 _BATCH = "_batch"
 _BATCH_SIZE = 500
 

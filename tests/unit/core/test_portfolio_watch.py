@@ -1,0 +1,60 @@
+import random
+
+import pytest
+
+from monitor.core.macro import MacroBook
+from monitor.core.portfolio import Contribution, Move, PortfolioBook
+from monitor.core.portfolio_watch import PortfolioWatch, WatchConfig
+
+pytestmark = pytest.mark.unit
+REGIONS = ("north", "south", "east", "west")
+
+
+def _book(past_due: dict[str, int], n: int = 400, pd: float = 0.03) -> PortfolioBook:
+    book = PortfolioBook()
+    for region in REGIONS:
+        late = past_due.get(region, 20)
+        for i in range(n):
+            bucket = "1-29" if i < late else "current"
+            book.apply(
+                Move(
+                    "credit_pay",
+                    None,
+                    Contribution(region, bucket, 500.0, pd * 500 * 0.8, pd, 1000.0),
+                )
+            )
+    return book
+
+
+def _run(days: int, shock_day: int | None, seed: int = 1) -> list[dict]:
+    rng = random.Random(seed)
+    watch, macro, alerts = PortfolioWatch(), MacroBook(), []
+    for day in range(days):
+        late = {r: 20 + rng.randint(-4, 4) for r in REGIONS}
+        if shock_day is not None and day >= shock_day:
+            late["north"] += min(4 * (day - shock_day), 60)  # a rising share past due
+        alerts += watch.close_day(day, _book(late), macro, None)
+    return alerts
+
+
+def test_a_regional_rise_in_past_due_raises_one_segment_alert_with_its_start() -> None:
+    alerts = [a for a in _run(120, shock_day=60) if a["status"] == "firing"]
+    assert [(a["kind"], a["region"]) for a in alerts] == [("segment_drift", "north")]
+    alert = alerts[0]
+    assert alert["series"] == "past_due_rate" and alert["change"] > 0
+    assert "1970-03-02" <= alert["started_at"][:10] <= "1970-03-06"  # day 60 is 1970-03-02
+    assert alert["event_time"][:10] <= "1970-03-16"  # within 14 days
+
+
+def test_noise_alone_raises_nothing() -> None:
+    assert _run(365, shock_day=None) == []
+
+
+def test_reserve_coverage_alert_when_expected_loss_outgrows_the_reserve() -> None:
+    watch = PortfolioWatch(WatchConfig(reserve=1000.0, coverage_min=1.2))
+    alerts = []
+    for day in range(40):
+        pd = 0.01 + 0.001 * day  # expected loss grows every day
+        alerts += watch.close_day(day, _book({}, n=100, pd=pd), MacroBook(), None)
+    kinds = [a["kind"] for a in alerts if a["status"] == "firing"]
+    assert kinds == ["reserve_coverage"]
