@@ -12,9 +12,12 @@ Labels are aggregates only (event type, outcome, product, bucket, tier, sink): n
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitor.core.engine import Result
+from monitor.core.portfolio import PortfolioBook
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -90,6 +93,35 @@ class Metrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.balance_by_bucket = Gauge(
+            "monitor_balance_by_dpd_bucket",
+            "Outstanding balance by product, region and days-past-due bucket.",
+            ["product", "region", "bucket"],
+            registry=registry,
+        )
+        self.expected_loss = Gauge(
+            "monitor_expected_loss",
+            "Expected loss (PD x exposure x LGD) by product and region.",
+            ["product", "region"],
+            registry=registry,
+        )
+        self.reserve_coverage = Gauge(
+            "monitor_reserve_coverage_ratio",
+            "Reserve over expected loss (absent when no reserve is configured).",
+            registry=registry,
+        )
+        self.roll_rate = Gauge(
+            "monitor_roll_rate",
+            "Share of accounts moving between DPD buckets in the last month with moves.",
+            ["product", "region", "from_bucket", "to_bucket"],
+            registry=registry,
+        )
+        self.portfolio_alerts_open = Gauge(
+            "monitor_portfolio_alerts_open",
+            "Open portfolio alerts by kind.",
+            ["kind"],
+            registry=registry,
+        )
         self.accounts_by_tier = Gauge(
             "monitor_accounts_by_risk_tier",
             "Open accounts by current risk tier.",
@@ -133,3 +165,31 @@ class Metrics:
                 self.accounts_by_tier.labels(tier=new_tier).inc()
         for outcome, _ in result.labels:
             self.labels_resolved.labels(outcome="positive" if outcome else "negative").inc()
+
+    def record_portfolio(
+        self, book: PortfolioBook, reserve: float, open_alerts: list[dict[str, Any]]
+    ) -> None:
+        """Set the portfolio gauges from a (merged) book."""
+        total_el = 0.0
+        for key, seg in book.segments.items():
+            product, region = key.split("|")
+            for bucket, balance in seg.balances.items():
+                self.balance_by_bucket.labels(product=product, region=region, bucket=bucket).set(
+                    balance
+                )
+            self.expected_loss.labels(product=product, region=region).set(seg.expected_loss)
+            total_el += seg.expected_loss
+        if reserve > 0 and total_el > 0:
+            self.reserve_coverage.set(reserve / total_el)
+        for key, rows in book.roll_rates().items():
+            product, region = key.split("|")
+            for old, shares in rows.items():
+                for new, share in shares.items():
+                    self.roll_rate.labels(
+                        product=product, region=region, from_bucket=old, to_bucket=new
+                    ).set(share)
+        kinds: dict[str, int] = {}
+        for alert in open_alerts:
+            kinds[alert["kind"]] = kinds.get(alert["kind"], 0) + 1
+        for kind in ("segment_drift", "model_drift", "reserve_coverage", "over_lending"):
+            self.portfolio_alerts_open.labels(kind=kind).set(kinds.get(kind, 0))

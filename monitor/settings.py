@@ -54,6 +54,8 @@ class Settings:
     alert_open: float = 0.5
     alert_clear: float = 0.3
     horizon_days: int = 60
+    reserve_amount: float = 0.0
+    coverage_min: float = 1.2
     max_event_bytes: int = 65536
     pseudonymise_key: str = ""
     log_level: str = "info"

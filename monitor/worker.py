@@ -17,9 +17,9 @@ import orjson
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
 from monitor import __version__
-from monitor.core.alerts import AlertPolicy
+from monitor.backtest import engine_config
 from monitor.core.deadletter import dead_letter_record
-from monitor.core.engine import Engine, EngineConfig, Result
+from monitor.core.engine import Engine, Result
 from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.models import ModelBook
 from monitor.core.privacy import pseudonymise
@@ -74,11 +74,11 @@ class Monitor:
         self.macro = self.app.Table(
             "macro", default=None, schema=json_schema, partitions=settings.partitions
         )
-        policy = AlertPolicy(open_at=settings.alert_open, clear_at=settings.alert_clear)
+        # each partition's watch gets its share of the reserve (partitions=1 per watch)
         self.engine = Engine(
             TableStore(self.accounts, self.macro),
             ModelBook(),
-            EngineConfig(horizon_days=settings.horizon_days, policy=policy),
+            engine_config(settings, partitions=1),
         )
         self.sinks = sinks if sinks is not None else self._http_sinks()
         self._indexed: set[int] = set()
@@ -91,9 +91,11 @@ class Monitor:
         self.app.page("/health")(self._health_page)  # type: ignore[arg-type]
         self.app.page("/api/risk/{account}")(self._risk_page)  # type: ignore[arg-type]
         self.app.page("/api/state")(self._state_page)  # type: ignore[arg-type]
+        self.app.page("/api/portfolio")(self._portfolio_page)  # type: ignore[arg-type]
         self.app.page("/status")(self._status_page)  # type: ignore[arg-type]
         self.app.task(self._start_sinks)
         self.app.timer(5.0)(self._measure_lag)
+        self.app.timer(5.0)(self._measure_portfolio)
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
 
@@ -233,6 +235,10 @@ class Monitor:
         for sink in self.sinks:
             await sink.stop()
 
+    async def _measure_portfolio(self) -> None:
+        book, open_alerts = self.engine.portfolio()
+        self.metrics.record_portfolio(book, self.settings.reserve_amount, open_alerts)
+
     async def _measure_lag(self) -> None:
         """Lag per assigned input partition: the high-water mark against the last offset seen."""
         consumer = self.app.consumer
@@ -261,6 +267,18 @@ class Monitor:
     async def _state_page(self, request: Any) -> Any:
         models = self.engine.models
         return self.app.web.json(self.board.state(models.version, models.labels))
+
+    async def _portfolio_page(self, request: Any) -> Any:
+        """Delinquency structure of the partitions this worker holds, as JSON."""
+        book, open_alerts = self.engine.portfolio()
+        return self.app.web.json(
+            {
+                "segments": book.summary(),
+                "roll_rates": book.roll_rates(),
+                "vintage_curves": book.vintage_curves(),
+                "alerts": open_alerts,
+            }
+        )
 
     async def _status_page(self, request: Any) -> Any:
         return self.app.web.html(PAGE)

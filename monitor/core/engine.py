@@ -158,6 +158,12 @@ class Engine:
         """The portfolio watch of a partition (None before its first event)."""
         return self._watches.get(partition)
 
+    def portfolio(self) -> tuple[PortfolioBook, list[dict[str, Any]]]:
+        """The books of every partition here merged, and the open portfolio alerts."""
+        merged = PortfolioBook.merged(list(self._books.values()))
+        open_alerts = [a for w in self._watches.values() for a in w.open.values()]
+        return merged, open_alerts
+
     def _schedule(self, state: AccountState, day: int) -> None:
         candidates: list[int] = []
         for ledger in state.products.values():

@@ -134,6 +134,30 @@ class PortfolioBook:
         """A drawdown (cash-loan growth), summed per segment until the day closes."""
         self.drawdowns[segment(product, region)] += amount
 
+    @classmethod
+    def merged(cls, books: list[PortfolioBook]) -> PortfolioBook:
+        """One book summing several (the partitions a worker holds)."""
+        total = cls()
+        for book in books:
+            for key, seg in book.segments.items():
+                into = total.segments[key]
+                for bucket in seg.counts:
+                    into.counts[bucket] += seg.counts[bucket]
+                    into.balances[bucket] += seg.balances[bucket]
+                into.expected_loss += seg.expected_loss
+                into.pd_sum += seg.pd_sum
+                into.limit += seg.limit
+            for month, counts in book.transitions.items():
+                into_month = total.transitions.setdefault(month, {})
+                for key, n in counts.items():
+                    into_month[key] = into_month.get(key, 0) + n
+            for key, vintage in book.vintages.items():
+                into_v = total.vintages.setdefault(key, {"n": 0, "bad": {}})
+                into_v["n"] += vintage["n"]
+                for mob, n in vintage["bad"].items():
+                    into_v["bad"][mob] = into_v["bad"].get(mob, 0) + n
+        return total
+
     # -- reports --------------------------------------------------------------------------
     def roll_rates(self, month: int | None = None) -> dict[str, dict[str, dict[str, float]]]:
         """Per segment, the share of accounts in each bucket moving to each bucket."""
