@@ -183,6 +183,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_receiver(args: argparse.Namespace) -> int:
+    from monitor.receiver import serve
+
+    serve(args.host, args.port, _settings().webhook_secret)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from monitor import contracts
 
@@ -259,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave the worker running after the summary (Ctrl-C stops it)",
     )
+
+    p = add("receiver", cmd_receiver, "a webhook receiver that logs each request as JSON")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
 
     p = add("schema", cmd_schema, "print the JSON Schema of a topic contract")
     p.add_argument("name", nargs="?")
