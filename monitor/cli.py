@@ -36,7 +36,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from monitor import sim
+    from monitor import simulator as sim
 
     if not args.events and not args.kafka:
         raise UsageError("say where the events go: --events FILE, --kafka, or both.")
@@ -158,7 +158,7 @@ def _progress(items: list[bytes], what: str) -> Iterable[bytes]:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from monitor import sim
+    from monitor import simulator as sim
     from monitor.adapters import taiwan
 
     try:
@@ -216,18 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("worker", cmd_worker, "run a worker (settings from MONITOR_* variables)")
 
-    def sim_args(p: argparse.ArgumentParser, accounts: int, days: int) -> None:
+    def sim_args(p: argparse.ArgumentParser, accounts: int, days: int, scenario: str) -> None:
         p.add_argument("--accounts", type=int, default=accounts)
         p.add_argument("--days", type=int, default=days)
         p.add_argument("--seed", type=int, default=7)
         p.add_argument(
             "--scenario",
-            default="macro-shock",
+            default=scenario,
             help="baseline, macro-shock, limit-growth or liquidity-squeeze",
         )
 
     p = add("simulate", cmd_simulate, "simulate a repayment stream to a file and/or Kafka")
-    sim_args(p, 2000, 180)
+    sim_args(p, 2000, 180, "baseline")
     p.add_argument("--events", type=Path, help="write the events as JSON lines here")
     p.add_argument("--truth", type=Path, help="write the truth CSV here")
     p.add_argument("--kafka", action="store_true", help="send the events to the input topic")
@@ -260,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", type=Path, required=True)
 
     p = add("demo", cmd_demo, "local broker, simulated portfolio with a shock, live alerts")
-    sim_args(p, 2000, 180)
+    sim_args(p, 2000, 180, "macro-shock")
     p.add_argument(
         "--keep-running",
         action="store_true",

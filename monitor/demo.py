@@ -21,7 +21,8 @@ from typing import Any
 
 import orjson
 
-from monitor import kafkaio, localkafka, sim
+from monitor import kafkaio, localkafka
+from monitor import simulator as sim
 from monitor.settings import Settings
 
 with warnings.catch_warnings():

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.backtest import WEEK, Replay, Truth
+from monitor.core.alerts import BORROWER_RISK
 from monitor.core.timeutil import DAY
 from monitor.evaluation import judge_alerts, pr_auc, roc_auc, roc_curve
 
@@ -25,6 +26,11 @@ _MONTH = 30.0 * DAY
 
 def _rounded(value: float | None, digits: int = 4) -> float | None:
     return round(value, digits) if value is not None else None
+
+
+def borrower_alerts(run: Replay) -> list[dict[str, Any]]:
+    """The firing borrower alerts of a replay."""
+    return [a for a in run.alerts if a["status"] == "firing" and a["kind"] == BORROWER_RISK]
 
 
 def counted_accounts(run: Replay, truth: list[Truth]) -> list[Truth]:
@@ -43,7 +49,7 @@ def counted_accounts(run: Replay, truth: list[Truth]) -> list[Truth]:
 
 def build_report(run: Replay, truth: list[Truth] | None, horizon_days: int) -> dict[str, Any]:
     """The report of one backtest."""
-    firing = [a for a in run.alerts if a["status"] == "firing"]
+    firing = borrower_alerts(run)
     accounts = len(run.first_seen)
     months = ((run.end or 0.0) - (run.start or 0.0)) / _MONTH
     report: dict[str, Any] = {
@@ -53,7 +59,9 @@ def build_report(run: Replay, truth: list[Truth] | None, horizon_days: int) -> d
         "model_version": run.engine.models.version,
         "labels_learned": run.engine.models.labels,
         "alerts": len(firing),
-        "alerts_resolved": len(run.alerts) - len(firing),
+        "alerts_resolved": sum(
+            1 for a in run.alerts if a["status"] == "resolved" and a["kind"] == BORROWER_RISK
+        ),
         "alerts_per_1000_accounts_month": _rounded(
             len(firing) / (accounts / 1000.0) / months if accounts and months else None, 2
         ),
@@ -118,7 +126,7 @@ def write_plots(run: Replay, truth: list[Truth] | None, horizon_days: int, out: 
     written.append(_save(fig, out / "roc.png"))
 
     if truth:
-        firing = [a for a in run.alerts if a["status"] == "firing"]
+        firing = borrower_alerts(run)
         outcome = judge_alerts(
             firing, {r.account_id: r.delinquent_at for r in truth}, horizon_days, run.end or 0.0
         )

@@ -1,12 +1,23 @@
-"""The models in service: the online champion with its cold-start fallback.
+"""The models in service: a fixed scorecard, the online champion and a challenger, with the
+promotion rule that decides which of them scores.
 
-Until the champion has learned from ``min_labels`` resolved outcomes (with at least
-``min_positives`` positives) the scorecard scores, so early alerts are not made by an untrained
-model. Every score names the version that made it: ``<model>@<labels learned>``.
+Every resolved outcome is first scored by each model (before any of them learns from it), so all
+are judged on the same predictions, then every learning model learns it. The judge is the mean
+log loss over the last ``window`` outcomes.
+
+Promotion rule: the scorecard scores until the champion has learned ``min_labels`` outcomes
+(``min_positives`` of them positive) and its windowed log loss is lower than the scorecard's;
+from then on the champion scores, falling back to the scorecard if it ever does worse again. A
+challenger that beats the champion's windowed log loss by ``margin`` for ``patience``
+consecutive outcomes is reported (``challenger_leads``) for a person to promote (set
+``MONITOR_CHAMPION``); it is never switched in silently. Every score names the version that
+made it: ``<model>@<labels learned>``.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from dataclasses import dataclass
 
 from monitor.core.scoring import Model, OnlineLogistic, Scorecard
@@ -21,28 +32,71 @@ class Score:
     version: str
 
 
+def log_loss(y: bool, p: float) -> float:
+    """Log loss of one prediction, with probabilities clipped away from 0 and 1."""
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return -math.log(p if y else 1 - p)
+
+
+class Judged:
+    """A model with its recent prequential losses."""
+
+    def __init__(self, model: Model, window: int) -> None:
+        self.model = model
+        self.losses: deque[float] = deque(maxlen=window)
+        self.recent: deque[tuple[bool, float]] = deque(maxlen=window)
+
+    @property
+    def loss(self) -> float:
+        return sum(self.losses) / len(self.losses) if self.losses else math.inf
+
+    def judge(self, x: dict[str, float], y: bool) -> None:
+        p = self.model.predict(x)
+        self.losses.append(log_loss(y, p))
+        self.recent.append((y, p))
+
+
 class ModelBook:
-    """Champion, cold-start fallback and the count of labels learned."""
+    """Scorecard, champion and challenger; which one scores; the labels learned."""
 
     def __init__(
-        self, champion: Model | None = None, min_labels: int = 300, min_positives: int = 15
+        self,
+        champion: Model | None = None,
+        challenger: Model | None = None,
+        min_labels: int = 300,
+        min_positives: int = 15,
+        window: int = 1000,
+        margin: float = 0.005,
+        patience: int = 500,
     ) -> None:
-        self.champion: Model = champion or OnlineLogistic(positive_weight=3.0)
-        self.fallback: Model = Scorecard()
+        self.fallback = Judged(Scorecard(), window)
+        self.champion = Judged(champion or OnlineLogistic(), window)
+        self.challenger = Judged(
+            challenger or OnlineLogistic("online-logistic-slow", lr=0.01), window
+        )
         self.min_labels = min_labels
         self.min_positives = min_positives
+        self.margin = margin
+        self.patience = patience
         self.labels = 0
         self.positives = 0
+        self.challenger_streak = 0
+        self._active = self.fallback
 
     @property
     def warmed_up(self) -> bool:
-        """True once the champion has learned enough to score."""
-        return self.labels >= self.min_labels and self.positives >= self.min_positives
+        """True once the champion scores."""
+        return self._active is self.champion
+
+    @property
+    def challenger_leads(self) -> bool:
+        """True when the challenger has beaten the champion for ``patience`` outcomes."""
+        return self.challenger_streak >= self.patience
 
     @property
     def active(self) -> Model:
         """The model that scores now."""
-        return self.champion if self.warmed_up else self.fallback
+        return self._active.model
 
     @property
     def version(self) -> str:
@@ -55,7 +109,25 @@ class ModelBook:
         return Score(model.predict(x), model.contributions(x), self.version)
 
     def learn(self, x: dict[str, float], y: bool) -> None:
-        """Learn one resolved outcome."""
-        self.champion.learn(x, y)
+        """Judge every model on one resolved outcome, let them learn it, apply the rule."""
+        for judged in (self.fallback, self.champion, self.challenger):
+            judged.judge(x, y)
+        self.champion.model.learn(x, y)
+        self.challenger.model.learn(x, y)
         self.labels += 1
         self.positives += int(y)
+        ready = self.labels >= self.min_labels and self.positives >= self.min_positives
+        better = self.champion.loss < self.fallback.loss
+        self._active = self.champion if ready and better else self.fallback
+        if self.challenger.loss < self.champion.loss - self.margin:
+            self.challenger_streak += 1
+        else:
+            self.challenger_streak = 0
+
+    def judged(self) -> dict[str, Judged]:
+        """The models by role, for metrics."""
+        return {
+            "scorecard": self.fallback,
+            "champion": self.champion,
+            "challenger": self.challenger,
+        }

@@ -110,6 +110,7 @@ def worker_factory(bootstrap: str, tmp_path: Path) -> Iterator[Any]:
             "MONITOR_INPUT_TOPIC": f"it-{run}-events",
             "MONITOR_ALERTS_TOPIC": f"it-{run}-alerts",
             "MONITOR_DEAD_LETTER_TOPIC": f"it-{run}-dlq",
+            "MONITOR_RISK_TOPIC": f"it-{run}-risk",
             "MONITOR_PARTITIONS": str(partitions),
             "MONITOR_WEB_PORT": str(free_port()),
             "MONITOR_DATA_DIR": str(tmp_path / f"data-{run}"),

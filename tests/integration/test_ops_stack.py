@@ -11,7 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from monitor import dashboards, kafkaio, sim
+from monitor import dashboards, kafkaio
+from monitor import simulator as sim
 from monitor.core.actions import ACTIONS
 from tests.integration import opsstack
 from tests.integration.conftest import free_port

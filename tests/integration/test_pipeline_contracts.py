@@ -10,7 +10,8 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
-from monitor import contracts, kafkaio, sim
+from monitor import contracts, kafkaio
+from monitor import simulator as sim
 
 pytestmark = pytest.mark.integration
 
