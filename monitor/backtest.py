@@ -41,6 +41,8 @@ class Replay:
     )
     start: float | None = None
     end: float | None = None
+    #: day -> segment -> 30+ rate at the start of that day (one partition)
+    segment_rates: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,11 @@ def replay_lines(
         except InvalidEvent as exc:
             run.invalid[exc.kind] += 1
             continue
+        day = int(event.time // DAY)
+        if day not in run.segment_rates:
+            run.segment_rates[day] = {
+                key: seg.rate_30_plus for key, seg in run.engine.book(0).segments.items()
+            }
         result = run.engine.process(event, 0)
         run.events += 1
         if run.start is None:

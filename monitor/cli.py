@@ -134,7 +134,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     as_of = {row.account_id: row.as_of for row in truth or [] if row.as_of is not None}
     lines = _open_lines(args.file)
     run = replay_lines(_progress(lines, "backtest"), settings, as_of)
-    report = build_report(run, truth, settings.horizon_days)
+    scenario_file = Path(f"{args.truth}.scenario.json") if args.truth else None
+    scenario = (
+        json.loads(scenario_file.read_text())
+        if scenario_file is not None and scenario_file.is_file()
+        else None
+    )
+    report = build_report(run, truth, settings.horizon_days, scenario)
     if args.report:
         args.report.write_text(json.dumps(report, indent=2) + "\n")
     if args.alerts:
@@ -144,7 +150,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.plots:
         write_plots(run, truth, settings.horizon_days, args.plots)
     for key, value in report.items():
-        print(f"{key:32} {value}")
+        if key == "portfolio":
+            for k, v in value.items():
+                if k != "alerts":
+                    print(f"portfolio.{k:22} {v}")
+            print(f"portfolio.alerts{'':16} {len(value['alerts'])}")
+        else:
+            print(f"{key:32} {value}")
     return 0
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from monitor.backtest import WEEK, Replay, Truth
 from monitor.core.alerts import BORROWER_RISK
-from monitor.core.timeutil import DAY
+from monitor.core.timeutil import DAY, parse_time
 from monitor.evaluation import judge_alerts, pr_auc, roc_auc, roc_curve
 
 #: Accounts first seen in this leading share of the stream are not counted in ``truth_*``.
@@ -47,7 +47,72 @@ def counted_accounts(run: Replay, truth: list[Truth]) -> list[Truth]:
     ]
 
 
-def build_report(run: Replay, truth: list[Truth] | None, horizon_days: int) -> dict[str, Any]:
+def portfolio_section(run: Replay, scenario: dict[str, Any] | None) -> dict[str, Any]:
+    """How the portfolio alerts compare with the scenario's truth.
+
+    A portfolio alert is true when the scenario has a shock and the alert fires after it starts
+    in an affected segment (the shocked region for a macro shock, any segment for a portfolio-wide
+    scenario); every other firing portfolio alert is false.
+    """
+    alerts = [a for a in run.alerts if a["kind"] != BORROWER_RISK and a["status"] == "firing"]
+    years = ((run.end or 0.0) - (run.start or 0.0)) / (365.0 * DAY)
+    products = {a.split("|")[0] for a in run.engine.book(0).segments} or {"credit_pay"}
+    shock = (
+        parse_time(scenario["shock_start"]) if scenario and scenario.get("shock_start") else None
+    )
+    region = scenario.get("shock_region") if scenario else None
+
+    def is_true(alert: dict[str, Any]) -> bool:
+        if shock is None or parse_time(alert["event_time"]) < shock:
+            return False
+        return region is None or alert["region"] in (region, "all")
+
+    detections = [a for a in alerts if is_true(a)]
+    # the earliest detection; on a tie the credit-pay segment, the larger one
+    first = min(
+        detections, key=lambda a: (a["event_time"], a["product"] != "credit_pay"), default=None
+    )
+    delay = (parse_time(first["event_time"]) - shock) / DAY if first and shock else None
+    section: dict[str, Any] = {
+        "alerts": [
+            {
+                "kind": a["kind"],
+                "segment": a["segment"],
+                "series": a["series"],
+                "event_time": a["event_time"],
+                "started_at": a["started_at"],
+                "change": a["change"],
+                "rate_30_plus": a["rate_30_plus"],
+            }
+            for a in alerts
+        ],
+        "shock_start": scenario.get("shock_start") if scenario else None,
+        "shock_detection_delay_days": round(delay, 1) if delay is not None else None,
+        "false_alerts": len(alerts) - len(detections),
+        "false_alerts_per_product_year": round(
+            (len(alerts) - len(detections)) / max(len(products) * years, 1e-9), 2
+        ),
+    }
+    if first is not None and shock is not None and first["region"] != "all":
+        key = f"{first['product']}|{first['region']}"
+        shock_day, alert_day = int(shock // DAY), int(parse_time(first["event_time"]) // DAY)
+        at_shock = run.segment_rates.get(shock_day, {}).get(key)
+        at_alert = run.segment_rates.get(alert_day, {}).get(key)
+        section["shocked_segment"] = first["segment"]
+        section["shocked_segment_rate_30_plus_at_shock"] = at_shock
+        section["shocked_segment_rate_30_plus_at_alert"] = at_alert
+        section["alert_before_rate_doubled"] = (
+            at_shock is not None and at_alert is not None and at_alert < 2 * max(at_shock, 1e-9)
+        )
+    return section
+
+
+def build_report(
+    run: Replay,
+    truth: list[Truth] | None,
+    horizon_days: int,
+    scenario: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The report of one backtest."""
     firing = borrower_alerts(run)
     accounts = len(run.first_seen)
@@ -73,6 +138,7 @@ def build_report(run: Replay, truth: list[Truth] | None, horizon_days: int) -> d
         ),
         "resolved_predictions": len(run.labels),
     }
+    report["portfolio"] = portfolio_section(run, scenario)
     if truth is None:
         return report
     counted = counted_accounts(run, truth)

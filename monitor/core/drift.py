@@ -22,9 +22,9 @@ from river import drift
 
 #: series -> (min days before detecting, allowed drift per day, alarm threshold)
 SERIES: dict[str, tuple[int, float, float]] = {
-    "past_due_rate": (21, 0.004, 0.12),
-    "mean_pd": (21, 0.003, 0.10),
-    "unemployment": (7, 0.05, 2.0),
+    "past_due_rate": (28, 0.008, 0.25),
+    "mean_pd": (28, 0.006, 0.20),
+    "unemployment": (14, 0.1, 2.0),
 }
 
 

@@ -29,6 +29,7 @@ class WatchConfig:
     limit_growth: float = 0.15  # over-lending: 30-day growth of limits and drawdowns above this
     pd_growth: float = 0.10  # ... while the mean PD grew by more than this (relative)
     clear_after_days: int = 14
+    auc_floor: float = 0.75  # model drift: the rolling AUC fell (Page-Hinkley) and is below this
 
 
 @dataclass
@@ -62,6 +63,7 @@ class PortfolioWatch:
             past_due = sum(seg.accounts * seg.rate_past_due for _, seg in members) / n
             mean_pd = sum(seg.pd_sum for _, seg in members) / n
             totals[f"{product}|limit"] = sum(seg.limit for _, seg in members)
+            totals[f"{product}|accounts"] = float(sum(seg.accounts for _, seg in members))
             totals[f"{product}|mean_pd"] = mean_pd
             totals[f"{product}|el"] = sum(seg.expected_loss for _, seg in members)
             totals[f"{product}|drawn"] = book.drawdowns.pop(f"{product}|", 0.0) + sum(
@@ -79,14 +81,15 @@ class PortfolioWatch:
                 watch = self.segments.setdefault(key, SegmentWatch())
                 for change in watch.update(day, readings):
                     alerts += self._raise("segment_drift", product, region, day, change, seg)
-                if watch.holding:
-                    self.last_seen[f"segment_drift|{product}|{region}"] = day
+                for name, series in watch.series.items():
+                    if series.holding:
+                        self.last_seen[f"segment_drift|{product}|{region}|{name}"] = day
         self.history = [*self.history, totals][-90:]
         alerts += self._reserves(day, totals)
         alerts += self._over_lending(day, products)
         if model_auc is not None:
             self.model.update(model_auc)
-            if self.model.drift_detected:
+            if self.model.drift_detected and model_auc < self.config.auc_floor:
                 alerts += self._raise(
                     "model_drift",
                     "all",
@@ -130,8 +133,8 @@ class PortfolioWatch:
         return self._raise("reserve_coverage", "all", "all", day, change, None)
 
     def _over_lending(self, day: int, products: dict[str, Any]) -> list[dict[str, Any]]:
-        if len(self.history) < 31:
-            return []
+        if len(self.history) < 90:
+            return []  # the book must have settled for 60 days before a 30-day comparison
         now, then = self.history[-1], self.history[-31]
         alerts = []
         for product in products:
@@ -139,12 +142,18 @@ class PortfolioWatch:
             pd_then = then.get(f"{product}|mean_pd", 0.0)
             if limit_then <= 0 or pd_then <= 0:
                 continue
-            growth = now[f"{product}|limit"] / limit_then - 1
+            accounts_now = now.get(f"{product}|accounts", 0.0)
+            accounts_then = then.get(f"{product}|accounts", 0.0)
+            if accounts_then <= 0 or accounts_now / accounts_then > 1.1:
+                continue  # still filling up: growth of a young book says nothing
+            growth = (now[f"{product}|limit"] / accounts_now) / (limit_then / accounts_then) - 1
             drawn_now = sum(h.get(f"{product}|drawn", 0.0) for h in self.history[-30:])
             drawn_then = sum(h.get(f"{product}|drawn", 0.0) for h in self.history[-60:-30])
             drawn_growth = drawn_now / drawn_then - 1 if drawn_then > 0 else 0.0
             pd_growth = now[f"{product}|mean_pd"] / pd_then - 1
-            if max(growth, drawn_growth) > self.config.limit_growth and (
+            drawn_count_ok = drawn_then > 0 and drawn_now > 0
+            drawn_growth = drawn_growth if drawn_count_ok else 0.0
+            if max(growth, drawn_growth / 2) > self.config.limit_growth and (
                 pd_growth > self.config.pd_growth
             ):
                 change = {
@@ -159,7 +168,7 @@ class PortfolioWatch:
     def _raise(
         self, kind: str, product: str, region: str, day: int, change: dict[str, Any], seg: Any
     ) -> list[dict[str, Any]]:
-        key = f"{kind}|{product}|{region}"
+        key = f"{kind}|{product}|{region}|{change['series']}"
         self.last_seen[key] = day
         if key in self.open:
             return []
