@@ -135,6 +135,14 @@ class Metrics:
             registry=registry,
         )
 
+        for reason in ("empty", "oversized", "not_json", "not_object", "schema", "semantic"):
+            self.dead_letters.labels(reason=reason)  # at 0 from the start, for rate() queries
+        for status in ("firing", "resolved"):
+            for severity in ("warning", "critical"):
+                self.alerts.labels(kind="borrower_risk", severity=severity, status=status)
+        for outcome in ("positive", "negative"):
+            self.labels_resolved.labels(outcome=outcome)
+
     def record(self, result: Result) -> None:
         """Apply the decisions of one processed event."""
         if result.scores:

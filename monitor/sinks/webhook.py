@@ -25,6 +25,7 @@ from monitor.sinks.base import Sink
 
 GiveUp = Callable[[dict[str, Any], str], None]
 _RETRYABLE = {408, 429}
+OUTCOMES = ("delivered", "error", "failed", "rejected", "refused")
 
 
 class HttpSink(Sink):
@@ -58,6 +59,10 @@ class HttpSink(Sink):
         self._client = client
         self._own_client = client is None
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=queue_size)
+        if metrics is not None:  # every outcome exists from the start, at 0, for rate() queries
+            for outcome in OUTCOMES:
+                metrics.deliveries.labels(sink=self.name, outcome=outcome)
+            metrics.delivery_queue.labels(sink=self.name).set(0)
         self._task: asyncio.Task[None] | None = None
 
     # -- accounting -----------------------------------------------------------------------
