@@ -171,7 +171,7 @@ def _progress(items: list[bytes], what: str) -> Iterable[bytes]:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from monitor import simulator as sim
-    from monitor.adapters import taiwan
+    from monitor import taiwan
 
     try:
         events, truth = taiwan.convert(args.csv)

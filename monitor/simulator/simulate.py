@@ -8,11 +8,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.core import ledger as lg
-from monitor.core.state import ProductLedger
 from monitor.core.timeutil import DAY, iso_time, parse_date, parse_time
 from monitor.simulator import scenarios
 from monitor.simulator.borrower import live, make_borrower
+from monitor.truth import first_30_plus
 
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -119,42 +118,8 @@ def _macro(
 
 def _truth(account_id: str, events: list[dict[str, Any]], end: float) -> TruthRow:
     """When the account first reached 30+ DPD, by the core's own DPD definition."""
-    ledgers: dict[str, ProductLedger] = {}
-
-    def first_30(before_day: int) -> int | None:
-        dues = [
-            d
-            for ledger in ledgers.values()
-            for d in [lg.oldest_unpaid_due(ledger)]
-            if d is not None and d + 30 <= before_day
-        ]
-        return min(dues) + 30 if dues else None
-
-    for event in events:
-        day = int(parse_time(event["event_time"]) // DAY)
-        reached = first_30(day)
-        if reached is not None:
-            return TruthRow(account_id, 1, "", iso_time(reached * DAY))
-        product = event.get("product", "")
-        ledger = ledgers.setdefault(product, ProductLedger(product))
-        kind = event["type"]
-        if kind == "bill_issued":
-            lg.issue_bill(
-                ledger,
-                event["bill_id"],
-                day,
-                parse_date(event["due_date"]),
-                event["amount_due"],
-                event["minimum_due"],
-            )
-        elif kind == "payment":
-            lg.apply_payment(ledger, event["amount"], event.get("bill_id"), day)
-        elif kind == "repayment_plan_changed" and event["plan"] == "extension":
-            lg.extend(ledger, event["bill_id"], parse_date(event["new_due_date"]))
-    reached = first_30(int(end // DAY))
-    if reached is not None and reached * DAY < end:
-        return TruthRow(account_id, 1, "", iso_time(reached * DAY))
-    return TruthRow(account_id, 0, "", "")
+    when = first_30_plus(events, end)
+    return TruthRow(account_id, int(when is not None), "", iso_time(when) if when else "")
 
 
 def _scenario_truth(config: SimConfig, scenario: scenarios.Scenario, offset: int) -> dict[str, Any]:
