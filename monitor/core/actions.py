@@ -1,6 +1,7 @@
 """The recommended action of an alert, from a documented policy (first rule that matches):
 
-1. ``collections_review`` — 15+ days past due, or two or more bills in a row missed.
+1. ``collections_review`` — 15+ days past due, two or more bills in a row missed, or no
+   payment for 60 days with most recent bills missed.
 2. ``payment_extension`` — a temporary shock on a good history: most recent bills were paid in
    full, no plan granted yet, and the trouble is recent (a first miss, or a payment pause).
 3. ``instalment_plan`` — sustained stress: high utilisation, minimum-only payments or borrowing
@@ -25,6 +26,8 @@ ACTIONS = ("pre_due_reminder", "instalment_plan", "payment_extension", "collecti
 def recommend(x: dict[str, float]) -> str:
     """The action for an account with features ``x``."""
     if x.get("dpd", 0.0) >= 15 or x.get("consecutive_misses", 0.0) >= 2:
+        return "collections_review"
+    if x.get("days_since_payment", 0.0) >= 60 and x.get("share_missed", 0.0) >= 0.5:
         return "collections_review"
     good_history = x.get("share_paid_full", 1.0) >= 0.6 and x.get("plans_granted", 0.0) == 0
     recent_trouble = x.get("dpd", 0.0) > 0 or x.get("days_since_payment", 0.0) >= 35

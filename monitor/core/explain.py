@@ -9,12 +9,12 @@ from __future__ import annotations
 
 _TEMPLATES: dict[str, str] = {
     "dpd": "A bill is {v:.0f} days past due.",
-    "past_due_bills": "{v:.0f} bills are unpaid past their due date.",
+    "past_due_bills": "{v:.0f} bill(s) unpaid past the due date.",
     "share_paid_full": "Only {v:.0%} of recent bills were paid in full.",
     "share_minimum_only": "{v:.0%} of recent bills were paid only at the minimum.",
     "share_missed": "{v:.0%} of recent bills were missed or paid below the minimum.",
     "pay_to_due_ratio": "Recent payments covered only {v:.0%} of the amounts due.",
-    "consecutive_misses": "{v:.0f} bills in a row were missed or underpaid.",
+    "consecutive_misses": "The last {v:.0f} bill(s) were missed or underpaid.",
     "utilisation": "Credit-pay balance is at {v:.0%} of the credit limit.",
     "utilisation_change": "Utilisation rose by {v:.0%} of the limit since the previous bill.",
     "days_since_payment": "No payment for {v:.0f} days.",
