@@ -40,7 +40,9 @@ def _demo_settings(run: str) -> tuple[Settings, dict[str, str]]:
         "MONITOR_INPUT_TOPIC": f"demo-{run}-repayment-events",
         "MONITOR_ALERTS_TOPIC": f"demo-{run}-alerts",
         "MONITOR_DEAD_LETTER_TOPIC": f"demo-{run}-dlq",
-        "MONITOR_PARTITIONS": str(base.partitions),
+        # two partitions unless told: each keeps its own portfolio book, and a small simulated
+        # portfolio split four ways leaves segments too small to watch
+        "MONITOR_PARTITIONS": os.environ.get("MONITOR_PARTITIONS", "2"),
         "MONITOR_DATA_DIR": str(Path(base.data_dir) / f"demo-{run}"),
         "MONITOR_WEB_PORT": str(base.web_port),
     }
@@ -58,6 +60,11 @@ def _health(settings: Settings) -> dict[str, Any]:
 
 
 def _line(alert: dict[str, Any]) -> str:
+    if alert["kind"] != "borrower_risk":
+        return (
+            f"{alert['event_time'][:10]}  {alert['status']:<8} PORTFOLIO  "
+            f"{alert['kind']:<16} {alert['summary']}"
+        )
     reason = alert["reasons"][0] if alert["reasons"] else ""
     return (
         f"{alert['event_time'][:10]}  {alert['status']:<8} {alert['account_id']:<10} "
@@ -99,8 +106,10 @@ def run_demo(accounts: int, days: int, seed: int, scenario: str, keep_running: b
     )
     producer.start()
     alerts: list[dict[str, Any]] = []
+    health: dict[str, Any] = {}
     try:
         alerts = _follow_alerts(settings, worker, producer, sent)
+        health = _health(settings)
     finally:
         if not keep_running:
             worker.terminate()
@@ -108,7 +117,7 @@ def run_demo(accounts: int, days: int, seed: int, scenario: str, keep_running: b
                 worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 worker.kill()
-    _summary(simulation.scenario, len(lines), sent, alerts, truth, _health(settings))
+    _summary(simulation.scenario, len(lines), sent, alerts, truth, health)
     if keep_running:
         print("worker still running; Ctrl-C to stop it")
         try:
@@ -161,6 +170,8 @@ def _summary(
     truth: dict[str, sim.TruthRow],
     health: dict[str, Any],
 ) -> None:
+    portfolio = [a for a in alerts if a["kind"] != "borrower_risk" and a["status"] == "firing"]
+    alerts = [a for a in alerts if a["kind"] == "borrower_risk"]
     firing = [a for a in alerts if a["status"] == "firing"]
     alerted = {a["account_id"] for a in firing}
     delinquent = {acc for acc, row in truth.items() if row.label}
@@ -185,6 +196,10 @@ def _summary(
         "reached 30+ days past due within the simulation"
     )
     print("actions         " + ", ".join(f"{k} {v}" for k, v in actions.most_common()))
+    print(
+        f"portfolio       {len(portfolio)} alerts: "
+        + "; ".join(f"{a['kind']} {a['segment']} on {a['event_time'][:10]}" for a in portfolio)
+    )
     print(
         f"model           {health.get('model_version', '?')}, "
         f"{health.get('labels_learned', '?')} outcomes learned"

@@ -29,7 +29,8 @@ class WatchConfig:
     limit_growth: float = 0.15  # over-lending: 30-day growth of limits and drawdowns above this
     pd_growth: float = 0.10  # ... while the mean PD grew by more than this (relative)
     clear_after_days: int = 14
-    auc_floor: float = 0.75  # model drift: the rolling AUC fell (Page-Hinkley) and is below this
+    auc_floor: float = 0.75
+    min_segment: int = 100  # accounts a segment (in one partition) needs to be watched  # model drift: the rolling AUC fell (Page-Hinkley) and is below this
 
 
 @dataclass
@@ -70,7 +71,7 @@ class PortfolioWatch:
                 book.drawdowns.pop(key, 0.0) for key, _ in members
             )
             for key, seg in members:
-                if seg.accounts < 30:
+                if seg.accounts < self.config.min_segment:
                     continue  # too small to say anything
                 region = key.split("|")[1]
                 readings = {
@@ -144,7 +145,7 @@ class PortfolioWatch:
                 continue
             accounts_now = now.get(f"{product}|accounts", 0.0)
             accounts_then = then.get(f"{product}|accounts", 0.0)
-            if accounts_then <= 0 or accounts_now / accounts_then > 1.1:
+            if accounts_then < 2 * self.config.min_segment or accounts_now / accounts_then > 1.1:
                 continue  # still filling up: growth of a young book says nothing
             growth = (now[f"{product}|limit"] / accounts_now) / (limit_then / accounts_then) - 1
             drawn_now = sum(h.get(f"{product}|drawn", 0.0) for h in self.history[-30:])
