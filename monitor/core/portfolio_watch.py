@@ -29,8 +29,8 @@ class WatchConfig:
     limit_growth: float = 0.15  # over-lending: 30-day growth of limits and drawdowns above this
     pd_growth: float = 0.10  # ... while the mean PD grew by more than this (relative)
     clear_after_days: int = 14
-    auc_floor: float = 0.75
-    min_segment: int = 100  # accounts a segment (in one partition) needs to be watched  # model drift: the rolling AUC fell (Page-Hinkley) and is below this
+    auc_floor: float = 0.75  # model drift: the rolling AUC fell (Page-Hinkley) and is below this
+    min_segment: int = 100  # accounts a segment (in one partition) needs to be watched
 
 
 @dataclass
