@@ -40,6 +40,7 @@ def _demo_settings(run: str) -> tuple[Settings, dict[str, str]]:
         "MONITOR_INPUT_TOPIC": f"demo-{run}-repayment-events",
         "MONITOR_ALERTS_TOPIC": f"demo-{run}-alerts",
         "MONITOR_DEAD_LETTER_TOPIC": f"demo-{run}-dlq",
+        "MONITOR_RISK_TOPIC": f"demo-{run}-risk",
         # two partitions unless told: each keeps its own portfolio book, and a small simulated
         # portfolio split four ways leaves segments too small to watch
         "MONITOR_PARTITIONS": os.environ.get("MONITOR_PARTITIONS", "2"),
@@ -117,6 +118,9 @@ def run_demo(accounts: int, days: int, seed: int, scenario: str, keep_running: b
                 worker.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 worker.kill()
+    if not health:
+        print(f"the worker stopped early; its log: {log_path}", file=sys.stderr)
+        return 1
     _summary(simulation.scenario, len(lines), sent, alerts, truth, health)
     if keep_running:
         print("worker still running; Ctrl-C to stop it")

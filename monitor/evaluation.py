@@ -55,6 +55,28 @@ def pr_auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
     return total / positives
 
 
+def calibration(
+    labels: Sequence[int], scores: Sequence[float], bins: int = 10
+) -> list[tuple[float, float]]:
+    """(mean predicted, observed rate) in each of ``bins`` equal-count bins of the scores.
+
+    >>> calibration([0, 0, 1, 1], [0.1, 0.2, 0.7, 0.9], bins=2)
+    [(0.15, 0.0), (0.8, 1.0)]
+    """
+    ranked = sorted(zip(scores, labels, strict=True))
+    out = []
+    for b in range(bins):
+        chunk = ranked[b * len(ranked) // bins : (b + 1) * len(ranked) // bins]
+        if chunk:
+            out.append(
+                (
+                    round(sum(p for p, _ in chunk) / len(chunk), 6),
+                    round(sum(y for _, y in chunk) / len(chunk), 6),
+                )
+            )
+    return out
+
+
 def roc_curve(labels: Sequence[int], scores: Sequence[float]) -> list[tuple[float, float]]:
     """Points (false positive rate, true positive rate) from the highest threshold down."""
     positives = sum(labels) or 1

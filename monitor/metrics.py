@@ -17,7 +17,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitor.core.engine import Result
+from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
+from monitor.evaluation import calibration, roc_auc
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -122,6 +124,36 @@ class Metrics:
             ["kind"],
             registry=registry,
         )
+        self.model_auc = Gauge(
+            "monitor_model_roc_auc",
+            "ROC AUC of each model over its recent resolved predictions (judged before learning).",
+            ["role"],
+            registry=registry,
+        )
+        self.model_log_loss = Gauge(
+            "monitor_model_log_loss",
+            "Mean log loss over recent resolved predictions.",
+            ["role"],
+            registry=registry,
+        )
+        self.model_brier = Gauge(
+            "monitor_model_brier_score",
+            "Brier score over recent resolved predictions.",
+            ["role"],
+            registry=registry,
+        )
+        self.model_calibration = Gauge(
+            "monitor_model_calibration",
+            "Mean predicted probability and observed rate by decile of predicted probability.",
+            ["role", "decile", "kind"],
+            registry=registry,
+        )
+        self.model_active = Gauge(
+            "monitor_model_active",
+            "1 for the model that scores now.",
+            ["role"],
+            registry=registry,
+        )
         self.accounts_by_tier = Gauge(
             "monitor_accounts_by_risk_tier",
             "Open accounts by current risk tier.",
@@ -201,3 +233,27 @@ class Metrics:
             kinds[alert["kind"]] = kinds.get(alert["kind"], 0) + 1
         for kind in ("segment_drift", "model_drift", "reserve_coverage", "over_lending"):
             self.portfolio_alerts_open.labels(kind=kind).set(kinds.get(kind, 0))
+
+    def record_models(self, models: ModelBook) -> None:
+        """Set the online model-quality gauges of every role."""
+        for role, judged in models.judged().items():
+            self.model_active.labels(role=role).set(1.0 if judged.model is models.active else 0.0)
+            recent = list(judged.recent)
+            if not recent:
+                continue
+            ys = [int(y) for y, _ in recent]
+            ps = [p for _, p in recent]
+            auc = roc_auc(ys, ps)
+            if auc is not None:
+                self.model_auc.labels(role=role).set(auc)
+            self.model_log_loss.labels(role=role).set(judged.loss)
+            self.model_brier.labels(role=role).set(
+                sum((p - y) ** 2 for y, p in zip(ys, ps, strict=True)) / len(ys)
+            )
+            for decile, (predicted, observed) in enumerate(calibration(ys, ps)):
+                self.model_calibration.labels(
+                    role=role, decile=str(decile + 1), kind="predicted"
+                ).set(predicted)
+                self.model_calibration.labels(
+                    role=role, decile=str(decile + 1), kind="observed"
+                ).set(observed)

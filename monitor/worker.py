@@ -238,6 +238,7 @@ class Monitor:
     async def _measure_portfolio(self) -> None:
         book, open_alerts = self.engine.portfolio()
         self.metrics.record_portfolio(book, self.settings.reserve_amount, open_alerts)
+        self.metrics.record_models(self.engine.models)
 
     async def _measure_lag(self) -> None:
         """Lag per assigned input partition: the high-water mark against the last offset seen."""

@@ -39,7 +39,10 @@ def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> Non
     with WebhookReceiver() as am_receiver:
         am = opsstack.start_alertmanager(tmp_path, free_port(), free_port(), am_receiver.url)
         worker = worker_factory(
-            partitions=2, MONITOR_ALERTMANAGER_URL=am.url, MONITOR_ALERTMANAGER_RESEND_S="5"
+            partitions=2,
+            MONITOR_ALERTMANAGER_URL=am.url,
+            MONITOR_ALERTMANAGER_RESEND_S="5",
+            MONITOR_RESERVE_AMOUNT="500000",
         )
         prom = opsstack.start_prometheus(
             tmp_path,
