@@ -38,3 +38,10 @@ class TableStore:
         for raw in list(self.accounts.values()):
             if raw is not None:
                 yield AccountState.from_dict(raw)
+
+    def get_extra(self, key: str) -> str | None:
+        value = self.macro.get(key)
+        return value if isinstance(value, str) else None
+
+    def put_extra(self, key: str, value: str) -> None:
+        self.macro[key] = value

@@ -26,7 +26,12 @@ from monitor.core.explain import top_reasons
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
 from monitor.core.portfolio import Contribution, Move, PortfolioBook, month_of
-from monitor.core.portfolio_watch import PortfolioWatch, WatchConfig
+from monitor.core.portfolio_watch import (
+    PortfolioWatch,
+    WatchConfig,
+    decode_portfolio,
+    encode_portfolio,
+)
 from monitor.core.risk import is_material, risk_record
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
 from monitor.core.store import Store
@@ -115,9 +120,17 @@ class Engine:
         alerts they made are returned here so that none is lost (receivers deduplicate by id).
         """
         resend: list[dict[str, Any]] = []
+        saved = self.store.get_extra(f"portfolio:p{partition}")
+        if saved is not None:
+            self._books[partition], self._watches[partition] = decode_portfolio(saved)
+        book = self.book(partition)
+        book.segments.clear()  # the sums come back from the accounts' own contributions
         for state in self.store.states():
             if state.partition != partition:
                 continue
+            for ledger in state.products.values():
+                if ledger.contrib is not None:
+                    book.apply(Move(ledger.product, None, Contribution(*ledger.contrib)))
             if state.next_check >= 0:
                 heapq.heappush(
                     self._timers.setdefault(partition, []), (state.next_check, state.account_id)
@@ -153,6 +166,7 @@ class Engine:
         enough = len(labels) >= self.config.auc_window // 2
         for day in range(watch.day + 1, today):
             result.alerts += watch.close_day(day, book, macro, auc if enough else None)
+        self.store.put_extra(f"portfolio:p{partition}", encode_portfolio(book, watch))
 
     def watch(self, partition: int) -> PortfolioWatch | None:
         """The portfolio watch of a partition (None before its first event)."""

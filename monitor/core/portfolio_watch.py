@@ -7,6 +7,8 @@ resolved when the condition has been gone for ``clear_after_days``.
 
 from __future__ import annotations
 
+import base64
+import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +28,8 @@ class WatchConfig:
     reserve: float = 0.0  # reserve for this partition's share; 0 switches coverage alerts off
     coverage_min: float = 1.2  # alert when reserve / expected loss falls below this
     projection_days: int = 30  # ... or is projected to within this many days at the trend
-    limit_growth: float = 0.15  # over-lending: 30-day growth of limits and drawdowns above this
+    limit_growth: float = 0.15  # over-lending: 30-day growth of limits per account above this,
+    drawdown_growth: float = 1.0  # ... or of drawdowns (a small book's drawdowns are noisy),
     pd_growth: float = 0.10  # ... while the mean PD grew by more than this (relative)
     clear_after_days: int = 14
     auc_floor: float = 0.75  # model drift: the rolling AUC fell (Page-Hinkley) and is below this
@@ -154,9 +157,10 @@ class PortfolioWatch:
             pd_growth = now[f"{product}|mean_pd"] / pd_then - 1
             drawn_count_ok = drawn_then > 0 and drawn_now > 0
             drawn_growth = drawn_growth if drawn_count_ok else 0.0
-            if max(growth, drawn_growth / 2) > self.config.limit_growth and (
-                pd_growth > self.config.pd_growth
-            ):
+            lending = growth > self.config.limit_growth or (
+                drawn_growth > self.config.drawdown_growth
+            )
+            if lending and (pd_growth > self.config.pd_growth):
                 change = {
                     "series": "limit_growth",
                     "size": round(max(growth, drawn_growth), 4),
@@ -198,3 +202,15 @@ def _iso(ts: float) -> str:
     from monitor.core.timeutil import iso_time
 
     return iso_time(ts)
+
+
+def encode_portfolio(book: PortfolioBook, watch: PortfolioWatch) -> str:
+    """A partition's portfolio book and watch (detectors included) as one string for the
+    changelogged store, written once per event-time day."""
+    return base64.b64encode(pickle.dumps((book, watch), protocol=5)).decode()
+
+
+def decode_portfolio(text: str) -> tuple[PortfolioBook, PortfolioWatch]:
+    """The inverse of :func:`encode_portfolio` (the monitor's own state only)."""
+    book, watch = pickle.loads(base64.b64decode(text))
+    return book, watch

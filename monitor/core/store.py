@@ -14,7 +14,8 @@ from monitor.core.state import AccountState
 
 
 class Store(Protocol):
-    """Account states by id and one macro book per input partition."""
+    """Account states by id, one macro book per input partition, and other per-partition
+    state (the portfolio book) as opaque strings."""
 
     def get(self, account_id: str) -> AccountState | None: ...
 
@@ -28,6 +29,10 @@ class Store(Protocol):
 
     def states(self) -> Iterator[AccountState]: ...
 
+    def get_extra(self, key: str) -> str | None: ...
+
+    def put_extra(self, key: str, value: str) -> None: ...
+
 
 class MemoryStore:
     """A dict-backed :class:`Store`."""
@@ -35,6 +40,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.accounts: dict[str, AccountState] = {}
         self.macro: dict[int, MacroBook] = {}
+        self.extra: dict[str, str] = {}
 
     def get(self, account_id: str) -> AccountState | None:
         return self.accounts.get(account_id)
@@ -53,3 +59,9 @@ class MemoryStore:
 
     def states(self) -> Iterator[AccountState]:
         return iter(list(self.accounts.values()))
+
+    def get_extra(self, key: str) -> str | None:
+        return self.extra.get(key)
+
+    def put_extra(self, key: str, value: str) -> None:
+        self.extra[key] = value

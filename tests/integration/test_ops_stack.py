@@ -42,7 +42,7 @@ def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> Non
             partitions=2,
             MONITOR_ALERTMANAGER_URL=am.url,
             MONITOR_ALERTMANAGER_RESEND_S="5",
-            MONITOR_RESERVE_AMOUNT="500000",
+            MONITOR_RESERVE_AMOUNT="1000",  # far too little: a reserve alert,
         )
         prom = opsstack.start_prometheus(
             tmp_path,

@@ -275,3 +275,30 @@ def test_redelivered_events_change_nothing_and_recovery_resends_their_alerts() -
     assert store.get("a").to_dict() == before  # the payment was not applied twice
     # nothing to resend when the restart begins after the alert's offset
     assert Engine(store).recover(partition=0, from_offset=4) == []
+
+
+def test_portfolio_book_and_detectors_survive_a_restart() -> None:
+    store = MemoryStore()
+    engine = Engine(store)
+    stream = [
+        opened("a", "2026-01-01"),
+        opened("b", "2026-01-01", region="south"),
+        bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
+        bill("b", "2026-01-05", "c1", 300.0, "2026-01-15"),
+        pay("b", "2026-01-10", 300.0, "c1"),
+        ev(
+            "macro_indicator",
+            "2026-02-20",
+            region="north",
+            indicator="unemployment_rate",
+            value=5.0,
+        ),
+    ]
+    for offset, e in enumerate(stream):
+        engine.process(e, partition=0, offset=offset)
+    before = engine.book(0).summary()
+    assert before["credit_pay|north"]["counts"]["30-59"] == 1
+    restarted = Engine(store)
+    restarted.recover(partition=0, from_offset=len(stream))
+    assert restarted.book(0).summary() == before
+    assert restarted.watch(0) is not None and restarted.watch(0).day == engine.watch(0).day
