@@ -79,7 +79,7 @@ def read_truth(path: Path) -> list[Truth]:
 
 def engine_for(settings: Settings) -> Engine:
     """An engine configured like the worker's, over an in-memory store."""
-    return Engine(MemoryStore(), ModelBook(), engine_config(settings, partitions=1))
+    return Engine(MemoryStore(), ModelBook(), engine_config(settings, settings.partitions))
 
 
 def engine_config(settings: Settings, partitions: int) -> EngineConfig:
@@ -89,6 +89,7 @@ def engine_config(settings: Settings, partitions: int) -> EngineConfig:
     watch = WatchConfig(
         reserve=settings.reserve_amount * partitions / settings.partitions,
         coverage_min=settings.coverage_min,
+        partitions=settings.partitions // partitions,
     )
     return EngineConfig(horizon_days=settings.horizon_days, policy=policy, watch=watch)
 

@@ -139,6 +139,8 @@ def _key_of(line: bytes) -> tuple[bytes | None, bool]:
         return None, False
     if data.get("type") == "macro_indicator":
         return f"macro/{data.get('region', '')}".encode(), True
+    if data.get("type") == "reserve_updated":
+        return b"reserve", True
     account = data.get("account_id")
     return (account.encode() if isinstance(account, str) else None), False
 
@@ -179,6 +181,13 @@ def consume_all(
     settings: Settings, topic: str, idle_s: float = 3.0, max_s: float = 120.0
 ) -> list[tuple[bytes | None, bytes | None]]:
     """Read a topic from the beginning until no message arrived for ``idle_s`` seconds."""
+    return [(key, value) for key, value, _ in consume_records(settings, topic, idle_s, max_s)]
+
+
+def consume_records(
+    settings: Settings, topic: str, idle_s: float = 3.0, max_s: float = 120.0
+) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
+    """Like :func:`consume_all`, with each record's headers."""
     check_reachable(settings.bootstrap)
     consumer = KafkaConsumer(
         topic,
@@ -187,11 +196,11 @@ def consume_all(
         enable_auto_commit=False,
         consumer_timeout_ms=int(idle_s * 1000),
     )
-    out: list[tuple[bytes | None, bytes | None]] = []
+    out: list[tuple[bytes | None, bytes | None, dict[str, bytes]]] = []
     deadline = time.monotonic() + max_s
     try:
         for message in consumer:
-            out.append((message.key, message.value))
+            out.append((message.key, message.value, dict(message.headers or [])))
             if time.monotonic() > deadline:
                 break
     finally:

@@ -154,10 +154,14 @@ class Engine:
             self._touch(state, day * DAY, f"timer:{account_id}:{day}", result)
         self._close_days(partition, today, result)
 
-    def _close_days(self, partition: int, today: int, result: Result) -> None:
+    def _watch(self, partition: int, today: int) -> PortfolioWatch:
         watch = self._watches.get(partition)
         if watch is None:
             watch = self._watches[partition] = PortfolioWatch(self.config.watch, day=today - 1)
+        return watch
+
+    def _close_days(self, partition: int, today: int, result: Result) -> None:
+        watch = self._watch(partition, today)
         if watch.day >= today - 1:
             return
         book, macro = self.book(partition), self.macro(partition)
@@ -230,6 +234,11 @@ class Engine:
         result = Result()
         self._offset = offset
         self.advance(partition, event.time, result)
+        if event.type == "reserve_updated":
+            self._watch(partition, day_of(event.time)).streamed_reserve = float(
+                event.data["amount"]
+            )
+            return result
         if event.type == "macro_indicator":
             book = self.macro(partition)
             if 0 <= offset <= book.offset:

@@ -39,6 +39,7 @@ EVENT_TYPES = (
     "repayment_plan_changed",
     "account_closed",
     "macro_indicator",
+    "reserve_updated",
 )
 PRODUCTS = ("credit_pay", "cash_loan")
 MAX_EVENT_BYTES = 64 * 1024
@@ -158,8 +159,8 @@ def _check_semantics(event: Event) -> None:
                 raise InvalidEvent("new_due_date is more than a month before or 400 days ahead")
         elif "instalments" not in event.data:
             raise InvalidEvent("an instalment plan needs instalments")
-    elif kind == "macro_indicator":
+    elif kind in ("macro_indicator", "reserve_updated"):
         if "account_id" in event.data:
-            raise InvalidEvent("a macro_indicator carries a region, not an account_id")
+            raise InvalidEvent(f"a {kind} is about the portfolio, not an account: no account_id")
     elif not event.account_id:
         raise InvalidEvent(f"{kind} needs account_id")

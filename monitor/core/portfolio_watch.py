@@ -26,6 +26,7 @@ class WatchConfig:
     """Thresholds of the portfolio alerts."""
 
     reserve: float = 0.0  # reserve for this partition's share; 0 switches coverage alerts off
+    partitions: int = 1  # input partitions the portfolio is spread over (for a streamed reserve)
     coverage_min: float = 1.2  # alert when reserve / expected loss falls below this
     projection_days: int = 30  # ... or is projected to within this many days at the trend
     limit_growth: float = 0.15  # over-lending: 30-day growth of limits per account above this,
@@ -51,6 +52,7 @@ class PortfolioWatch:
         )
     )
     day: int = -1
+    streamed_reserve: float | None = None  # the latest reserve_updated amount (whole portfolio)
 
     def close_day(
         self, day: int, book: PortfolioBook, macro: MacroBook, model_auc: float | None
@@ -113,6 +115,8 @@ class PortfolioWatch:
     # -- conditions -----------------------------------------------------------------------
     def _reserves(self, day: int, totals: dict[str, float]) -> list[dict[str, Any]]:
         reserve = self.config.reserve
+        if self.streamed_reserve is not None:
+            reserve = self.streamed_reserve / self.config.partitions
         if reserve <= 0 or len(self.history) < 2:
             return []
         el = sum(v for k, v in totals.items() if k.endswith("|el"))

@@ -67,7 +67,7 @@ def to_alertmanager(alert: dict[str, Any], generator_url: str = "") -> dict[str,
         "event_time": alert.get("event_time", ""),
     }
     out: dict[str, Any] = {
-        "labels": labels,
+        "labels": {k: v for k, v in labels.items() if v},  # Alertmanager refuses empty values
         "annotations": annotations,
         "startsAt": alert.get("opened_at") or alert.get("event_time"),
     }

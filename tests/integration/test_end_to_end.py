@@ -42,7 +42,7 @@ def _metric(text: str, name: str, **labels: str) -> float:
 
 def test_stream_to_alerts_webhook_dead_letters_and_metrics(worker_factory) -> None:
     simulation = sim.simulate(
-        sim.SimConfig(accounts=250, days=150, seed=11, scenario="macro-shock")
+        sim.SimConfig(accounts=800, days=150, seed=11, scenario="macro-shock")
     )
     lines = [orjson.dumps(e) for e in simulation.events]
     rng = random.Random(3)

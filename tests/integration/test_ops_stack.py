@@ -14,6 +14,7 @@ import pytest
 from monitor import dashboards, kafkaio
 from monitor import simulator as sim
 from monitor.core.actions import ACTIONS
+from monitor.sinks.alertmanager import ALERTNAME
 from tests.integration import opsstack
 from tests.integration.conftest import free_port
 from tests.support.receiver import WebhookReceiver
@@ -84,12 +85,16 @@ def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> Non
                     a["labels"]["alertname"] for r in am_receiver.requests for a in r.json["alerts"]
                 }
 
-            def both(names: set[str]) -> bool:
-                return "BorrowerDelinquencyRisk" in names and any(
-                    n.startswith("Portfolio") for n in names
-                )
+            portfolio_names = set(ALERTNAME.values()) - {"BorrowerDelinquencyRisk"}
 
-            _eventually(lambda: both(held_names()), 60, "both kinds in Alertmanager")
+            def both(names: set[str]) -> bool:
+                return "BorrowerDelinquencyRisk" in names and bool(names & portfolio_names)
+
+            _eventually(
+                lambda: both(held_names()),
+                60,
+                f"both kinds in Alertmanager, which holds {held_names()}",
+            )
             _eventually(lambda: both(notified_names()), 60, "both kinds at the receiver")
             held = [
                 a

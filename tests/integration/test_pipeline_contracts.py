@@ -75,8 +75,14 @@ def test_topics_contracts_account_risk_and_lag(worker_factory) -> None:
 
     # every message on every output topic follows its contract
     alert_schema = Draft202012Validator(contracts.load("alert"))
-    alerts = kafkaio.consume_all(worker.settings, worker.settings.alerts_topic)
-    assert alerts and all(alert_schema.is_valid(orjson.loads(v)) for _, v in alerts)
+    alerts = kafkaio.consume_records(worker.settings, worker.settings.alerts_topic)
+    assert alerts and all(alert_schema.is_valid(orjson.loads(v)) for _, v, _ in alerts)
+    # lineage: each record names the event behind it, and the headers carry it and the version
+    for _, value, headers in alerts:
+        alert = orjson.loads(value)
+        assert headers["schema-version"] == b"1"
+        expected = alert.get("trigger_event_ids", [alert["alert_id"]])[0]
+        assert headers["correlation-id"].decode() == expected
 
     # lag drains to zero once the worker has committed what it processed
     deadline = time.monotonic() + 60
