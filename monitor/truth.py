@@ -6,7 +6,7 @@ from typing import Any
 
 from monitor.core import ledger as lg
 from monitor.core.state import ProductLedger
-from monitor.core.timeutil import DAY, parse_date, parse_time
+from monitor.core.timeutil import DAY, parse_time
 
 
 def first_30_plus(events: list[dict[str, Any]], end: float) -> float | None:
@@ -31,23 +31,8 @@ def first_30_plus(events: list[dict[str, Any]], end: float) -> float | None:
         if hit is not None:
             return hit * DAY
         product = event.get("product", "")
-        ledger = ledgers.setdefault(product, ProductLedger(product))
-        kind = event["type"]
-        if kind == "bill_issued":
-            lg.issue_bill(
-                ledger,
-                event["bill_id"],
-                day,
-                parse_date(event["due_date"]),
-                event["amount_due"],
-                event["minimum_due"],
-            )
-        elif kind == "payment":
-            lg.apply_payment(ledger, event["amount"], event.get("bill_id"), day)
-        elif kind == "repayment_plan_changed":
-            if event["plan"] == "extension":
-                lg.extend(ledger, event["bill_id"], parse_date(event["new_due_date"]))
-            else:
-                lg.restructure(ledger, event["bill_id"])
+        lg.apply_event(
+            ledgers.setdefault(product, ProductLedger(product)), event["type"], event, day
+        )
     hit = reached(int(end // DAY))
     return hit * DAY if hit is not None and hit * DAY < end else None

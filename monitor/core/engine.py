@@ -35,7 +35,7 @@ from monitor.core.portfolio_watch import (
 from monitor.core.risk import is_material, risk_record
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
 from monitor.core.store import Store
-from monitor.core.timeutil import DAY, day_of, parse_date
+from monitor.core.timeutil import DAY, day_of
 from monitor.evaluation import roc_auc
 
 #: Days past due at which a past-due account is looked at again without an event.
@@ -283,18 +283,9 @@ class Engine:
             ledger.limit, ledger.closed = float(data["credit_limit"]), False
             return
         ledger = self._ledger(state, event.product, day)
-        if kind == "bill_issued":
-            lg.issue_bill(
-                ledger,
-                data["bill_id"],
-                day,
-                parse_date(data["due_date"]),
-                float(data["amount_due"]),
-                float(data["minimum_due"]),
-            )
-        elif kind == "payment":
-            lg.apply_payment(ledger, float(data["amount"]), data.get("bill_id"), day)
-        elif kind == "drawdown":
+        if lg.apply_event(ledger, kind, data, day):
+            return
+        if kind == "drawdown":
             ledger.loan_balance += float(data["amount"])
             self.book(state.partition).drew(
                 event.product, state.region or "unknown", float(data["amount"])
@@ -303,11 +294,6 @@ class Engine:
                 state.borrow_to_repay = ([*state.borrow_to_repay, day])[-_RECENT_BORROWING:]
         elif kind == "credit_limit_changed":
             ledger.limit = float(data["new_limit"])
-        elif kind == "repayment_plan_changed":
-            if data["plan"] == "extension":
-                lg.extend(ledger, data["bill_id"], parse_date(data["new_due_date"]))
-            else:
-                lg.restructure(ledger, data["bill_id"])
         elif kind == "account_closed":
             ledger.closed = True
 

@@ -21,7 +21,10 @@ the earliest due date ``d < t`` among unsatisfied bills, else 0. An account reac
 
 from __future__ import annotations
 
+from typing import Any
+
 from monitor.core.state import FULL, HISTORY, MINIMUM, MISSED, PARTIAL, Bill, ProductLedger
+from monitor.core.timeutil import parse_date
 
 #: DPD buckets in order, with their lower bounds.
 BUCKETS = (("current", 0), ("1-29", 1), ("30-59", 30), ("60-89", 60), ("90+", 90))
@@ -152,3 +155,27 @@ def next_due(ledger: ProductLedger, day: int) -> int | None:
     """The next due day on or after ``day`` of an unsatisfied bill, or ``None``."""
     dues = [b.due for b in ledger.bills if not b.satisfied and b.due >= day]
     return min(dues) if dues else None
+
+
+def apply_event(ledger: ProductLedger, kind: str, data: dict[str, Any], day: int) -> bool:
+    """Apply a bill, payment or repayment-plan event (its JSON fields) on ``day``; False for
+    other kinds, which do not touch the bills."""
+    if kind == "bill_issued":
+        issue_bill(
+            ledger,
+            data["bill_id"],
+            day,
+            parse_date(data["due_date"]),
+            float(data["amount_due"]),
+            float(data["minimum_due"]),
+        )
+    elif kind == "payment":
+        apply_payment(ledger, float(data["amount"]), data.get("bill_id"), day)
+    elif kind == "repayment_plan_changed":
+        if data["plan"] == "extension":
+            extend(ledger, data["bill_id"], parse_date(data["new_due_date"]))
+        else:
+            restructure(ledger, data["bill_id"])
+    else:
+        return False
+    return True
