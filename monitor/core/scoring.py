@@ -88,9 +88,12 @@ SCALES: dict[str, float] = {
     "plans_granted": 2.0,
     "macro_unemployment": 10.0,
     "days_to_next_due": 30.0,
+    "log_credit_limit": 2.0,
 }
 #: Features the online models leave out: they grow with the portfolio's age, not with risk.
-UNUSED = frozenset({"months_on_book", "log_credit_limit"})
+UNUSED = frozenset({"months_on_book"})
+#: Centres subtracted before scaling (log of a typical limit).
+CENTRES: dict[str, float] = {"log_credit_limit": 10.0}
 #: Steps of days past due given their own weight (the risk jumps rather than grows smoothly).
 DPD_STEPS = (1, 7, 14, 21)
 
@@ -101,7 +104,9 @@ def model_inputs(x: dict[str, float]) -> dict[str, float]:
     >>> model_inputs({"dpd": 15.0, "utilisation": 0.5, "months_on_book": 3.0})
     {'dpd': 0.5, 'utilisation': 0.5, 'dpd>=1': 1.0, 'dpd>=7': 1.0, 'dpd>=14': 1.0, 'dpd>=21': 0.0}
     """
-    out = {k: v / SCALES.get(k, 1.0) for k, v in x.items() if k not in UNUSED}
+    out = {
+        k: (v - CENTRES.get(k, 0.0)) / SCALES.get(k, 1.0) for k, v in x.items() if k not in UNUSED
+    }
     dpd = x.get("dpd", 0.0)
     for step in DPD_STEPS:
         out[f"dpd>={step}"] = 1.0 if dpd >= step else 0.0
