@@ -169,6 +169,21 @@ def _progress(items: list[bytes], what: str) -> Iterable[bytes]:
     return tqdm(items, desc=what, unit="ev", disable=not sys.stderr.isatty(), mininterval=0.5)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from monitor.backtest import replay_lines
+    from monitor.worker import save_models
+
+    run = replay_lines(_progress(_open_lines(args.file), "train"), _settings())
+    save_models(run.engine.models, args.checkpoint)
+    models = run.engine.models
+    print(
+        f"trained on {run.events} events: {models.labels} outcomes learned, active model "
+        f"{models.version}; checkpoint {args.checkpoint} (start a worker with "
+        f"MONITOR_MODEL_CHECKPOINT={args.checkpoint})"
+    )
+    return 0
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from monitor import simulator as sim
     from monitor import taiwan
@@ -264,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, help="write the JSON report here")
     p.add_argument("--plots", type=Path, help="write PNG plots into this folder")
     p.add_argument("--alerts", type=Path, help="write the alerts as JSON lines here")
+
+    p = add("train", cmd_train, "learn from a file of past events; write a model checkpoint")
+    p.add_argument("file", type=Path)
+    p.add_argument("--checkpoint", type=Path, required=True)
 
     p = add("convert", cmd_convert, "convert a public data set to the event contract")
     p.add_argument("source", choices=["taiwan"])

@@ -58,6 +58,8 @@ class Settings:
     coverage_min: float = 1.2
     max_event_bytes: int = 65536
     pseudonymise_key: str = ""
+    model_checkpoint: str = ""  # file to warm-start from and to save to (default: in data_dir)
+    checkpoint_every_s: float = 30.0
     log_level: str = "info"
 
     @classmethod

@@ -9,7 +9,9 @@ after one: receivers deduplicate by ``alert_id``).
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -24,7 +26,7 @@ from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.models import ModelBook
 from monitor.core.privacy import pseudonymise
 from monitor.metrics import Metrics
-from monitor.settings import Settings
+from monitor.settings import Settings, SettingsError
 from monitor.sinks.alertmanager import AlertmanagerSink
 from monitor.sinks.base import Sink
 from monitor.sinks.webhook import WebhookSink
@@ -75,9 +77,10 @@ class Monitor:
             "macro", default=None, schema=json_schema, partitions=settings.partitions
         )
         # each partition's watch gets its share of the reserve (partitions=1 per watch)
+        self.checkpoint = Path(settings.model_checkpoint or settings.data_dir / "models.ckpt")
         self.engine = Engine(
             TableStore(self.accounts, self.macro),
-            ModelBook(),
+            load_models(self.checkpoint),
             engine_config(settings, partitions=1),
         )
         self.sinks = sinks if sinks is not None else self._http_sinks()
@@ -96,6 +99,8 @@ class Monitor:
         self.app.task(self._start_sinks)
         self.app.timer(5.0)(self._measure_lag)
         self.app.timer(5.0)(self._measure_portfolio)
+        self.app.timer(settings.checkpoint_every_s)(self._save_models)
+        self._saved_labels = self.engine.models.labels
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
 
@@ -235,6 +240,13 @@ class Monitor:
         for sink in self.sinks:
             await sink.stop()
 
+    async def _save_models(self) -> None:
+        """Checkpoint the models when they have learned something since the last time."""
+        models = self.engine.models
+        if models.labels != self._saved_labels:
+            save_models(models, self.checkpoint)
+            self._saved_labels = models.labels
+
     async def _measure_portfolio(self) -> None:
         book, open_alerts = self.engine.portfolio()
         self.metrics.record_portfolio(book, self.settings.reserve_amount, open_alerts)
@@ -308,6 +320,27 @@ class Monitor:
                 "labels_learned": self.engine.models.labels,
             }
         )
+
+
+def load_models(path: Path) -> ModelBook:
+    """The checkpointed models, or fresh ones when there is no checkpoint yet."""
+    if not path.is_file():
+        return ModelBook()
+    try:
+        return ModelBook.from_bytes(path.read_bytes())
+    except Exception:
+        raise SettingsError(
+            f"the model checkpoint {path} cannot be read: delete it to start afresh or set "
+            "MONITOR_MODEL_CHECKPOINT to a good one."
+        ) from None
+
+
+def save_models(models: ModelBook, path: Path) -> None:
+    """Write a checkpoint atomically (a crash leaves the previous one whole)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(models.to_bytes())
+    os.replace(partial, path)
 
 
 def _headers(correlation_id: str) -> list[tuple[str, bytes]]:

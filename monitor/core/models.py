@@ -17,6 +17,7 @@ made it: ``<model>@<labels learned>``.
 from __future__ import annotations
 
 import math
+import pickle
 from collections import deque
 from dataclasses import dataclass
 
@@ -131,3 +132,16 @@ class ModelBook:
             "champion": self.champion,
             "challenger": self.challenger,
         }
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """The whole book (models, judges, counts) as a checkpoint."""
+        return pickle.dumps(self, protocol=5)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ModelBook:
+        """A book from :meth:`to_bytes` (trusted input: the monitor's own checkpoint)."""
+        book = pickle.loads(data)
+        if not isinstance(book, cls):
+            raise ValueError("the checkpoint does not hold a model book")
+        return book
