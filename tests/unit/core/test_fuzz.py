@@ -1,0 +1,110 @@
+"""Fuzzing the parser and the engine: bad input is refused with a reason, never a crash."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.core.engine import Engine
+from monitor.core.events import Event, InvalidEvent, parse_event
+from monitor.core.store import MemoryStore
+from tests.unit.core.helpers import raw
+
+pytestmark = pytest.mark.unit
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+TEMPLATE = raw(
+    "bill_issued",
+    "2026-01-05",
+    account_id="a1",
+    product="credit_pay",
+    bill_id="b1",
+    amount_due=100.0,
+    minimum_due=10.0,
+    due_date="2026-01-20",
+)
+
+
+def _parse(data: bytes) -> Event | None:
+    try:
+        return parse_event(data)
+    except InvalidEvent as exc:
+        assert exc.reason and exc.kind
+        return None
+
+
+@given(st.binary(max_size=2000))
+def test_random_bytes_are_refused_with_a_reason(data: bytes) -> None:
+    _parse(data)
+
+
+@given(st.dictionaries(st.sampled_from(sorted(TEMPLATE)), json_values, max_size=6))
+def test_mutated_events_parse_or_are_refused(changes: dict) -> None:
+    _parse(orjson.dumps({**TEMPLATE, **changes}, option=orjson.OPT_NON_STR_KEYS))
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "account_opened",
+                    "bill_issued",
+                    "payment",
+                    "drawdown",
+                    "credit_limit_changed",
+                    "repayment_plan_changed",
+                    "account_closed",
+                    "macro_indicator",
+                    "reserve_updated",
+                ]
+            ),
+            st.integers(0, 120),
+            st.sampled_from(["a", "b"]),
+            st.floats(0.01, 5000),
+            st.sampled_from(["credit_pay", "cash_loan"]),
+            st.integers(0, 3),
+        ),
+        max_size=40,
+    )
+)
+def test_any_sequence_of_valid_events_keeps_the_engine_consistent(steps) -> None:
+    engine = Engine(MemoryStore())
+    import datetime as dt
+
+    for i, (kind, day, account, amount, product, n) in enumerate(sorted(steps, key=lambda s: s[1])):
+        date = (dt.date(2026, 1, 1) + dt.timedelta(days=day)).isoformat()
+        fields: dict = {"account_id": account, "product": product}
+        if kind == "account_opened":
+            fields.update(credit_limit=amount, region="north")
+        elif kind == "bill_issued":
+            due = (dt.date(2026, 1, 1) + dt.timedelta(days=day + 10)).isoformat()
+            fields.update(bill_id=f"b{n}", amount_due=amount, minimum_due=amount / 10, due_date=due)
+        elif kind == "payment":
+            fields.update(amount=amount, bill_id=f"b{n}")
+        elif kind == "drawdown":
+            fields.update(product="cash_loan", loan_id=f"l{n}", amount=amount, instalments=3)
+        elif kind == "credit_limit_changed":
+            fields.update(new_limit=amount)
+        elif kind == "repayment_plan_changed":
+            fields.update(bill_id=f"b{n}", plan="extension", new_due_date=date)
+        elif kind == "macro_indicator":
+            fields = {"region": "north", "indicator": "unemployment_rate", "value": amount / 500}
+        elif kind == "reserve_updated":
+            fields = {"amount": amount}
+        event = parse_event(orjson.dumps(raw(kind, date, **fields)))
+        result = engine.process(event, partition=0, offset=i)
+        for alert in result.alerts:
+            assert alert["status"] in ("firing", "resolved")
+    for state in engine.store.states():
+        assert 0.0 <= state.probability <= 1.0
+        assert len(state.alerts) <= 1
