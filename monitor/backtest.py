@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitor.core.alerts import AlertPolicy
-from monitor.core.engine import Engine, EngineConfig
+from monitor.core.engine import Engine
 from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.models import ModelBook
-from monitor.core.portfolio_watch import WatchConfig
 from monitor.core.store import MemoryStore
 from monitor.core.timeutil import DAY, parse_time
+from monitor.engine_config import engine_config
 from monitor.settings import Settings
 
 WEEK = 7 * DAY
@@ -80,18 +79,6 @@ def read_truth(path: Path) -> list[Truth]:
 def engine_for(settings: Settings) -> Engine:
     """An engine configured like the worker's, over an in-memory store."""
     return Engine(MemoryStore(), ModelBook(), engine_config(settings, settings.partitions))
-
-
-def engine_config(settings: Settings, partitions: int) -> EngineConfig:
-    """The engine settings of a worker holding ``partitions`` shares of the portfolio (the
-    reserve is split evenly over the input partitions, as accounts are)."""
-    policy = AlertPolicy(open_at=settings.alert_open, clear_at=settings.alert_clear)
-    watch = WatchConfig(
-        reserve=settings.reserve_amount * partitions / settings.partitions,
-        coverage_min=settings.coverage_min,
-        partitions=settings.partitions // partitions,
-    )
-    return EngineConfig(horizon_days=settings.horizon_days, policy=policy, watch=watch)
 
 
 def replay_lines(

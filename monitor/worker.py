@@ -19,12 +19,12 @@ import orjson
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
 from monitor import __version__
-from monitor.backtest import engine_config
 from monitor.core.deadletter import dead_letter_record
 from monitor.core.engine import Engine, Result
 from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.models import ModelBook
 from monitor.core.privacy import pseudonymise
+from monitor.engine_config import engine_config
 from monitor.metrics import Metrics
 from monitor.settings import Settings, SettingsError
 from monitor.sinks.alertmanager import AlertmanagerSink
