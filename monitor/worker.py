@@ -195,9 +195,9 @@ class Monitor:
     def _emit(self, alert: dict[str, Any]) -> None:
         outgoing = alert
         if "account_id" in alert:  # borrower alerts; portfolio alerts name a segment
-            key = pseudonymise(self.settings.pseudonymise_key, alert["account_id"])
-            outgoing = dict(alert, account_id=key)
-            correlation = alert["trigger_event_ids"][0]
+            outgoing = self._private(alert)
+            key = outgoing["account_id"]
+            correlation = outgoing["trigger_event_ids"][0]
         else:
             key, correlation = alert["segment"], alert["alert_id"]
         self.alerts_topic.send_soon(
@@ -208,14 +208,27 @@ class Monitor:
         for sink in self.sinks:
             sink.offer(outgoing)
 
+    def _private(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record as it may leave the process: with a pseudonymisation key set, the account
+        id is replaced by its keyed hash, in the record and inside the event ids it names."""
+        secret = self.settings.pseudonymise_key
+        if not secret:
+            return record
+        account = record["account_id"]
+        hidden = pseudonymise(secret, account)
+        triggers = [t.replace(account, hidden) for t in record.get("trigger_event_ids", [])]
+        return dict(record, account_id=hidden, trigger_event_ids=triggers)
+
     def _publish_risk(self, account: str, record: dict[str, Any] | None) -> None:
         key = pseudonymise(self.settings.pseudonymise_key, account)
         if record is None:  # closed: a tombstone, so the compacted topic forgets the account
             self.risk_topic.send_soon(key=key.encode(), value=None)
             return
-        body = orjson.dumps(dict(record, account_id=key))
+        outgoing = self._private(record)
         self.risk_topic.send_soon(
-            key=key.encode(), value=body, headers=_headers(record["trigger_event_ids"][0])
+            key=key.encode(),
+            value=orjson.dumps(outgoing),
+            headers=_headers(outgoing["trigger_event_ids"][0]),
         )
 
     def _undeliverable(self, alert: dict[str, Any], reason: str) -> None:

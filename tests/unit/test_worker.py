@@ -1,0 +1,129 @@
+"""The worker's message handling without a broker: the Faust app is built, sends are captured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from monitor.core.privacy import pseudonymise
+from monitor.settings import Settings
+from monitor.sinks.base import MemorySink
+from monitor.worker import Monitor
+from tests.unit.core.helpers import raw
+
+pytestmark = pytest.mark.unit
+
+
+class Capture:
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, Any, Any]] = []
+
+    def __call__(self, key: Any = None, value: Any = None, headers: Any = None, **_: Any) -> None:
+        self.sent.append((key, value, headers))
+
+
+@pytest.fixture
+def worker(tmp_path, monkeypatch) -> tuple[Monitor, MemorySink, dict[str, Capture]]:
+    settings = Settings(
+        data_dir=tmp_path, pseudonymise_key="k3y", partitions=1, app_id="unit-worker"
+    )
+    sink = MemorySink()
+    monitor = Monitor(settings, CollectorRegistry(), sinks=[sink])
+    captures = {}
+    for name in ("alerts_topic", "dead_letters", "risk_topic"):
+        captures[name] = Capture()
+        monkeypatch.setattr(getattr(monitor, name), "send_soon", captures[name])
+    # tables outside a running worker: a plain dict stands in for each
+    monitor.engine.store.accounts = {}
+    monitor.engine.store.macro = {}
+    return monitor, sink, captures
+
+
+def _feed(monitor: Monitor, events: list[dict[str, Any]]) -> None:
+    for offset, event in enumerate(events):
+        monitor.handle("in", 0, offset, None, orjson.dumps(event))
+
+
+def test_account_ids_leave_the_process_pseudonymised(worker) -> None:
+    monitor, sink, captures = worker
+    _feed(
+        monitor,
+        [
+            raw(
+                "account_opened",
+                "2026-01-01",
+                account_id="acct-7",
+                product="credit_pay",
+                credit_limit=1000.0,
+                region="north",
+            ),
+            raw(
+                "bill_issued",
+                "2026-01-05",
+                account_id="acct-7",
+                product="credit_pay",
+                bill_id="b1",
+                amount_due=900.0,
+                minimum_due=90.0,
+                due_date="2026-01-15",
+            ),
+            raw(
+                "macro_indicator",
+                "2026-02-01",
+                region="north",
+                indicator="unemployment_rate",
+                value=5.0,
+            ),
+        ],
+    )
+    hidden = pseudonymise("k3y", "acct-7")
+    assert sink.alerts and {a["account_id"] for a in sink.alerts} == {hidden}
+    assert all(key == hidden.encode() for key, _, _ in captures["alerts_topic"].sent)
+    assert all(orjson.loads(v)["account_id"] == hidden for _, v, _ in captures["alerts_topic"].sent)
+    assert captures["risk_topic"].sent and all(
+        key == hidden.encode() for key, _, _ in captures["risk_topic"].sent
+    )
+    for _, value, _ in captures["alerts_topic"].sent + captures["risk_topic"].sent:
+        assert b"acct-7" not in value
+    for _, _, headers in captures["alerts_topic"].sent + captures["risk_topic"].sent:
+        assert b"acct-7" not in dict(headers)["correlation-id"]
+
+
+def test_bad_input_is_dead_lettered_and_counted(worker) -> None:
+    monitor, _, captures = worker
+    monitor.handle("in", 0, 0, b"k", b"\x00garbage")
+    assert (
+        monitor.metrics.registry.get_sample_value(
+            "monitor_dead_letters_total", {"reason": "not_json"}
+        )
+        == 1
+    )
+    ((key, value, headers),) = captures["dead_letters"].sent
+    record = orjson.loads(value)
+    assert key == b"k" and record["reason"].startswith("not JSON")
+    assert dict(headers)["correlation-id"] == b"in/0/0"
+
+
+def test_a_redelivered_message_changes_nothing(worker) -> None:
+    monitor, _, captures = worker
+    event = raw(
+        "account_opened",
+        "2026-01-01",
+        account_id="a",
+        product="credit_pay",
+        credit_limit=1000.0,
+        region="north",
+    )
+    monitor.handle("in", 0, 5, None, orjson.dumps(event))
+    sent = len(captures["risk_topic"].sent)
+    assert monitor.handle("in", 0, 5, None, orjson.dumps(event)).duplicate
+    assert len(captures["risk_topic"].sent) == sent
+    assert (
+        monitor.metrics.registry.get_sample_value(
+            "monitor_events_total", {"type": "account_opened", "outcome": "duplicate"}
+        )
+        == 1
+    )
