@@ -48,6 +48,7 @@ class Settings:
     webhook_secret: str = ""
     webhook_timeout_s: float = 5.0
     webhook_retries: int = 5
+    webhook_retry_for_s: float = 900.0
     webhook_queue: int = 10000
     alertmanager_url: str = ""
     alertmanager_resend_s: float = 60.0

@@ -4,7 +4,9 @@
 ``offer`` never blocks: it queues the alert, or refuses it when the queue is full (the alert then
 goes to the give-up callback, which the worker turns into a dead-letter record). One task sends
 the queue in order. A 2xx answer delivers; 408, 429, 5xx, time-outs and connection errors are
-retried with exponential back-off; other 4xx answers are final. :class:`WebhookSink` posts each
+retried with exponential back-off (for at least ``retries`` attempts and ``retry_for_s``
+seconds, so a receiver that is down for minutes still gets every alert, in order, once it is
+back); other 4xx answers are final. :class:`WebhookSink` posts each
 alert as it is, signed when a secret is set.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +44,7 @@ class HttpSink(Sink):
         secret: str = "",
         timeout_s: float = 5.0,
         retries: int = 5,
+        retry_for_s: float = 0.0,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         queue_size: int = 10000,
@@ -52,6 +56,7 @@ class HttpSink(Sink):
         self.secret = secret
         self.timeout_s = timeout_s
         self.retries = retries
+        self.retry_for_s = retry_for_s
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.metrics = metrics
@@ -96,7 +101,8 @@ class HttpSink(Sink):
             self._task = asyncio.ensure_future(self._run())
 
     async def stop(self, timeout_s: float = 5.0) -> None:
-        """Deliver what can be delivered within ``timeout_s``, then stop."""
+        """Deliver what can be delivered within ``timeout_s``, then stop; what is left goes to
+        the give-up callback (the dead-letter topic), never silently away."""
         if self._task is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._queue.join(), timeout_s)
@@ -104,6 +110,9 @@ class HttpSink(Sink):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        while not self._queue.empty():
+            self._give_up(self._queue.get_nowait(), "failed", "the worker stopped first")
+        self._gauge()
         if self._own_client and self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -130,6 +139,7 @@ class HttpSink(Sink):
     async def _deliver(self, alert: dict[str, Any]) -> None:
         assert self._client is not None
         attempt = 0
+        started = time.monotonic()
         while True:
             body, headers = self.request(alert)
             try:
@@ -147,7 +157,8 @@ class HttpSink(Sink):
                 self._give_up(alert, "rejected", problem)
                 return
             self._count("error")
-            if attempt >= self.retries:
+            elapsed = time.monotonic() - started
+            if attempt >= self.retries and elapsed >= self.retry_for_s:
                 self._give_up(alert, "failed", f"{problem} after {attempt + 1} attempts")
                 return
             delay = min(self.backoff_s * 2**attempt, self.max_backoff_s)

@@ -137,3 +137,17 @@ def test_real_receiver_outage_then_recovery_delivers_each_alert_once_in_order() 
         assert len(receiver.all_requests) == 6 + 3
     assert [r.json["alert_id"] for r in got] == [alert(i)["alert_id"] for i in range(6)]
     assert all(r.valid_signature for r in got)
+
+
+def test_keeps_retrying_for_the_configured_time_before_giving_up() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(503)
+
+    _, registry, given_up = asyncio.run(
+        run_sink(handler, [alert(1)], retries=1, retry_for_s=0.3, max_backoff_s=0.02)
+    )
+    assert len(calls) > 5, "kept trying for 0.3 s, far beyond one retry"
+    assert deliveries(registry, "failed") == 1 and len(given_up) == 1
