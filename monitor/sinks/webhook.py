@@ -128,6 +128,9 @@ class HttpSink(Sink):
             alert = await self._queue.get()
             try:
                 await self._deliver(alert)
+            except asyncio.CancelledError:
+                self._give_up(alert, "failed", "the worker stopped during delivery")
+                raise
             finally:
                 self._queue.task_done()
                 self._gauge()

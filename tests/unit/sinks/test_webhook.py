@@ -151,3 +151,15 @@ def test_keeps_retrying_for_the_configured_time_before_giving_up() -> None:
     )
     assert len(calls) > 5, "kept trying for 0.3 s, far beyond one retry"
     assert deliveries(registry, "failed") == 1 and len(given_up) == 1
+
+
+def test_nothing_is_dropped_silently_at_shutdown() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503)
+
+    _, registry, given_up = asyncio.run(
+        run_sink(handler, [alert(i) for i in range(3)], retries=1000, retry_for_s=60)
+    )
+    assert deliveries(registry, "failed") == 3
+    assert sorted(a["alert_id"] for a, _ in given_up) == [alert(i)["alert_id"] for i in range(3)]
+    assert all("the worker stopped" in reason for _, reason in given_up)
