@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,7 @@ class Monitor:
                 retry_for_s=s.webhook_retry_for_s,
                 queue_size=s.webhook_queue,
                 metrics=self.metrics,
-                on_give_up=self._undeliverable,
+                on_give_up=partial(self._undeliverable, "webhook"),
             )
             for url in s.webhook_urls
         ]
@@ -139,7 +140,7 @@ class Monitor:
                     retry_for_s=s.webhook_retry_for_s,
                     queue_size=s.webhook_queue,
                     metrics=self.metrics,
-                    on_give_up=self._undeliverable,
+                    on_give_up=partial(self._undeliverable, "alertmanager"),
                     generator_url=f"http://{s.web_host}:{s.web_port}/status",
                 )
             )
@@ -233,17 +234,17 @@ class Monitor:
             headers=_headers(outgoing["trigger_event_ids"][0]),
         )
 
-    def _undeliverable(self, alert: dict[str, Any], reason: str) -> None:
+    def _undeliverable(self, sink: str, alert: dict[str, Any], reason: str) -> None:
+        """An alert a sink gave up on goes to the dead-letter topic (already pseudonymised)."""
         record = dead_letter_record(
             orjson.dumps(alert),
             f"alert delivery failed: {reason}",
             "undeliverable_alert",
-            {"sink": "webhook"},
+            {"sink": sink},
         )
+        key = alert.get("account_id") or alert.get("segment", "")
         self.dead_letters.send_soon(
-            key=alert["account_id"].encode(),
-            value=orjson.dumps(record),
-            headers=_headers(alert["alert_id"]),
+            key=key.encode(), value=orjson.dumps(record), headers=_headers(alert["alert_id"])
         )
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -4,16 +4,19 @@
 ``offer`` never blocks: it queues the alert, or refuses it when the queue is full (the alert then
 goes to the give-up callback, which the worker turns into a dead-letter record). One task sends
 the queue in order. A 2xx answer delivers; 408, 429, 5xx, time-outs and connection errors are
-retried with exponential back-off (for at least ``retries`` attempts and ``retry_for_s``
+retried with exponential back-off (for at least ``retries`` retries and ``retry_for_s``
 seconds, so a receiver that is down for minutes still gets every alert, in order, once it is
-back); other 4xx answers are final. :class:`WebhookSink` posts each
-alert as it is, signed when a secret is set.
+back); other answers (4xx, 3xx) are final. A give-up callback that raises, or an alert that
+cannot be encoded, costs that one alert and never the delivery task. Give-up reasons name the
+receiver by its origin only (webhook URLs often carry a token in the path or query).
+:class:`WebhookSink` posts each alert as it is, signed when a secret is set.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -28,6 +31,8 @@ from monitor.sinks.base import Sink
 
 GiveUp = Callable[[dict[str, Any], str], None]
 _RETRYABLE = {408, 429}
+_MAX_EXPONENT = 32  # 2**32 x any sane back-off is past max_backoff_s; a float cannot overflow
+log = logging.getLogger(__name__)
 OUTCOMES = ("delivered", "error", "failed", "rejected", "refused")
 
 
@@ -53,6 +58,7 @@ class HttpSink(Sink):
         on_give_up: GiveUp | None = None,
     ) -> None:
         self.url = url
+        self.origin = _origin(url)
         self.secret = secret
         self.timeout_s = timeout_s
         self.retries = retries
@@ -81,8 +87,16 @@ class HttpSink(Sink):
 
     def _give_up(self, alert: dict[str, Any], outcome: str, reason: str) -> None:
         self._count(outcome)
-        if self.on_give_up is not None:
-            self.on_give_up(alert, f"{self.url}: {reason}")
+        if self.on_give_up is None:
+            return
+        try:
+            self.on_give_up(alert, f"{self.origin}: {reason}")
+        except Exception:  # the callback's failure must not stop delivery or offer()
+            log.exception(
+                "%s sink: the give-up callback failed for alert %s",
+                self.name,
+                alert.get("alert_id"),
+            )
 
     # -- interface ------------------------------------------------------------------------
     def offer(self, alert: dict[str, Any]) -> bool:
@@ -131,6 +145,8 @@ class HttpSink(Sink):
             except asyncio.CancelledError:
                 self._give_up(alert, "failed", "the worker stopped during delivery")
                 raise
+            except Exception as exc:  # e.g. not JSON-encodable: lose this alert, not the task
+                self._give_up(alert, "failed", f"{type(exc).__name__}: {exc}")
             finally:
                 self._queue.task_done()
                 self._gauge()
@@ -156,17 +172,27 @@ class HttpSink(Sink):
             if status is not None and 200 <= status < 300:
                 self._count("delivered")
                 return
-            if status is not None and 400 <= status < 500 and status not in _RETRYABLE:
-                self._give_up(alert, "rejected", problem)
+            if status is not None and status < 500 and status not in _RETRYABLE:
+                self._give_up(alert, "rejected", problem)  # 4xx, or a 3xx nobody follows
                 return
             self._count("error")
             elapsed = time.monotonic() - started
             if attempt >= self.retries and elapsed >= self.retry_for_s:
                 self._give_up(alert, "failed", f"{problem} after {attempt + 1} attempts")
                 return
-            delay = min(self.backoff_s * 2**attempt, self.max_backoff_s)
+            delay = min(self.backoff_s * 2.0 ** min(attempt, _MAX_EXPONENT), self.max_backoff_s)
             await asyncio.sleep(delay * (1 + random.random() * 0.1))
             attempt += 1
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, without credentials, path or query."""
+    try:
+        parsed = httpx.URL(url)
+    except Exception:
+        return "<invalid url>"
+    port = f":{parsed.port}" if parsed.port is not None else ""
+    return f"{parsed.scheme}://{parsed.host}{port}"
 
 
 class WebhookSink(HttpSink):

@@ -33,6 +33,7 @@ class WebhookReceiver:
         self._all: list[Request] = []
         self._status = 200
         self._fail_next = 0
+        self._fail_status = 500
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,7 +69,7 @@ class WebhookReceiver:
         with self._lock:
             if self._fail_next > 0:
                 self._fail_next -= 1
-                return 500
+                return self._fail_status
             return self._status
 
     @property
@@ -76,10 +77,11 @@ class WebhookReceiver:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/alerts"
 
-    def fail_next(self, count: int) -> None:
-        """Answer 500 to the next ``count`` requests."""
+    def fail_next(self, count: int, status: int = 500) -> None:
+        """Answer ``status`` (500 by default) to the next ``count`` requests, then as before."""
         with self._lock:
             self._fail_next = count
+            self._fail_status = status
 
     def set_status(self, status: int) -> None:
         """Answer ``status`` from now on (e.g. 503 for an outage, 200 to recover)."""

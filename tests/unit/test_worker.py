@@ -127,3 +127,13 @@ def test_a_redelivered_message_changes_nothing(worker) -> None:
         )
         == 1
     )
+
+
+def test_undeliverable_portfolio_alerts_are_dead_lettered_by_segment(worker) -> None:
+    monitor, _, captures = worker
+    alert = {"alert_id": "a" * 24, "kind": "reserve_coverage", "segment": "all/all"}
+    monitor._undeliverable("alertmanager", alert, "http://am:9093: HTTP 400")
+    ((key, value, _),) = captures["dead_letters"].sent
+    record = orjson.loads(value)
+    assert key == b"all/all" and record["source"] == {"sink": "alertmanager"}
+    assert record["reason_kind"] == "undeliverable_alert"
