@@ -143,10 +143,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     report = build_report(run, truth, settings.horizon_days, scenario)
     if args.report:
         args.report.write_text(json.dumps(report, indent=2) + "\n")
-    if args.alerts:
+    if args.alerts:  # a file leaves the process: pseudonymised like the worker's alerts
+        from monitor.core.privacy import private_record
+
         with open(args.alerts, "w", encoding="utf-8") as out:
             for alert in run.alerts:
-                out.write(json.dumps(alert) + "\n")
+                out.write(json.dumps(private_record(alert, settings.pseudonymise_key)) + "\n")
     if args.plots:
         write_plots(run, truth, settings.horizon_days, args.plots)
     for key, value in report.items():

@@ -24,7 +24,7 @@ from monitor.core.deadletter import dead_letter_record
 from monitor.core.engine import Engine, Result
 from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.models import ModelBook
-from monitor.core.privacy import pseudonymise
+from monitor.core.privacy import private_record, pseudonymise
 from monitor.engine_config import engine_config
 from monitor.metrics import Metrics
 from monitor.settings import Settings, SettingsError
@@ -212,15 +212,7 @@ class Monitor:
             sink.offer(outgoing)
 
     def _private(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The record as it may leave the process: with a pseudonymisation key set, the account
-        id is replaced by its keyed hash, in the record and inside the event ids it names."""
-        secret = self.settings.pseudonymise_key
-        if not secret:
-            return record
-        account = record["account_id"]
-        hidden = pseudonymise(secret, account)
-        triggers = [t.replace(account, hidden) for t in record.get("trigger_event_ids", [])]
-        return dict(record, account_id=hidden, trigger_event_ids=triggers)
+        return private_record(record, self.settings.pseudonymise_key)
 
     def _publish_risk(self, account: str, record: dict[str, Any] | None) -> None:
         key = pseudonymise(self.settings.pseudonymise_key, account)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 
 def pseudonymise(key: str, account_id: str) -> str:
@@ -21,3 +22,20 @@ def pseudonymise(key: str, account_id: str) -> str:
         return account_id
     digest = hmac.new(key.encode(), account_id.encode(), hashlib.sha256).hexdigest()
     return f"p-{digest[:32]}"
+
+
+def private_record(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """A borrower record as it may leave the process: with ``key`` set, the account id is
+    replaced by its keyed hash, in the record and inside the event ids it names (timer ids and
+    many producers' event ids contain it).
+
+    >>> out = private_record({"account_id": "a7", "trigger_event_ids": ["timer:a7:20469"]}, "k")
+    >>> out["account_id"] != "a7" and "a7" not in out["trigger_event_ids"][0]
+    True
+    """
+    if not key or "account_id" not in record:
+        return record
+    account = record["account_id"]
+    hidden = pseudonymise(key, account)
+    triggers = [t.replace(account, hidden) for t in record.get("trigger_event_ids", [])]
+    return dict(record, account_id=hidden, trigger_event_ids=triggers)
