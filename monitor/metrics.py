@@ -75,6 +75,12 @@ class Metrics:
             ["sink"],
             registry=registry,
         )
+        self.score_distribution = Histogram(
+            "monitor_score",
+            "Scored probabilities of reaching 30+ days past due (the score distribution).",
+            buckets=(0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0),
+            registry=registry,
+        )
         self.scores = Counter(
             "monitor_scores_total",
             "Account scorings (events and event-time timers).",
@@ -179,6 +185,8 @@ class Metrics:
         """Apply the decisions of one processed event."""
         if result.scores:
             self.scores.inc(len(result.scores))
+            for _, _, probability in result.scores:
+                self.score_distribution.observe(probability)
         if result.timers:
             self.timers.inc(result.timers)
         for alert in result.alerts:

@@ -45,7 +45,7 @@ def test_topics_contracts_account_risk_and_lag(worker_factory) -> None:
             )
     lines = [orjson.dumps(e) for e in events]
 
-    worker = worker_factory(partitions=2)
+    worker = worker_factory(partitions=2, MONITOR_STORE="rocksdb://")  # production store
     assert kafkaio.check_topics(worker.settings) == [], "topics as the settings say"
     worker.start()
     sent = kafkaio.produce_lines(worker.settings, lines)
