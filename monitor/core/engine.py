@@ -24,7 +24,7 @@ from monitor.core.alerts import BORROWER_RISK, AlertPolicy, alert_id, build_aler
 from monitor.core.events import Event
 from monitor.core.explain import top_reasons
 from monitor.core.macro import MacroBook
-from monitor.core.models import ModelBook
+from monitor.core.models import ModelBook, Score
 from monitor.core.portfolio import Contribution, Move, PortfolioBook, month_of
 from monitor.core.portfolio_watch import (
     PortfolioWatch,
@@ -76,15 +76,15 @@ class Result:
 class _Told:
     """Reasons and action of a scoring, worked out only if an alert or record needs them."""
 
-    def __init__(self, contributions: dict[str, float], x: dict[str, float], k: int) -> None:
-        self._contributions, self._x, self._k = contributions, x, k
+    def __init__(self, score: Score, x: dict[str, float], k: int) -> None:
+        self._score, self._x, self._k = score, x, k
         self._reasons: list[str] | None = None
         self._action: str | None = None
 
     @property
     def reasons(self) -> list[str]:
         if self._reasons is None:
-            self._reasons = top_reasons(self._contributions, self._x, self._k)
+            self._reasons = top_reasons(self._score.contributions, self._x, self._k)
         return self._reasons
 
     @property
@@ -337,7 +337,7 @@ class Engine:
                 Snapshot(day, round(score.probability, 5), x_values, score.version)
             )
         self._contribute(state, day, result)
-        told = _Told(score.contributions, x, self.config.policy.reasons)
+        told = _Told(score, x, self.config.policy.reasons)
         self._alert(state, told, score.version, time, trigger, worst_dpd, worst_product, result)
         if is_material(
             state.published if state.published >= 0 else None,

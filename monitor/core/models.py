@@ -26,11 +26,18 @@ from monitor.core.scoring import Model, OnlineLogistic, Scorecard
 
 @dataclass(frozen=True, slots=True)
 class Score:
-    """A probability, the per-feature contributions behind it and the model version."""
+    """A probability and the model version; the per-feature contributions behind it are worked
+    out only when asked for (an alert or a risk record needs them, most scorings do not)."""
 
     probability: float
-    contributions: dict[str, float]
     version: str
+    model: Model
+    x: dict[str, float]
+
+    @property
+    def contributions(self) -> dict[str, float]:
+        """Log-odds each feature added to the score."""
+        return self.model.contributions(self.x)
 
 
 def log_loss(y: bool, p: float) -> float:
@@ -107,7 +114,7 @@ class ModelBook:
     def score(self, x: dict[str, float]) -> Score:
         """Score one account."""
         model = self.active
-        return Score(model.predict(x), model.contributions(x), self.version)
+        return Score(model.predict(x), self.version, model, x)
 
     def learn(self, x: dict[str, float], y: bool) -> None:
         """Judge every model on one resolved outcome, let them learn it, apply the rule."""
