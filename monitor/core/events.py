@@ -85,12 +85,57 @@ class Event:
         return day_of(self.time)
 
 
-def _compile() -> Callable[[Any], Any]:
-    validate: Callable[[Any], Any] = fastjsonschema.compile(contracts.load("repayment-event"))
-    return validate
+Validator = Callable[[Any], Any]
 
 
-_validate = _compile()
+def _type_test(condition: Any) -> Any:
+    """The ``type`` constant an ``if`` tests, when that is all it tests (else None)."""
+    if not isinstance(condition, dict) or set(condition) - {"required", "properties"}:
+        return None
+    properties = condition.get("properties", {})
+    if set(properties) != {"type"} or set(properties["type"]) != {"const"}:
+        return None
+    return properties["type"]["const"]
+
+
+def specialise(schema: dict[str, Any], event_type: str) -> dict[str, Any]:
+    """The schema as it applies to events of ``event_type``: each ``if type == X`` branch of its
+    ``allOf`` is resolved (its ``then`` kept for X, its ``else`` otherwise); other parts stay.
+
+    fastjsonschema evaluates an ``if`` by raising and catching an exception, so validating
+    against the specialised schema is several times faster and accepts exactly the same events.
+
+    >>> branch = {"if": {"properties": {"type": {"const": "a"}}}, "then": {"required": ["x"]}}
+    >>> s = {"allOf": [branch]}
+    >>> specialise(s, "a"), specialise(s, "b")
+    ({'allOf': [{'required': ['x']}]}, {'allOf': []})
+    """
+    branches = []
+    for branch in schema.get("allOf", []):
+        tested = _type_test(branch.get("if")) if isinstance(branch, dict) else None
+        if tested is None:
+            branches.append(branch)
+        elif tested == event_type and "then" in branch:
+            branches.append(branch["then"])
+        elif tested != event_type and "else" in branch:
+            branches.append(branch["else"])
+    return {**schema, "allOf": branches}
+
+
+def _compile() -> tuple[Validator, dict[str, Validator]]:
+    schema = contracts.load("repayment-event")
+    whole: Validator = fastjsonschema.compile(schema)
+    types = schema["properties"]["type"]["enum"]
+    return whole, {t: fastjsonschema.compile(specialise(schema, t)) for t in types}
+
+
+_validate_any, _validate_type = _compile()
+
+
+def _validate(data: dict[str, Any]) -> None:
+    kind = data.get("type")
+    validator = _validate_type.get(kind) if isinstance(kind, str) else None
+    (validator or _validate_any)(data)
 
 
 def parse_event(raw: bytes | str | None, max_bytes: int = MAX_EVENT_BYTES) -> Event:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import fastjsonschema
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.core import events
 from monitor.core.engine import Engine
 from monitor.core.events import Event, InvalidEvent, parse_event
 from monitor.core.store import MemoryStore
@@ -43,11 +45,13 @@ def _parse(data: bytes) -> Event | None:
         return None
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=2000))
 def test_random_bytes_are_refused_with_a_reason(data: bytes) -> None:
     _parse(data)
 
 
+@settings(deadline=None)
 @given(st.dictionaries(st.sampled_from(sorted(TEMPLATE)), json_values, max_size=6))
 def test_mutated_events_parse_or_are_refused(changes: dict) -> None:
     # the standard library writes what orjson would refuse (64-bit overflow): the parser must
@@ -55,7 +59,7 @@ def test_mutated_events_parse_or_are_refused(changes: dict) -> None:
     _parse(json.dumps({**TEMPLATE, **changes}).encode())
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
         st.tuples(
@@ -112,3 +116,49 @@ def test_any_sequence_of_valid_events_keeps_the_engine_consistent(steps) -> None
     for state in engine.store.states():
         assert 0.0 <= state.probability <= 1.0
         assert len(state.alerts) <= 1
+
+
+def _examples() -> list[dict]:
+    """One valid event of every type, from the simulator."""
+    from monitor import simulator as sim
+
+    found: dict[str, dict] = {}
+    for event in sim.simulate(sim.SimConfig(accounts=200, days=120, seed=2)).events:
+        found.setdefault(event["type"], event)
+    found.setdefault("reserve_updated", raw("reserve_updated", "2026-01-01", amount=5.0))
+    found.setdefault(
+        "account_closed",
+        raw("account_closed", "2026-03-01", account_id="a1", product="cash_loan"),
+    )
+    return list(found.values())
+
+
+EXAMPLES = _examples()
+TYPES = sorted({e["type"] for e in EXAMPLES} | {"nonsense"})
+
+
+def _accepts(validator, data: dict) -> bool:
+    try:
+        validator(data)
+    except fastjsonschema.JsonSchemaValueException:
+        return False
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(EXAMPLES),
+    st.dictionaries(
+        st.text(max_size=12) | st.sampled_from(sorted(TEMPLATE)), json_values, max_size=4
+    ),
+    st.none() | st.sampled_from(TYPES),
+)
+def test_the_per_type_validators_accept_exactly_what_the_whole_schema_accepts(
+    example: dict, changes: dict, kind: str | None
+) -> None:
+    data = {**example, **changes, **({"type": kind} if kind else {})}
+    assert _accepts(events._validate, data) == _accepts(events._validate_any, data)
+
+
+def test_every_example_type_is_covered() -> None:
+    assert len(EXAMPLES) == 9 and all(_accepts(events._validate, e) for e in EXAMPLES)
