@@ -47,6 +47,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.batch_writes = Histogram(
+            "monitor_batch_state_writes",
+            "Account states written to the changelogged table per batch of input messages.",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2500),
+            registry=registry,
+        )
         self.event_lag = Gauge(
             "monitor_event_time_seconds",
             "Event time of the newest message processed (epoch s).",

@@ -62,6 +62,8 @@ class Settings:
     model_checkpoint: str = ""  # file to warm-start from and to save to (default: in data_dir)
     checkpoint_every_s: float = 30.0
     log_level: str = "info"
+    batch_size: int = 500  # events the agent takes at once (state written once per batch)
+    batch_wait_s: float = 0.02  # longest wait for a batch to fill before it is processed
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +86,10 @@ class Settings:
             raise SettingsError(
                 "MONITOR_ALERT_CLEAR must be above 0 and at most MONITOR_ALERT_OPEN, "
                 "which must be below 1."
+            )
+        if self.batch_size < 1 or not 0 < self.batch_wait_s <= 5:
+            raise SettingsError(
+                "MONITOR_BATCH_SIZE must be at least 1 and MONITOR_BATCH_WAIT_S between 0 and 5."
             )
         if self.store.split("://")[0] not in ("memory", "rocksdb"):
             raise SettingsError("MONITOR_STORE must be memory:// or rocksdb://.")

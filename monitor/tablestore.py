@@ -43,5 +43,5 @@ class TableStore:
         value = self.macro.get(key)
         return value if isinstance(value, str) else None
 
-    def put_extra(self, key: str, value: str) -> None:
+    def put_extra(self, key: str, value: str, partition: int = 0) -> None:
         self.macro[key] = value

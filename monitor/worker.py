@@ -9,6 +9,7 @@ after one: receivers deduplicate by ``alert_id``).
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from functools import partial
@@ -25,6 +26,7 @@ from monitor.core.engine import Engine, Result
 from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.models import ModelBook
 from monitor.core.privacy import private_record, pseudonymise
+from monitor.core.store import WriteBackStore
 from monitor.engine_config import engine_config
 from monitor.metrics import Metrics
 from monitor.settings import Settings, SettingsError
@@ -63,6 +65,10 @@ class Monitor:
             value_serializer="raw",
             consumer_auto_offset_reset="earliest",
             table_standby_replicas=0,
+            # table writes, alerts and risk records leave in few large produce requests: one
+            # request per message costs more than the scoring itself
+            producer_linger=0.005,
+            producer_max_batch_size=512 * 1024,
         )
         self.input = self._topic(settings.input_topic)
         self.alerts_topic = self._topic(settings.alerts_topic)
@@ -79,8 +85,9 @@ class Monitor:
         )
         # each partition's watch gets its share of the reserve (partitions=1 per watch)
         self.checkpoint = Path(settings.model_checkpoint or settings.data_dir / "models.ckpt")
+        self.store = WriteBackStore(TableStore(self.accounts, self.macro))
         self.engine = Engine(
-            TableStore(self.accounts, self.macro),
+            self.store,
             load_models(self.checkpoint),
             engine_config(settings, partitions=1),
         )
@@ -97,7 +104,9 @@ class Monitor:
         self.app.page("/api/state")(self._state_page)  # type: ignore[arg-type]
         self.app.page("/api/portfolio")(self._portfolio_page)  # type: ignore[arg-type]
         self.app.page("/status")(self._status_page)  # type: ignore[arg-type]
+        self.app.page("/api/state-size")(self._state_size_page)  # type: ignore[arg-type]
         self.app.task(self._start_sinks)
+        self.app.task(self._widen_producer_buffer)
         self.app.timer(5.0)(self._measure_lag)
         self.app.timer(5.0)(self._measure_portfolio)
         self.app.timer(settings.checkpoint_every_s)(self._save_models)
@@ -148,23 +157,47 @@ class Monitor:
 
     # -- the agent ------------------------------------------------------------------------
     async def _agent(self, stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            self.handle(
-                message.topic, message.partition, message.offset, message.key, message.value
-            )
+        # Events come in batches: state is written to the tables once per account per batch,
+        # before Faust acks the batch (so before its offsets can be committed).
+        size, wait = self.settings.batch_size, self.settings.batch_wait_s
+        async for events in stream.take_events(size, within=wait):
+            self.handle_batch(events, stream)
+
+    def handle_batch(self, events: list[Any], stream: Any) -> list[Result | None]:
+        """Process a batch of Faust events (raw messages) in order, then write the state they
+        changed, each partition's while ``stream``'s current event is one of that partition (Faust
+        tables write to the current event's partition); return each one's decisions."""
+        last = {event.message.partition: event for event in events}
+        try:
+            return [
+                self._handle(m.topic, m.partition, m.offset, m.key, m.value)
+                for m in (event.message for event in events)
+            ]
+        finally:
+            written = self.store.flush(lambda p: stream._set_current_event(last[p]))
+            stream._set_current_event(None)
+            self.metrics.batch_writes.observe(written)
 
     def handle(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> Result | None:
-        """Process one raw message; return the engine's decisions (None if dead-lettered)."""
+        """Process one raw message and write its state; return the engine's decisions (None if
+        dead-lettered)."""
+        try:
+            return self._handle(topic, partition, offset, key, value)
+        finally:
+            self.store.flush()
+
+    def _handle(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> Result | None:
         started = time.perf_counter()
         self._last_offset[partition] = offset
         if partition not in self._indexed:
             # first message of this partition since start or rebalance: re-index its timers and
             # send again what a crash may have kept from the receivers
             for alert in self.engine.recover(partition, offset):
-                self._emit(alert)
+                self._emit(alert, f"{topic}/{partition}/{offset}")
                 self.metrics.alerts_resent.inc()
             self._indexed.add(partition)
         try:
@@ -185,8 +218,9 @@ class Monitor:
             self.metrics.events.labels(type=event.type, outcome="duplicate").inc()
             return result
         self.metrics.events.labels(type=event.type, outcome="ok").inc()
+        origin = f"{topic}/{partition}/{offset}"
         for alert in result.alerts:
-            self._emit(alert)
+            self._emit(alert, origin)
         for account, risk in result.risk:
             self._publish_risk(account, risk)
         self.metrics.record(result)
@@ -195,7 +229,9 @@ class Monitor:
         self.processed += 1
         return result
 
-    def _emit(self, alert: dict[str, Any]) -> None:
+    def _emit(self, alert: dict[str, Any], source: str) -> None:
+        """Send an alert to the alerts topic and every sink; ``source`` names the input message
+        (topic/partition/offset) whose processing raised it, as the ``source`` header."""
         outgoing = alert
         if "account_id" in alert:  # borrower alerts; portfolio alerts name a segment
             outgoing = self._private(alert)
@@ -204,7 +240,9 @@ class Monitor:
         else:
             key, correlation = alert["segment"], alert["alert_id"]
         self.alerts_topic.send_soon(
-            key=key.encode(), value=orjson.dumps(outgoing), headers=_headers(correlation)
+            key=key.encode(),
+            value=orjson.dumps(outgoing),
+            headers=[*_headers(correlation), ("source", source.encode())],
         )
         self.metrics.deliveries.labels(sink="kafka", outcome="queued").inc()
         self.board.add_alert(outgoing)
@@ -243,6 +281,11 @@ class Monitor:
     async def _start_sinks(self) -> None:
         for sink in self.sinks:
             await sink.start()
+
+    async def _widen_producer_buffer(self) -> None:
+        """Let a whole batch's table writes queue in Faust's producer buffer: at its default of
+        100 messages the stream stops at each further message to drain it one by one."""
+        self.app.producer.buffer.max_messages = max(4 * self.settings.batch_size, 1000)
 
     async def _stop_sinks(self, app: Any = None, **kwargs: Any) -> None:
         for sink in self.sinks:
@@ -301,6 +344,11 @@ class Monitor:
             }
         )
 
+    async def _state_size_page(self, request: Any) -> Any:
+        """Accounts held here and the bytes of their stored (serialised) state."""
+        sizes = [len(orjson.dumps(raw)) for raw in list(self.accounts.values()) if raw]
+        return self.app.web.json({"accounts": len(sizes), "bytes": sum(sizes)})
+
     async def _status_page(self, request: Any) -> Any:
         return self.app.web.html(PAGE)
 
@@ -356,9 +404,17 @@ def _headers(correlation_id: str) -> list[tuple[str, bytes]]:
     return [("correlation-id", correlation_id.encode()), ("schema-version", b"1")]
 
 
+class _Worker(faust.Worker):
+    """Faust's worker without its terminal spinner, which sets the root logger to DEBUG (so that
+    every debug call of every library builds a log record, a fifth of the worker's time)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        logger.setLevel(level)
+
+
 def run_worker(settings: Settings) -> None:
     """Run one worker process until it is stopped (SIGINT/SIGTERM)."""
     disable_created_metrics()  # no *_created series: they double the scrape for nothing
     monitor = Monitor(settings)
-    worker = faust.Worker(monitor.app, loglevel=settings.log_level.upper(), quiet=True)
+    worker = _Worker(monitor.app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()

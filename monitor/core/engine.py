@@ -170,7 +170,7 @@ class Engine:
         enough = len(labels) >= self.config.auc_window // 2
         for day in range(watch.day + 1, today):
             result.alerts += watch.close_day(day, book, macro, auc if enough else None)
-        self.store.put_extra(f"portfolio:p{partition}", encode_portfolio(book, watch))
+        self.store.put_extra(f"portfolio:p{partition}", encode_portfolio(book, watch), partition)
 
     def watch(self, partition: int) -> PortfolioWatch | None:
         """The portfolio watch of a partition (None before its first event)."""

@@ -6,7 +6,7 @@ tests it is :class:`MemoryStore`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from monitor.core.macro import MacroBook
@@ -31,7 +31,9 @@ class Store(Protocol):
 
     def get_extra(self, key: str) -> str | None: ...
 
-    def put_extra(self, key: str, value: str) -> None: ...
+    def put_extra(self, key: str, value: str, partition: int = 0) -> None:
+        """Keep ``value`` under ``key``; it belongs to input ``partition``."""
+        ...
 
 
 class MemoryStore:
@@ -63,5 +65,101 @@ class MemoryStore:
     def get_extra(self, key: str) -> str | None:
         return self.extra.get(key)
 
-    def put_extra(self, key: str, value: str) -> None:
+    def put_extra(self, key: str, value: str, partition: int = 0) -> None:
         self.extra[key] = value
+
+
+class WriteBackStore:
+    """A :class:`Store` that holds the states it reads or writes until :meth:`flush`.
+
+    Between flushes, an account read or written several times is converted once and written once
+    (to a changelogged table, one record per account per flush instead of one per change). The
+    caller flushes at the end of each batch, before the batch's input offsets are committed.
+    :meth:`flush` also empties the cache, so memory stays bounded by a batch.
+
+    >>> inner = MemoryStore()
+    >>> store = WriteBackStore(inner)
+    >>> store.put(AccountState("a1", partition=3))
+    >>> inner.get("a1") is None, store.get("a1").account_id
+    (True, 'a1')
+    >>> store.flush(lambda partition: print("writing partition", partition))
+    writing partition 3
+    1
+    >>> inner.get("a1").account_id
+    'a1'
+    """
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self._cache: dict[str, AccountState | None] = {}
+        self._dirty: dict[str, int] = {}  # account id -> partition
+        self._macro: dict[int, MacroBook] = {}
+        self._extra: dict[str, tuple[str, int]] = {}
+
+    def get(self, account_id: str) -> AccountState | None:
+        try:
+            return self._cache[account_id]
+        except KeyError:
+            state = self._cache[account_id] = self.inner.get(account_id)
+            return state
+
+    def put(self, state: AccountState) -> None:
+        self._cache[state.account_id] = state
+        self._dirty[state.account_id] = state.partition
+
+    def delete(self, account_id: str) -> None:
+        state = self.get(account_id)
+        if state is not None:
+            self._cache[account_id] = None
+            self._dirty[account_id] = state.partition
+
+    def get_macro(self, partition: int) -> MacroBook | None:
+        if partition in self._macro:
+            return self._macro[partition]
+        return self.inner.get_macro(partition)
+
+    def put_macro(self, partition: int, book: MacroBook) -> None:
+        self._macro[partition] = book
+
+    def states(self) -> Iterator[AccountState]:
+        cached = dict(self._cache)
+        yield from (state for state in cached.values() if state is not None)
+        yield from (state for state in self.inner.states() if state.account_id not in cached)
+
+    def get_extra(self, key: str) -> str | None:
+        if key in self._extra:
+            return self._extra[key][0]
+        return self.inner.get_extra(key)
+
+    def put_extra(self, key: str, value: str, partition: int = 0) -> None:
+        self._extra[key] = (value, partition)
+
+    def flush(self, before: Callable[[int], None] | None = None) -> int:
+        """Write every changed state, macro book and extra to the inner store; forget the rest.
+
+        Writes go partition by partition; ``before(partition)`` is called before each (the
+        worker points Faust's current event at that partition, which its tables write to).
+        Returns the number of account writes (deletes included).
+        """
+        partitions = {*self._dirty.values(), *self._macro, *(p for _, p in self._extra.values())}
+        for partition in sorted(partitions):
+            if before is not None:
+                before(partition)
+            for account_id, home in self._dirty.items():
+                if home == partition:
+                    state = self._cache[account_id]
+                    if state is None:
+                        self.inner.delete(account_id)
+                    else:
+                        self.inner.put(state)
+            if partition in self._macro:
+                self.inner.put_macro(partition, self._macro[partition])
+            for key, (value, home) in self._extra.items():
+                if home == partition:
+                    self.inner.put_extra(key, value, home)
+        written = len(self._dirty)
+        self._cache.clear()
+        self._dirty.clear()
+        self._macro.clear()
+        self._extra.clear()
+        return written

@@ -37,8 +37,8 @@ def worker(tmp_path, monkeypatch) -> tuple[Monitor, MemorySink, dict[str, Captur
         captures[name] = Capture()
         monkeypatch.setattr(getattr(monitor, name), "send_soon", captures[name])
     # tables outside a running worker: a plain dict stands in for each
-    monitor.engine.store.accounts = {}
-    monitor.engine.store.macro = {}
+    monitor.store.inner.accounts = {}
+    monitor.store.inner.macro = {}
     return monitor, sink, captures
 
 
@@ -137,3 +137,88 @@ def test_undeliverable_portfolio_alerts_are_dead_lettered_by_segment(worker) -> 
     record = orjson.loads(value)
     assert key == b"all/all" and record["source"] == {"sink": "alertmanager"}
     assert record["reason_kind"] == "undeliverable_alert"
+
+
+class _Message:
+    def __init__(self, partition: int, offset: int, value: bytes) -> None:
+        self.topic, self.partition, self.offset, self.key, self.value = (
+            "in",
+            partition,
+            offset,
+            None,
+            value,
+        )
+
+
+class _Event:
+    def __init__(self, message: _Message) -> None:
+        self.message = message
+
+
+class _Stream:
+    """Records which partition's event was current at each table write."""
+
+    def __init__(self) -> None:
+        self.current: _Event | None = None
+
+    def _set_current_event(self, event: _Event | None) -> None:
+        self.current = event
+
+
+class _Table(dict):
+    """A table that checks each write happens under an event of the key's own partition."""
+
+    def __init__(self, stream: _Stream | None, writes: list[int]) -> None:
+        super().__init__()
+        self.stream, self.writes = stream, writes
+
+    def __setitem__(self, key: str, value: object) -> None:
+        if self.stream is not None:
+            assert self.stream.current is not None, "a table write outside a batch's events"
+            partition = self.stream.current.message.partition
+            if isinstance(value, dict) and "pt" in value:  # an account state
+                assert value["pt"] == partition
+            else:  # p{n} macro books and portfolio:p{n} extras
+                assert key.endswith(f"p{partition}")
+            self.writes.append(partition)
+        super().__setitem__(key, value)
+
+
+def _stream_of_two_partitions() -> list[_Message]:
+    from monitor import simulator as sim
+
+    events = sim.simulate(sim.SimConfig(accounts=60, days=90, seed=5)).events
+    offsets = [0, 0]
+    out = []
+    for event in events:
+        partition = sum(map(ord, event.get("account_id", "m"))) % 2
+        out.append(_Message(partition, offsets[partition], orjson.dumps(event)))
+        offsets[partition] += 1
+    return out
+
+
+def test_a_batch_gives_the_alerts_of_one_message_at_a_time(tmp_path, monkeypatch) -> None:
+    messages = _stream_of_two_partitions()
+    sent: dict[str, list[bytes]] = {}
+    for mode in ("single", "batched"):
+        settings = Settings(data_dir=tmp_path / mode, partitions=2, app_id=f"unit-{mode}")
+        monitor = Monitor(settings, CollectorRegistry(), sinks=[])
+        capture = Capture()
+        monkeypatch.setattr(monitor.alerts_topic, "send_soon", capture)
+        monkeypatch.setattr(monitor.risk_topic, "send_soon", Capture())
+        stream = _Stream()
+        writes: list[int] = []
+        check = stream if mode == "batched" else None
+        monitor.store.inner.accounts = _Table(check, writes)
+        monitor.store.inner.macro = _Table(check, writes)
+        if mode == "single":
+            for m in messages:
+                monitor.handle(m.topic, m.partition, m.offset, m.key, m.value)
+        else:
+            for start in range(0, len(messages), 64):
+                monitor.handle_batch([_Event(m) for m in messages[start : start + 64]], stream)
+            assert stream.current is None  # restored after the batch
+            assert writes
+        sent[mode] = [value for _, value, _ in capture.sent]
+    assert len(sent["single"]) > 3
+    assert sent["batched"] == sent["single"]
