@@ -219,6 +219,45 @@ def cmd_receiver(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from monitor.bench.report import print_table
+    from monitor.bench.run import run_bench
+
+    try:
+        workers = [int(w) for w in args.workers.split(",")]
+    except ValueError:
+        raise UsageError(
+            f"--workers takes counts separated by commas, not {args.workers!r}."
+        ) from None
+    if args.events < 1000 or args.accounts < 1 or any(w < 1 for w in workers):
+        raise UsageError("--events must be at least 1000, --accounts and --workers at least 1.")
+    settings = _settings()
+    if max(workers) > settings.partitions:
+        raise UsageError(
+            f"{max(workers)} workers need at least as many partitions: set MONITOR_PARTITIONS."
+        )
+    with tempfile.TemporaryDirectory(prefix="monitor-bench-") as tmp:
+        try:
+            report = run_bench(
+                settings,
+                Path(tmp),
+                events=args.events,
+                accounts=args.accounts,
+                workers=workers,
+                live_seconds=args.live_seconds,
+                keep_topics=args.keep_topics,
+                say=lambda line: print(line, file=sys.stderr),
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    print_table(report)
+    if args.report:
+        args.report.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from monitor import contracts
 
@@ -303,6 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("receiver", cmd_receiver, "a webhook receiver that logs each request as JSON")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+
+    p = add("bench", cmd_bench, "throughput and latency on the real broker, against references")
+    p.add_argument("--events", type=int, default=1_000_000, help="events pre-loaded")
+    p.add_argument("--accounts", type=int, default=100_000)
+    p.add_argument("--workers", default="1", help="worker counts to run, e.g. 1,2")
+    p.add_argument("--live-seconds", type=float, default=60.0, help="length of the latency phase")
+    p.add_argument("--report", type=Path, help="write the JSON report here")
+    p.add_argument("--keep-topics", action="store_true", help="leave the bench topics behind")
 
     p = add("schema", cmd_schema, "print the JSON Schema of a topic contract")
     p.add_argument("name", nargs="?")

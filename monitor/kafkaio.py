@@ -129,7 +129,7 @@ def producer(settings: Settings) -> Any:
     )
 
 
-def _key_of(line: bytes) -> tuple[bytes | None, bool]:
+def key_of(line: bytes) -> tuple[bytes | None, bool]:
     """Message key of a raw event line and whether it is a macro indicator (broadcast)."""
     try:
         data = orjson.loads(line)
@@ -163,7 +163,7 @@ def produce_lines(
             line = line.strip()
             if not line:
                 continue
-            key, broadcast = _key_of(line)
+            key, broadcast = key_of(line)
             for partition in partitions if broadcast else [None]:
                 prod.send(topic, key=key, value=line, partition=partition)
                 sent += 1

@@ -1,0 +1,64 @@
+"""The empty-agent reference: a Faust worker whose agent only counts raw messages.
+
+Run as ``python -m monitor.bench.empty_agent TARGET OUT`` with the ``MONITOR_*`` settings of the
+bench topic. When the agent has seen TARGET messages it writes ``{"first", "last", "count"}``
+(wall-clock seconds of the first and last message) to OUT as JSON; the bench then stops it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import faust
+import orjson
+
+from monitor.settings import Settings
+
+
+def build(settings: Settings, target: int, out: Path) -> faust.App:
+    """A Faust app with the worker's consumer settings and one counting agent."""
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker_url,
+        store="memory://",
+        datadir=str(settings.data_dir),
+        web_enabled=False,
+        topic_partitions=settings.partitions,
+        key_serializer="raw",
+        value_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+    )
+    topic = app.topic(
+        settings.input_topic,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+    seen = {"count": 0, "first": 0.0}
+
+    async def count(stream: faust.StreamT) -> None:
+        async for _event in stream.events():
+            if seen["count"] == 0:
+                seen["first"] = time.time()
+            seen["count"] += 1
+            if seen["count"] == target:
+                result = {"first": seen["first"], "last": time.time(), "count": target}
+                out.write_bytes(orjson.dumps(result))
+
+    app.agent(topic, name="count")(count)
+    return app
+
+
+def main() -> None:
+    target, out = int(sys.argv[1]), Path(sys.argv[2])
+    app = build(Settings.from_env(), target, out)
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

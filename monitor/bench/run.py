@@ -1,0 +1,242 @@
+"""One bench run: load, references, the worker(s), latency, memory and state size."""
+
+from __future__ import annotations
+
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from monitor import kafkaio
+from monitor.bench.bare import bare_consumer_rate
+from monitor.bench.data import make_data
+from monitor.bench.latency import AlertReader, latencies_ms, offer, percentile
+from monitor.bench.procs import Process, free_port
+from monitor.settings import Settings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from kafka.consumer import KafkaConsumer
+    from kafka.structs import TopicPartition
+
+POLL_S = 0.2
+
+
+def run_bench(
+    base: Settings,
+    workdir: Path,
+    events: int = 1_000_000,
+    accounts: int = 100_000,
+    workers: Sequence[int] = (1,),
+    live_seconds: float = 60.0,
+    timeout_s: float = 3600.0,
+    keep_topics: bool = False,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Measure the monitor against its references on one freshly loaded topic; return the report."""
+    kafkaio.check_reachable(base.bootstrap)
+    run = f"bench-{uuid.uuid4().hex[:8]}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    live = min(events, max(1000, int(live_seconds * 10_000)))
+    say(f"simulating {accounts} accounts for {events} + {live} events ...")
+    data = make_data(events, accounts, live)
+    topic_settings = replace(base, app_id=run, input_topic=f"{run}-events")
+    created = kafkaio.create_topics(_topics_of(topic_settings, run))
+    report: dict[str, Any] = {"run": run, "partitions": base.partitions, "accounts": accounts}
+    try:
+        started = time.monotonic()
+        messages = kafkaio.produce_lines(topic_settings, data.preload)
+        load_s = time.monotonic() - started
+        report.update(events=messages, load_events_per_s=round(messages / load_s))
+        say(f"loaded {messages} messages in {load_s:.1f} s")
+
+        bare = bare_consumer_rate(topic_settings, topic_settings.input_topic, messages, timeout_s)
+        report["bare_consumer_events_per_s"] = round(bare)
+        say(f"bare consumer: {bare:,.0f} events/s")
+        empty = _empty_agent_rate(topic_settings, run, workdir, messages, timeout_s)
+        report["empty_agent_events_per_s"] = round(empty)
+        say(f"empty Faust agent: {empty:,.0f} events/s")
+
+        scaling = []
+        for index, count in enumerate(workers):
+            settings = replace(
+                topic_settings,
+                app_id=f"{run}-w{count}",
+                alerts_topic=f"{run}-w{count}-alerts",
+                dead_letter_topic=f"{run}-w{count}-dlq",
+                risk_topic=f"{run}-w{count}-risk",
+            )
+            created += kafkaio.create_topics(settings)
+            procs = _start_workers(settings, workdir, count)
+            try:
+                figures = _throughput(settings, procs, messages, timeout_s)
+                say(f"{count} worker(s): {figures['events_per_s']:,.0f} events/s")
+                if index == 0:
+                    report.update(figures, workers=count)
+                    rate = figures["events_per_s"] / 2
+                    say(f"offering {rate:,.0f} events/s for up to {live_seconds:.0f} s ...")
+                    report.update(_latency(settings, data.live, rate, live_seconds))
+                scaling.append({"workers": count, "events_per_s": figures["events_per_s"]})
+            finally:
+                for proc in procs:
+                    proc.stop()
+        report["scaling"] = scaling
+        if len(scaling) > 1:
+            report["scale_ratio"] = round(
+                scaling[-1]["events_per_s"] / scaling[0]["events_per_s"], 2
+            )
+        report["ratio_to_empty_agent"] = round(report["events_per_s"] / empty, 3)
+        report["ratio_to_bare_consumer"] = round(report["events_per_s"] / bare, 3)
+    finally:
+        if not keep_topics:
+            _delete_topics(base, run)
+    return report
+
+
+def _topics_of(settings: Settings, run: str) -> Settings:
+    """Settings naming only bench topics (the alerts and other topics of the input's run)."""
+    return replace(
+        settings,
+        alerts_topic=f"{run}-alerts",
+        dead_letter_topic=f"{run}-dlq",
+        risk_topic=f"{run}-risk",
+    )
+
+
+def _env(settings: Settings, workdir: Path, web_port: int) -> dict[str, str]:
+    return {
+        "MONITOR_BOOTSTRAP": settings.bootstrap,
+        "MONITOR_APP_ID": settings.app_id,
+        "MONITOR_INPUT_TOPIC": settings.input_topic,
+        "MONITOR_ALERTS_TOPIC": settings.alerts_topic,
+        "MONITOR_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+        "MONITOR_RISK_TOPIC": settings.risk_topic,
+        "MONITOR_PARTITIONS": str(settings.partitions),
+        "MONITOR_STORE": settings.store,
+        "MONITOR_WEB_PORT": str(web_port),
+        "MONITOR_DATA_DIR": str(workdir / f"data-{settings.app_id}-{web_port}"),
+        "MONITOR_LOG_LEVEL": "warning",
+        "MONITOR_WEBHOOK_URLS": "",
+        "MONITOR_ALERTMANAGER_URL": "",
+    }
+
+
+def _empty_agent_rate(
+    settings: Settings, run: str, workdir: Path, messages: int, timeout_s: float
+) -> float:
+    out = workdir / f"{run}-empty.json"
+    env = _env(replace(settings, app_id=f"{run}-empty"), workdir, free_port())
+    proc = Process(
+        ["monitor.bench.empty_agent", str(messages), str(out)], env, workdir / f"{run}-empty.log"
+    )
+    proc.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not out.exists():
+            if not proc.alive():
+                raise RuntimeError(f"the empty Faust agent exited early:\n{proc.tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("the empty Faust agent did not finish in time")
+            time.sleep(POLL_S)
+        result = orjson.loads(out.read_bytes())
+    finally:
+        proc.stop()
+    return float(result["count"] / max(result["last"] - result["first"], 1e-9))
+
+
+def _start_workers(settings: Settings, workdir: Path, count: int) -> list[Process]:
+    procs = []
+    for _ in range(count):
+        port = free_port()
+        env = _env(settings, workdir, port)
+        log = workdir / f"{settings.app_id}-{port}.log"
+        procs.append(Process(["monitor", "worker"], env, log, web_port=port))
+    for proc in procs:
+        proc.start()
+    return procs
+
+
+def _processed(procs: Sequence[Process]) -> int:
+    total = 0
+    for proc in procs:
+        if not proc.alive():
+            raise RuntimeError(f"a bench worker exited early:\n{proc.tail()}")
+        total += int(proc.get("/health").get("processed", 0))
+    return total
+
+
+def _throughput(
+    settings: Settings, procs: Sequence[Process], messages: int, timeout_s: float
+) -> dict[str, Any]:
+    """Events per second from the first event processed to the last alert written."""
+    deadline = time.monotonic() + timeout_s
+    first = 0.0
+    while (done := _processed(procs)) < messages:
+        if done and not first:
+            first = time.monotonic() - POLL_S / 2
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the workers processed {done} of {messages} in time")
+        time.sleep(POLL_S)
+    finished = time.monotonic()
+    alerts, last_change = _end_offsets(settings), finished
+    while time.monotonic() - last_change < 2.0:  # the last alerts may still be in flight
+        time.sleep(POLL_S)
+        now = _end_offsets(settings)
+        if now != alerts:
+            alerts, last_change = now, time.monotonic()
+    end = last_change if last_change > finished else finished
+    sizes = [proc.get("/api/state-size") for proc in procs]
+    held = sum(int(s.get("accounts", 0)) for s in sizes)
+    return {
+        "events_per_s": round(messages / max(end - first, 1e-9)),
+        "seconds": round(end - first, 1),
+        "alerts": alerts,
+        "peak_rss_mb": round(max(proc.peak_rss_mb() for proc in procs), 1),
+        "state_accounts": held,
+        "state_bytes_per_account": round(sum(int(s.get("bytes", 0)) for s in sizes) / max(held, 1)),
+    }
+
+
+def _end_offsets(settings: Settings) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None)
+    try:
+        partitions = consumer.partitions_for_topic(settings.alerts_topic) or set()
+        tps = [TopicPartition(settings.alerts_topic, p) for p in partitions]
+        return int(sum(consumer.end_offsets(tps).values())) if tps else 0
+    finally:
+        consumer.close()
+
+
+def _latency(
+    settings: Settings, lines: Sequence[bytes], rate: float, seconds: float
+) -> dict[str, Any]:
+    reader = AlertReader(settings, settings.alerts_topic)
+    reader.start()
+    try:
+        sent_at, sent = offer(settings, settings.input_topic, lines, rate, seconds)
+        time.sleep(3.0)  # the alerts of the last inputs
+    finally:
+        reader.stop()
+    values = latencies_ms(sent_at, reader.arrivals)
+    return {
+        "offered_events_per_s": round(rate),
+        "offered_events": sent,
+        "latency_alerts": len(values),
+        "latency_ms": {
+            "p50": round(percentile(values, 0.5), 1),
+            "p99": round(percentile(values, 0.99), 1),
+            "p999": round(percentile(values, 0.999), 1),
+        },
+    }
+
+
+def _delete_topics(settings: Settings, run: str) -> None:
+    with kafkaio.admin(settings) as client:
+        names = [t for t in client.list_topics() if t.startswith(run)]
+        if names:
+            client.delete_topics(names)

@@ -1,0 +1,49 @@
+"""``monitor bench`` end to end on the real broker, at a small size."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def test_bench_reports_every_figure_it_promises(bootstrap: str, tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
+    run = subprocess.run(
+        [
+            *(sys.executable, "-m", "monitor", "bench", "--events", "4000", "--accounts", "400"),
+            *("--workers", "1,2", "--live-seconds", "8", "--report", str(report)),
+        ],
+        env={**os.environ, "MONITOR_BOOTSTRAP": bootstrap, "MONITOR_PARTITIONS": "2"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    data = json.loads(report.read_text())
+    assert data["events"] >= 4000  # macro indicators go to every partition
+    for key in ("events_per_s", "bare_consumer_events_per_s", "empty_agent_events_per_s"):
+        assert data[key] > 0
+    assert data["ratio_to_empty_agent"] == pytest.approx(
+        data["events_per_s"] / data["empty_agent_events_per_s"], rel=0.01
+    )
+    latency = data["latency_ms"]
+    assert data["latency_alerts"] > 0
+    assert 0 < latency["p50"] <= latency["p99"] <= latency["p999"]
+    assert data["peak_rss_mb"] > 50
+    assert data["state_accounts"] == 400
+    assert 200 < data["state_bytes_per_account"] < 20_000
+    assert [s["workers"] for s in data["scaling"]] == [1, 2] and data["workers"] == 1
+    assert "events per second (empty Faust agent)" in run.stdout  # the printed table
+    # the bench leaves no topic of its own behind
+    from monitor import kafkaio
+    from monitor.settings import Settings
+
+    with kafkaio.admin(Settings(bootstrap=bootstrap)) as client:
+        assert not [t for t in client.list_topics() if t.startswith(data["run"])]
