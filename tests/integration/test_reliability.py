@@ -14,13 +14,24 @@ from monitor import kafkaio
 from monitor import simulator as sim
 from monitor.backtest import replay_lines
 from tests.integration.conftest import WorkerProcess
-from tests.support.receiver import WebhookReceiver
+from tests.support.receiver import Request, WebhookReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability]
 
 
-def test_sigkill_mid_stream_loses_no_alert(worker_factory, capsys) -> None:
-    """Every alert the worker produced reaches the webhook, across a SIGKILL and a restart.
+def alertmanager_keys(requests: list[Request]) -> collections.Counter[tuple[str, str]]:
+    """(alert_id, status) of every alert in Alertmanager v2 POSTs (a list of alerts each)."""
+    return collections.Counter(
+        (a["labels"]["alert_id"], "resolved" if "endsAt" in a else "firing")
+        for r in requests
+        if r.path == "/api/v2/alerts"
+        for a in r.json
+    )
+
+
+def test_sigkill_mid_stream_loses_and_repeats_no_alert(worker_factory, capsys) -> None:
+    """Every alert the worker produced reaches the webhook and Alertmanager exactly once, across
+    a SIGKILL and a restart (the sinks' delivery journals).
 
     The decisions after the restart are not bit-for-bit those of an uninterrupted run: account
     state and the portfolio come back from their changelogs, but the online models only from
@@ -30,8 +41,13 @@ def test_sigkill_mid_stream_loses_no_alert(worker_factory, capsys) -> None:
     lines = [orjson.dumps(e) for e in simulation.events]
     expected = {(a["alert_id"], a["status"]) for a in replay_lines(lines).alerts}
 
-    with WebhookReceiver() as receiver:
-        worker = worker_factory(partitions=1, MONITOR_WEBHOOK_URLS=receiver.url)
+    with WebhookReceiver() as receiver, WebhookReceiver() as alertmanager:
+        worker = worker_factory(
+            partitions=1,
+            MONITOR_WEBHOOK_URLS=receiver.url,
+            MONITOR_ALERTMANAGER_URL=alertmanager.base_url,
+            MONITOR_ALERTMANAGER_RESEND_S="3600",  # keep-alive re-sends are not deliveries
+        )
         worker.start()
         kafkaio.produce_lines(worker.settings, lines)
         deadline = time.monotonic() + 120
@@ -61,17 +77,28 @@ def test_sigkill_mid_stream_loses_no_alert(worker_factory, capsys) -> None:
             for _, v in kafkaio.consume_all(worker.settings, worker.settings.alerts_topic)
         ]
         delivered = [r.json for r in receiver.requests]
+        am_keys = alertmanager_keys(alertmanager.requests)
 
     topic_keys = collections.Counter((a["alert_id"], a["status"]) for a in on_topic)
     hook_keys = collections.Counter((a["alert_id"], a["status"]) for a in delivered)
-    # nothing lost on the way out: every alert on the topic reached the webhook
-    assert topic_keys and set(hook_keys) == set(topic_keys)
-    overlap = len(set(topic_keys) & expected) / len(expected)
+    decided = set(topic_keys)  # what the killed run and the restarted run decided
+    overlap = len(decided & expected) / len(expected)
+    counts = {
+        name: (len(decided - set(got)), sum(n - 1 for n in got.values()), sum(got.values()))
+        for name, got in (("webhook", hook_keys), ("alertmanager", am_keys))
+    }
     with capsys.disabled():
         print(
-            f"\ncrash test: {len(expected)} alerts expected; topic {sum(topic_keys.values())} "
-            f"records ({sum(n - 1 for n in topic_keys.values())} repeated); webhook "
-            f"{sum(hook_keys.values())} deliveries ({sum(n - 1 for n in hook_keys.values())} "
-            "repeated, receivers deduplicate by alert_id and status); "
-            f"{overlap:.0%} of the uninterrupted run's alerts were also made across the crash"
+            f"\ncrash test: {len(decided)} alerts decided across the crash "
+            f"({len(expected)} in an uninterrupted run, {overlap:.0%} of them also made); topic "
+            f"{sum(topic_keys.values())} records ({sum(n - 1 for n in topic_keys.values())} "
+            "repeated); "
+            + "; ".join(
+                f"{name} received {received}, lost {lost}, duplicated {dup}"
+                for name, (lost, dup, received) in counts.items()
+            )
         )
+    assert decided
+    for name, got in (("webhook", hook_keys), ("alertmanager", am_keys)):
+        assert set(got) == decided, f"{name}: lost {decided - set(got)}, extra {set(got) - decided}"
+        assert max(got.values()) == 1, f"{name} got duplicates: {counts[name]}"

@@ -77,6 +77,12 @@ class WebhookReceiver:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/alerts"
 
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` (for sinks that add their own path, like Alertmanager's)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
     def fail_next(self, count: int, status: int = 500) -> None:
         """Answer ``status`` (500 by default) to the next ``count`` requests, then as before."""
         with self._lock:
