@@ -137,3 +137,16 @@ def test_undeliverable_portfolio_alerts_are_dead_lettered_by_segment(worker) -> 
     record = orjson.loads(value)
     assert key == b"all/all" and record["source"] == {"sink": "alertmanager"}
     assert record["reason_kind"] == "undeliverable_alert"
+
+
+def test_each_http_sink_keeps_its_own_delivery_journal_in_the_data_dir(tmp_path) -> None:
+    urls = ("http://a.test/hook", "http://b.test/hook")
+    settings = Settings(
+        data_dir=tmp_path, webhook_urls=urls, alertmanager_url="http://am.test", app_id="unit-j"
+    )
+    sinks = Monitor(settings, CollectorRegistry()).sinks
+    paths = [s.journal.path for s in sinks]
+    assert len(set(paths)) == 3 and all(p.parent == tmp_path / "delivery" for p in paths)
+    assert [p.name.split("-")[0] for p in paths] == ["webhook", "webhook", "alertmanager"]
+    off = Settings(data_dir=tmp_path, webhook_urls=urls, delivery_journal_keep=0, app_id="unit-k")
+    assert all(s.journal is None for s in Monitor(off, CollectorRegistry()).sinks)
