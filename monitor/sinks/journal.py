@@ -104,12 +104,18 @@ class DeliveryJournal:
         self._pending[key] = alert
         self._append({"op": "queued", "key": key, "alert": alert}, sync=False)
 
-    def delivered(self, alert: dict[str, Any]) -> None:
-        """The receiver took ``alert`` (fsync'd before returning)."""
+    def delivered(self, alert: dict[str, Any], sync: bool = True) -> None:
+        """The receiver took ``alert``: flushed, and fsync'd before returning unless ``sync`` is
+        False (then call :meth:`sync`, e.g. in a thread, before the next delivery)."""
         key = journal_key(alert)
         self._pending.pop(key, None)
         self._remember(key)
-        self._append({"op": "delivered", "key": key}, sync=True)
+        self._append({"op": "delivered", "key": key}, sync=sync)
+
+    def sync(self) -> None:
+        """fsync what was written (safe from another thread; a closed file is skipped)."""
+        with contextlib.suppress(OSError, ValueError):
+            os.fsync(self._file.fileno())
 
     def dropped(self, alert: dict[str, Any]) -> None:
         """``alert`` went to the dead-letter topic and is no longer this sink's to deliver."""

@@ -204,7 +204,8 @@ class HttpSink(Sink):
             if status is not None and 200 <= status < 300:
                 self._count("delivered")
                 if self.journal is not None and self.journalled(alert):
-                    self.journal.delivered(alert)
+                    self.journal.delivered(alert, sync=False)  # flushed: a SIGKILL keeps it
+                    await asyncio.to_thread(self.journal.sync)  # fsync off the event loop
                 return
             if status is not None and status < 500 and status not in _RETRYABLE:
                 self._give_up(alert, "rejected", problem)  # 4xx, or a 3xx nobody follows
