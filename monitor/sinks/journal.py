@@ -2,13 +2,14 @@
 
 One append-only file of JSON lines per sink, in the worker's data directory. ``queued`` is
 written (and flushed to the OS, so a SIGKILL keeps it) when the sink accepts an alert;
-``delivered`` is written and fsync'd after the receiver answered 2xx; ``dropped`` when the alert
-went to the dead-letter topic instead. Loaded at start, the journal gives back the alerts that
-were accepted but never delivered (to send them first) and the keys already delivered (never to
-send them again), so a crash neither loses nor repeats a delivery, up to the one alert whose
-2xx answer the crash interrupted. The key of an alert is ``alert_id`` and ``status`` (a firing
-alert and its resolution share the id). The file is rewritten, keeping the pending alerts and
-the newest ``keep`` delivered keys, when it has grown to about twice what it has to hold.
+``delivered`` is written, and fsync'd off the event loop, after the receiver answered 2xx;
+``dropped`` when the alert went to the dead-letter topic instead. Loaded at start, the journal
+gives back the alerts that were accepted but never delivered (to send them first) and the keys
+already delivered (never to send them again), so a crash neither loses nor repeats a delivery,
+up to the one alert whose 2xx answer the crash interrupted. The key of an alert is ``alert_id``
+and ``status`` (a firing alert and its resolution share the id). The file is rewritten, keeping
+the pending alerts and the newest ``keep`` delivered keys, when it has grown to about twice what
+it has to hold.
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "webhook.log"
@@ -23,15 +24,12 @@ the newest ``keep`` delivered keys, when it has grown to about twice what it has
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from collections import OrderedDict
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
-
-log = logging.getLogger(__name__)
 
 
 def journal_key(alert: dict[str, Any]) -> str:
