@@ -50,6 +50,7 @@ class Settings:
     webhook_retries: int = 5
     webhook_retry_for_s: float = 900.0
     webhook_queue: int = 10000
+    delivery_journal_keep: int = 100000  # delivered ids remembered per sink; 0: no journal
     alertmanager_url: str = ""
     alertmanager_resend_s: float = 60.0
     alert_open: float = 0.75

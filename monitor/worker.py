@@ -4,11 +4,13 @@ The agent consumes raw bytes (never Faust-decoded records, so a malformed messag
 it), validates them in the core, and dead-letters what is invalid. Account state and macro books
 live in changelog-backed tables; alerts are produced with ``send_soon``, and Faust flushes the
 producer before it commits offsets, so an alert is never lost to a crash (it may be repeated
-after one: receivers deduplicate by ``alert_id``).
+on the topic after one: consumers deduplicate by ``alert_id``). Webhook and Alertmanager sinks
+keep a delivery journal in the data dir, so across a crash they lose and repeat no delivery.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -32,6 +34,7 @@ from monitor.metrics import Metrics
 from monitor.settings import Settings, SettingsError
 from monitor.sinks.alertmanager import AlertmanagerSink
 from monitor.sinks.base import Sink
+from monitor.sinks.journal import DeliveryJournal
 from monitor.sinks.webhook import WebhookSink
 from monitor.status import PAGE, StatusBoard
 from monitor.tablestore import TableStore
@@ -136,6 +139,7 @@ class Monitor:
                 queue_size=s.webhook_queue,
                 metrics=self.metrics,
                 on_give_up=partial(self._undeliverable, "webhook"),
+                journal=self._journal("webhook", url),
             )
             for url in s.webhook_urls
         ]
@@ -150,10 +154,19 @@ class Monitor:
                     queue_size=s.webhook_queue,
                     metrics=self.metrics,
                     on_give_up=partial(self._undeliverable, "alertmanager"),
+                    journal=self._journal("alertmanager", s.alertmanager_url),
                     generator_url=f"http://{s.web_host}:{s.web_port}/status",
                 )
             )
         return sinks
+
+    def _journal(self, sink: str, url: str) -> DeliveryJournal | None:
+        """The delivery journal of one sink and URL, in the data dir (None when turned off)."""
+        keep = self.settings.delivery_journal_keep
+        if keep <= 0:
+            return None
+        name = f"{sink}-{hashlib.sha256(url.encode()).hexdigest()[:12]}.jsonl"
+        return DeliveryJournal(self.settings.data_dir / "delivery" / name, keep=keep)
 
     # -- the agent ------------------------------------------------------------------------
     async def _agent(self, stream: Any) -> None:
@@ -354,7 +367,7 @@ class Monitor:
 
     async def _risk_page(self, request: Any, account: str) -> Any:
         """The account's last published risk (as on the account-risk topic), for operators."""
-        state = self.engine.store.get(account)
+        state = self.store.inner.get(account)
         if state is None or state.published < 0:
             return self.app.web.json({"account_id": account, "known": False}, status=404)
         return self.app.web.json(

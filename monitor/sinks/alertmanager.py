@@ -99,6 +99,9 @@ class AlertmanagerSink(HttpSink):
             self.open[alert["alert_id"]] = alert
         return super().offer(alert)
 
+    def journalled(self, alert: dict[str, Any]) -> bool:
+        return _BATCH not in alert  # refreshes repeat open alerts on purpose
+
     def request(self, alert: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         batch = alert.get(_BATCH, [alert])
         body = orjson.dumps([to_alertmanager(a, self.generator_url) for a in batch])

@@ -8,7 +8,10 @@ retried with exponential back-off (for at least ``retries`` retries and ``retry_
 seconds, so a receiver that is down for minutes still gets every alert, in order, once it is
 back); other answers (4xx, 3xx) are final. A give-up callback that raises, or an alert that
 cannot be encoded, costs that one alert and never the delivery task. Give-up reasons name the
-receiver by its origin only (webhook URLs often carry a token in the path or query).
+receiver by its origin only (webhook URLs often carry a token in the path or query). With a
+:class:`~monitor.sinks.journal.DeliveryJournal`, accepted alerts and deliveries are persisted:
+after a restart the undelivered ones are sent first and the delivered ones never again (an
+offer of either counts as ``duplicate``), and a stop leaves what is queued for the next start.
 :class:`WebhookSink` posts each alert as it is, signed when a secret is set.
 """
 
@@ -28,12 +31,13 @@ import orjson
 from monitor.metrics import Metrics
 from monitor.signing import SIGNATURE_HEADER, sign
 from monitor.sinks.base import Sink
+from monitor.sinks.journal import DeliveryJournal
 
 GiveUp = Callable[[dict[str, Any], str], None]
 _RETRYABLE = {408, 429}
 _MAX_EXPONENT = 32  # 2**32 x any sane back-off is past max_backoff_s; a float cannot overflow
 log = logging.getLogger(__name__)
-OUTCOMES = ("delivered", "error", "failed", "rejected", "refused")
+OUTCOMES = ("delivered", "error", "failed", "rejected", "refused", "duplicate")
 
 
 class HttpSink(Sink):
@@ -56,6 +60,7 @@ class HttpSink(Sink):
         metrics: Metrics | None = None,
         client: httpx.AsyncClient | None = None,
         on_give_up: GiveUp | None = None,
+        journal: DeliveryJournal | None = None,
     ) -> None:
         self.url = url
         self.origin = _origin(url)
@@ -75,6 +80,10 @@ class HttpSink(Sink):
                 metrics.deliveries.labels(sink=self.name, outcome=outcome)
             metrics.delivery_queue.labels(sink=self.name).set(0)
         self._task: asyncio.Task[None] | None = None
+        self.journal = journal
+        if journal is not None:  # what a crash kept from the receiver goes first, in order
+            for alert in journal.pending():
+                self._put(alert)
 
     # -- accounting -----------------------------------------------------------------------
     def _count(self, outcome: str) -> None:
@@ -87,6 +96,8 @@ class HttpSink(Sink):
 
     def _give_up(self, alert: dict[str, Any], outcome: str, reason: str) -> None:
         self._count(outcome)
+        if self.journal is not None and self.journalled(alert):
+            self.journal.dropped(alert)
         if self.on_give_up is None:
             return
         try:
@@ -100,6 +111,21 @@ class HttpSink(Sink):
 
     # -- interface ------------------------------------------------------------------------
     def offer(self, alert: dict[str, Any]) -> bool:
+        journal = self.journal if self.journalled(alert) else None
+        if journal is not None and (journal.was_delivered(alert) or journal.is_pending(alert)):
+            self._count("duplicate")  # e.g. re-sent by the engine's recovery after a crash
+            return True
+        if not self._put(alert):
+            return False
+        if journal is not None:
+            journal.queued(alert)
+        return True
+
+    def journalled(self, alert: dict[str, Any]) -> bool:
+        """Whether ``alert`` is one delivery the journal tracks (keep-alives are not)."""
+        return True
+
+    def _put(self, alert: dict[str, Any]) -> bool:
         try:
             self._queue.put_nowait(alert)
         except asyncio.QueueFull:
@@ -115,8 +141,9 @@ class HttpSink(Sink):
             self._task = asyncio.ensure_future(self._run())
 
     async def stop(self, timeout_s: float = 5.0) -> None:
-        """Deliver what can be delivered within ``timeout_s``, then stop; what is left goes to
-        the give-up callback (the dead-letter topic), never silently away."""
+        """Deliver what can be delivered within ``timeout_s``, then stop; what is left stays in
+        the journal for the next start, or without a journal goes to the give-up callback (the
+        dead-letter topic), never silently away."""
         if self._task is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._queue.join(), timeout_s)
@@ -125,8 +152,12 @@ class HttpSink(Sink):
                 await self._task
             self._task = None
         while not self._queue.empty():
-            self._give_up(self._queue.get_nowait(), "failed", "the worker stopped first")
+            left = self._queue.get_nowait()
+            if self.journal is None or not self.journalled(left):
+                self._give_up(left, "failed", "the worker stopped first")
         self._gauge()
+        if self.journal is not None:
+            self.journal.close()
         if self._own_client and self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -143,7 +174,8 @@ class HttpSink(Sink):
             try:
                 await self._deliver(alert)
             except asyncio.CancelledError:
-                self._give_up(alert, "failed", "the worker stopped during delivery")
+                if self.journal is None or not self.journalled(alert):
+                    self._give_up(alert, "failed", "the worker stopped during delivery")
                 raise
             except Exception as exc:  # e.g. not JSON-encodable: lose this alert, not the task
                 self._give_up(alert, "failed", f"{type(exc).__name__}: {exc}")
@@ -171,6 +203,9 @@ class HttpSink(Sink):
                 status, problem = None, f"{type(exc).__name__}"
             if status is not None and 200 <= status < 300:
                 self._count("delivered")
+                if self.journal is not None and self.journalled(alert):
+                    self.journal.delivered(alert, sync=False)  # flushed: a SIGKILL keeps it
+                    await asyncio.to_thread(self.journal.sync)  # fsync off the event loop
                 return
             if status is not None and status < 500 and status not in _RETRYABLE:
                 self._give_up(alert, "rejected", problem)  # 4xx, or a 3xx nobody follows

@@ -25,9 +25,13 @@ class Request:
 
 
 class WebhookReceiver:
-    """``with WebhookReceiver() as r: ... r.url ... r.requests``; answers 200 unless told."""
+    """``with WebhookReceiver() as r: ... r.url ... r.requests``; answers 200 unless told.
 
-    def __init__(self, secret: str = "") -> None:
+    ``port`` 0 takes a free port; a given port lets a test bring a receiver back where an
+    earlier one was (or where none listened yet), as after an outage.
+    """
+
+    def __init__(self, secret: str = "", port: int = 0) -> None:
         self.secret = secret
         self._lock = threading.Lock()
         self._all: list[Request] = []
@@ -62,7 +66,7 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def _answer(self) -> int:
@@ -76,6 +80,12 @@ class WebhookReceiver:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/alerts"
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` (for sinks that add their own path, like Alertmanager's)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
 
     def fail_next(self, count: int, status: int = 500) -> None:
         """Answer ``status`` (500 by default) to the next ``count`` requests, then as before."""

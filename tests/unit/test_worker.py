@@ -222,3 +222,16 @@ def test_a_batch_gives_the_alerts_of_one_message_at_a_time(tmp_path, monkeypatch
         sent[mode] = [value for _, value, _ in capture.sent]
     assert len(sent["single"]) > 3
     assert sent["batched"] == sent["single"]
+
+
+def test_each_http_sink_keeps_its_own_delivery_journal_in_the_data_dir(tmp_path) -> None:
+    urls = ("http://a.test/hook", "http://b.test/hook")
+    settings = Settings(
+        data_dir=tmp_path, webhook_urls=urls, alertmanager_url="http://am.test", app_id="unit-j"
+    )
+    sinks = Monitor(settings, CollectorRegistry()).sinks
+    paths = [s.journal.path for s in sinks]
+    assert len(set(paths)) == 3 and all(p.parent == tmp_path / "delivery" for p in paths)
+    assert [p.name.split("-")[0] for p in paths] == ["webhook", "webhook", "alertmanager"]
+    off = Settings(data_dir=tmp_path, webhook_urls=urls, delivery_journal_keep=0, app_id="unit-k")
+    assert all(s.journal is None for s in Monitor(off, CollectorRegistry()).sinks)

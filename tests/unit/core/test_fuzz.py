@@ -16,7 +16,7 @@ from monitor.core.events import Event, InvalidEvent, parse_event
 from monitor.core.store import MemoryStore
 from tests.unit.core.helpers import raw
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.reliability]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=20),
@@ -45,7 +45,7 @@ def _parse(data: bytes) -> Event | None:
         return None
 
 
-@settings(deadline=None)
+@settings(deadline=None)  # a shared, loaded machine is slow, not wrong
 @given(st.binary(max_size=2000))
 def test_random_bytes_are_refused_with_a_reason(data: bytes) -> None:
     _parse(data)
