@@ -32,6 +32,7 @@ FEATURE_NAMES = (
     "macro_unemployment",
     "macro_unemployment_change",
     "days_to_next_due",
+    "behaviour_change",
 )
 #: Window in days for counting borrowing-to-repay drawdowns.
 BORROW_WINDOW = 90
@@ -97,9 +98,21 @@ def vector(state: AccountState, day: int, macro: MacroBook) -> list[float]:
         macro.level(state.region),
         macro.change(state.region),
         min(float(next_due - day), 60.0) if next_due is not None else 60.0,
+        state.behaviour,
     ]
 
 
+#: Value of a feature missing from a vector stored before it existed (pending snapshots in
+#: state written by an earlier version: features are only ever appended).
+_MISSING = 0.0
+
+
 def as_dict(values: list[float]) -> dict[str, float]:
-    """A feature vector as a name -> value mapping."""
+    """A feature vector as a name -> value mapping (an older, shorter vector is padded).
+
+    >>> as_dict([1.0] * (len(FEATURE_NAMES) - 1))["behaviour_change"]
+    0.0
+    """
+    if len(values) < len(FEATURE_NAMES):
+        values = [*values, *[_MISSING] * (len(FEATURE_NAMES) - len(values))]
     return dict(zip(FEATURE_NAMES, values, strict=True))
