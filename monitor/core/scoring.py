@@ -190,12 +190,34 @@ def base_feature(name: str) -> str:
     return name.split("|")[0].split(">=")[0].split("#")[0]
 
 
+def scorecard_start() -> tuple[dict[str, float], float]:
+    """The scorecard as shared weights and an intercept over :func:`model_inputs`.
+
+    A scorecard term ``w (v - c)`` is ``w s u + w (m - c)`` for the input ``u = (v - m) / s``
+    (scale ``s``, centre ``m``), so the scorecard and an online model started from it score the
+    same accounts the same way.
+
+    >>> weights, intercept = scorecard_start()
+    >>> x = {name: centre + 0.4 for name, (_, centre) in SCORECARD.items()} | {"dpd": 12.0}
+    >>> z = intercept + sum(weights.get(k, 0.0) * v for k, v in model_inputs(x).items())
+    >>> round(sigmoid(z), 6) == round(Scorecard().predict(x), 6)
+    True
+    """
+    weights: dict[str, float] = {}
+    intercept = SCORECARD_INTERCEPT
+    for k, (w, c) in SCORECARD.items():
+        weights[k] = w * SCALES.get(k, 1.0)
+        intercept += w * (CENTRES.get(k, 0.0) - c)
+    return weights, intercept
+
+
 class OnlineLogistic:
     """An online logistic regression (River, AdaGrad) over :func:`model_inputs`.
 
-    It starts at the prior log-odds, so before it has learned anything it scores like the base
-    rate. AdaGrad gives each input its own step size, so rare inputs (a band few accounts fall
-    in) still learn while common ones settle.
+    It starts from the expert scorecard's weights (:func:`scorecard_start`), so before it has
+    learned anything it scores like the scorecard and can take over as soon as it does better;
+    without ``from_scorecard`` it starts at the prior log-odds. AdaGrad gives each input its own
+    step size, so rare inputs (a band few accounts fall in) still learn while common ones settle.
 
     Class imbalance: with ``balanced`` (the default) each positive outcome is learned with the
     weight ``negatives / positives`` seen so far (at most ``max_weight``), so the few accounts
@@ -211,14 +233,18 @@ class OnlineLogistic:
         l2: float = 1e-5,
         balanced: bool = True,
         max_weight: float = 5.0,
+        from_scorecard: bool = True,
     ) -> None:
         self.name = name
         self.balanced = balanced
         self.max_weight = max_weight
         self.seen = [0, 0]  # negatives, positives learned
+        start = scorecard_start() if from_scorecard else ({}, PRIOR_LOGIT)
         self.regression = linear_model.LogisticRegression(
-            optimizer=optim.AdaGrad(lr), l2=l2, intercept_init=PRIOR_LOGIT, intercept_lr=lr / 5
+            optimizer=optim.AdaGrad(lr), l2=l2, intercept_init=start[1], intercept_lr=lr / 5
         )
+        for name_, weight in start[0].items():
+            self.regression._weights[name_] = weight
 
     @property
     def positive_weight(self) -> float:

@@ -97,3 +97,19 @@ def test_a_checkpoint_of_the_previous_format_is_refused_with_a_sentence() -> Non
     del book.format  # as books pickled before the format existed
     with pytest.raises(ValueError, match="model format 1, this version reads format 2"):
         ModelBook.from_bytes(pickle.dumps(book))
+
+
+def test_a_fresh_online_model_scores_like_the_scorecard_then_learns_away() -> None:
+    from monitor.core.features import FEATURE_NAMES
+    from monitor.core.scoring import Scorecard
+
+    rng = random.Random(9)
+    xs = [
+        {name: rng.random() for name in FEATURE_NAMES} | {"dpd": rng.choice([0.0, 12.0])}
+        for _ in range(50)
+    ]
+    fresh, card = OnlineLogistic(), Scorecard()
+    assert [round(fresh.predict(x), 9) for x in xs] == [round(card.predict(x), 9) for x in xs]
+    for x, y in _stream(5000, 5):
+        fresh.learn(x, y)
+    assert any(abs(fresh.predict(x) - card.predict(x)) > 0.01 for x in xs)
