@@ -102,6 +102,8 @@ DPD_STEPS = (1, 7, 14, 21)
 BANDS: dict[str, tuple[float, ...]] = {
     "pay_to_due_ratio": (0.05, 0.2, 0.5, 0.95),
     "utilisation": (0.05, 0.3, 0.6, 0.9),
+    "statement_utilisation": (0.05, 0.3, 0.6, 0.9),
+    "last_pay_ratio": (0.05, 0.2, 0.5, 0.95),
     "share_missed": (0.01, 0.34, 0.67),
     "share_paid_full": (0.01, 0.5, 0.99),
     "consecutive_misses": (1, 2, 3),

@@ -108,5 +108,5 @@ def test_state_written_before_the_detector_still_loads() -> None:
     data = state.to_dict()
     del data["bh"]
     assert AccountState.from_dict(data).behaviour == 0.0
-    short = [0.0] * (len(ft.FEATURE_NAMES) - 1)
+    short = [1.0] * ft.FEATURE_NAMES.index("behaviour_change")  # as stored before it
     assert ft.as_dict(short)["behaviour_change"] == 0.0
