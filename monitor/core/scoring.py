@@ -148,23 +148,21 @@ def model_inputs(x: dict[str, float]) -> dict[str, float]:
     (0.5, 1.0, False)
     """
     phase = 0 if x.get("days_to_next_due", _NO_BILL_AHEAD) >= _NO_BILL_AHEAD else 1
-    out: dict[str, float] = {}
-
-    def put(name: str, value: float) -> None:
-        out[name] = value
-        out[_crossed(name)[phase]] = value
-
+    shared: dict[str, float] = {}
     for k, v in x.items():
         if v != 0.0 and k not in UNUSED:
-            put(k, (v - CENTRES.get(k, 0.0)) / SCALES.get(k, 1.0))
+            shared[k] = (v - CENTRES.get(k, 0.0)) / SCALES.get(k, 1.0)
     dpd = x.get("dpd", 0.0)
     for step, name in _STEP_NAMES:
         if dpd >= step:
-            put(name, 1.0)
+            shared[name] = 1.0
     for name, edges in BANDS.items():
         value = x.get(name)
         if value is not None:
-            put(_BAND_NAMES[name][sum(1 for edge in edges if value >= edge)], 1.0)
+            shared[_BAND_NAMES[name][sum(1 for edge in edges if value >= edge)]] = 1.0
+    out = dict(shared)
+    for k, v in shared.items():
+        out[_crossed(k)[phase]] = v
     out["phase|" + _PHASES[phase]] = 1.0
     return out
 
@@ -257,8 +255,8 @@ class OnlineLogistic:
         return min(max(negatives / max(positives, 1), 1.0), self.max_weight)
 
     def _logit(self, inputs: dict[str, float]) -> float:
-        weights = self.regression._weights
-        z = self.regression.intercept + sum(weights.get(k, 0.0) * v for k, v in inputs.items())
+        get = self.regression._weights.get
+        z = self.regression.intercept + sum([get(k, 0.0) * v for k, v in inputs.items()])
         return z - math.log(self.positive_weight)
 
     def predict(self, x: dict[str, float]) -> float:
