@@ -53,8 +53,8 @@ class Settings:
     delivery_journal_keep: int = 100000  # delivered ids remembered per sink; 0: no journal
     alertmanager_url: str = ""
     alertmanager_resend_s: float = 60.0
-    alert_open: float = 0.75
-    alert_clear: float = 0.45
+    alert_open: float = 0.9
+    alert_clear: float = 0.5
     horizon_days: int = 60
     reserve_amount: float = 0.0
     coverage_min: float = 1.2

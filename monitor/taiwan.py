@@ -85,22 +85,36 @@ def read_clients(path: Path) -> Iterator[dict[str, str]]:
         yield from reader
 
 
-def _schedule(status: list[int]) -> tuple[list[int | None], list[int | None]]:
-    """For each bill, the month index by whose next statement it must be paid (upper bound)
-    and the month by whose next statement it must still be unpaid (lower bound)."""
-    must_by: list[int | None] = [None] * 6  # statement (month index) it must be paid before
-    unpaid_at: list[int | None] = [None] * 6  # it must be unpaid at the statement after month
+def _schedule(
+    status: list[int], statement: list[int], due: list[int]
+) -> tuple[list[tuple[int, int] | None], list[int | None]]:
+    """For each bill, the last day it may be paid with the month whose status sets that day
+    (``None``: no status asks it paid), and the day it must still be unpaid on (``None``: none).
+
+    A status <= 0 in month ``m`` asks every bill up to ``m`` paid by ``m``'s due date; a status
+    ``d`` >= 1 asks the bills older than ``m - d + 1`` paid before the next statement and that
+    one unpaid on it.
+    """
+    deadline: list[tuple[int, int] | None] = [None] * 6
+    unpaid_on: list[int | None] = [None] * 6
+
+    def pay_by(j: int, day: int, month: int) -> None:
+        current = deadline[j]
+        if current is None or day < current[0]:
+            deadline[j] = (day, month)
+
     for m, d in enumerate(status):
         if d <= 0:
             for j in range(m + 1):
-                must_by[j] = m if must_by[j] is None else min(must_by[j], m)  # type: ignore[type-var]
+                pay_by(j, due[m] - 1, m)
         else:
             oldest = m - d + 1
             for j in range(max(oldest, 0)):
-                must_by[j] = m + 1 if must_by[j] is None else min(must_by[j], m + 1)  # type: ignore[type-var]
+                pay_by(j, statement[m + 1] - 2, m)
             if 0 <= oldest <= 5:
-                unpaid_at[oldest] = m if unpaid_at[oldest] is None else max(unpaid_at[oldest], m)  # type: ignore[type-var]
-    return must_by, unpaid_at
+                previous = unpaid_on[oldest]
+                unpaid_on[oldest] = max(previous or 0, statement[m + 1])
+    return deadline, unpaid_on
 
 
 def client_events(
@@ -144,7 +158,7 @@ def client_events(
     due = [s + DUE_AFTER for s in statement]
     as_of = due[5] + 5
     minimum = [round(b * 0.1, 2) for b in bills]
-    must_by, unpaid_at = _schedule(status)
+    deadline, unpaid_on = _schedule(status, statement, due)
     owed: list[float] = []
     for m in range(6):
         emit(
@@ -157,16 +171,16 @@ def client_events(
         )
         owed.append(bills[m])
         real = paid[m + 1] if m + 1 < 6 else paid[5]
-        by = must_by[m]
-        if by is not None:
-            # satisfied: on time when the month's status says so, else before that statement
-            when = due[by] - 1 if by < 6 and status[by] <= 0 else statement[min(by + 1, 6)] - 2
-            after = unpaid_at[m]
+        rule = deadline[m]
+        if rule is not None:
+            # satisfied by the earliest day a status asks, but not before a day it must be unpaid
+            when, by = rule
+            after = unpaid_on[m]
             if after is not None:
-                when = max(when, statement[after + 1] + 1)
+                when = max(when, after + 1)
             when = min(when, as_of - 1)
             amount = max(real, minimum[m]) if bills[m] > 0 else 0.0
-            amount = min(amount, bills[m]) if status[min(by, 5)] != -1 else bills[m]
+            amount = min(amount, bills[m]) if status[by] != -1 else bills[m]
             if amount > 0:
                 emit(when + 0.5, "payment", amount=round(amount, 2), bill_id=f"{account}-{m}")
                 owed[m] -= amount

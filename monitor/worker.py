@@ -397,6 +397,11 @@ def load_models(path: Path) -> ModelBook:
         return ModelBook()
     try:
         return ModelBook.from_bytes(path.read_bytes())
+    except ValueError as exc:  # a checkpoint of another model format
+        raise SettingsError(
+            f"the model checkpoint {path} cannot be used: {exc} (or delete it, or set "
+            "MONITOR_MODEL_CHECKPOINT to a good one)."
+        ) from None
     except Exception:
         raise SettingsError(
             f"the model checkpoint {path} cannot be read: delete it to start afresh or set "

@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.core import behaviour as bh
 from monitor.core import features as ft
 from monitor.core import ledger as lg
 from monitor.core.actions import recommend
@@ -311,8 +312,9 @@ class Engine:
         if state.outbox_offset != self._offset:
             state.outbox, state.outbox_offset = [], self._offset
         worst_dpd, worst_product = 0, ""
+        settled = 0
         for ledger in state.products.values():
-            lg.settle(ledger, day)
+            settled += lg.settle(ledger, day)
             days = lg.dpd(ledger, day) if not ledger.closed else 0
             if days > worst_dpd or not worst_product:
                 worst_dpd, worst_product = days, ledger.product
@@ -321,6 +323,8 @@ class Engine:
             self._contribute(state, day, result)
             self._close(state, time, trigger, result)
             return
+        if settled:  # a bill fell due: how unusual is the account's latest cycle
+            state.behaviour = round(self.models.behaviour.update(bh.behaviour(state, day)), 4)
         x_values = ft.vector(state, day, self.macro(state.partition))
         x = ft.as_dict(x_values)
         score = self.models.score(x)

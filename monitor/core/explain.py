@@ -29,6 +29,8 @@ _TEMPLATES: dict[str, str] = {
     "macro_unemployment_change": "Regional unemployment rose {v:.1f} points above its trend.",
     "days_to_next_due": "Next bill is due in {v:.0f} days.",
     "behaviour_change": "Behaviour changed sharply from the account's own recent pattern.",
+    "last_pay_ratio": "The last payment covered only {v:.0%} of its bill.",
+    "statement_utilisation": "The latest statement is {v:.0%} of the credit limit.",
 }
 #: Contributions (log-odds) below this are not worth telling.
 MIN_CONTRIBUTION = 0.05

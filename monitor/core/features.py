@@ -10,7 +10,7 @@ import math
 
 from monitor.core import ledger as lg
 from monitor.core.macro import MacroBook
-from monitor.core.state import FULL, MINIMUM, MISSED, PARTIAL, AccountState
+from monitor.core.state import FULL, MINIMUM, MISSED, PARTIAL, AccountState, ProductLedger
 
 FEATURE_NAMES = (
     "dpd",
@@ -32,6 +32,9 @@ FEATURE_NAMES = (
     "macro_unemployment",
     "macro_unemployment_change",
     "days_to_next_due",
+    "behaviour_change",
+    "last_pay_ratio",
+    "statement_utilisation",
 )
 #: Window in days for counting borrowing-to-repay drawdowns.
 BORROW_WINDOW = 90
@@ -47,6 +50,13 @@ def _consecutive_misses(outcomes: list[str]) -> int:
             break
         count += 1
     return count
+
+
+def _statement_utilisation(credit: ProductLedger | None) -> float:
+    """The latest credit-pay statement over the credit limit."""
+    if credit is None or credit.closed or not credit.bills or credit.limit <= 0:
+        return 0.0
+    return min(credit.bills[-1].amount / credit.limit, 3.0)
 
 
 def vector(state: AccountState, day: int, macro: MacroBook) -> list[float]:
@@ -97,9 +107,23 @@ def vector(state: AccountState, day: int, macro: MacroBook) -> list[float]:
         macro.level(state.region),
         macro.change(state.region),
         min(float(next_due - day), 60.0) if next_due is not None else 60.0,
+        state.behaviour,
+        ratios[-1] if ratios else 1.0,
+        _statement_utilisation(credit),
     ]
 
 
+#: Value of a feature missing from a vector stored before it existed (pending snapshots in
+#: state written by an earlier version: features are only ever appended).
+_MISSING = 0.0
+
+
 def as_dict(values: list[float]) -> dict[str, float]:
-    """A feature vector as a name -> value mapping."""
+    """A feature vector as a name -> value mapping (an older, shorter vector is padded).
+
+    >>> as_dict([1.0] * FEATURE_NAMES.index("behaviour_change"))["behaviour_change"]
+    0.0
+    """
+    if len(values) < len(FEATURE_NAMES):
+        values = [*values, *[_MISSING] * (len(FEATURE_NAMES) - len(values))]
     return dict(zip(FEATURE_NAMES, values, strict=True))

@@ -117,8 +117,10 @@ def restructure(ledger: ProductLedger, bill_id: str) -> bool:
     return False
 
 
-def settle(ledger: ProductLedger, day: int) -> None:
-    """Record the outcome of every bill whose due date has passed, and drop settled bills."""
+def settle(ledger: ProductLedger, day: int) -> int:
+    """Record the outcome of every bill whose due date has passed, and drop settled bills;
+    the number of outcomes recorded now."""
+    recorded = 0
     for bill in ledger.bills:
         if bill.outcome or bill.due >= day:
             continue
@@ -133,10 +135,12 @@ def settle(ledger: ProductLedger, day: int) -> None:
         ledger.outcomes = ([*ledger.outcomes, bill.outcome])[-HISTORY:]
         ratio = min(bill.paid / bill.amount, 1.5) if bill.amount > _EPS else 1.0
         ledger.pay_ratios = ([*ledger.pay_ratios, round(ratio, 4)])[-HISTORY:]
+        recorded += 1
     settled = [b for b in ledger.bills if b.outcome and b.satisfied]
     if len(settled) > _KEEP_SETTLED:
         drop = {id(b) for b in settled[:-_KEEP_SETTLED]}
         ledger.bills = [b for b in ledger.bills if id(b) not in drop]
+    return recorded
 
 
 def outstanding(ledger: ProductLedger) -> float:

@@ -21,7 +21,12 @@ import pickle
 from collections import deque
 from dataclasses import dataclass
 
+from monitor.core.behaviour import BehaviourWatch
 from monitor.core.scoring import Model, OnlineLogistic, Scorecard
+
+#: Version of the checkpoint layout; a checkpoint of another version is refused with a sentence.
+#: 2: banded, phase-crossed inputs with AdaGrad and balanced learning, and the behaviour detector.
+CHECKPOINT_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,9 @@ class ModelBook:
         self.positives = 0
         self.challenger_streak = 0
         self._active = self.fallback
+        #: the behaviour-change detector, checkpointed with the models
+        self.behaviour = BehaviourWatch()
+        self.format = CHECKPOINT_FORMAT
 
     @property
     def warmed_up(self) -> bool:
@@ -147,8 +155,18 @@ class ModelBook:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ModelBook:
-        """A book from :meth:`to_bytes` (trusted input: the monitor's own checkpoint)."""
+        """A book from :meth:`to_bytes` (trusted input: the monitor's own checkpoint).
+
+        Raises ValueError when the data is not a model book or was written in another checkpoint
+        format (the models' state changed: retrain with ``monitor train`` or start afresh).
+        """
         book = pickle.loads(data)
         if not isinstance(book, cls):
             raise ValueError("the checkpoint does not hold a model book")
+        found = getattr(book, "format", 1)
+        if found != CHECKPOINT_FORMAT:
+            raise ValueError(
+                f"the checkpoint is in model format {found}, this version reads format "
+                f"{CHECKPOINT_FORMAT}: retrain it with monitor train or start afresh"
+            )
         return book

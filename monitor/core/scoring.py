@@ -96,33 +96,134 @@ UNUSED = frozenset({"months_on_book"})
 CENTRES: dict[str, float] = {"log_credit_limit": 10.0}
 #: Steps of days past due given their own weight (the risk jumps rather than grows smoothly).
 DPD_STEPS = (1, 7, 14, 21)
+#: Scale-free features also given as categories (bin edges): a risk analyst's bands, so the
+#: linear model can bend where the risk does (a payment of 0-5% of the bill is not "a bit less"
+#: than one of 20%).
+BANDS: dict[str, tuple[float, ...]] = {
+    "pay_to_due_ratio": (0.05, 0.2, 0.5, 0.95),
+    "utilisation": (0.05, 0.3, 0.6, 0.9),
+    "statement_utilisation": (0.05, 0.3, 0.6, 0.9),
+    "last_pay_ratio": (0.05, 0.2, 0.5, 0.95),
+    "share_missed": (0.01, 0.34, 0.67),
+    "share_paid_full": (0.01, 0.5, 0.99),
+    "consecutive_misses": (1, 2, 3),
+    "days_since_payment": (35, 65),
+}
+#: ``days_to_next_due`` at or above this means no unpaid bill is ahead of its due date.
+_NO_BILL_AHEAD = 60.0
+
+
+_BAND_NAMES = {name: [f"{name}#{i}" for i in range(len(e) + 1)] for name, e in BANDS.items()}
+_STEP_NAMES = [(step, f"dpd>={step}") for step in DPD_STEPS]
+_PHASES = ("settled", "due_ahead")
+#: input name -> its name in each phase (a bounded set: the features, steps and bands)
+_CROSSED: dict[str, tuple[str, str]] = {}
+
+
+def band(name: str, value: float) -> str:
+    """The input name of the band ``value`` falls in (``pay_to_due_ratio#2``)."""
+    return _BAND_NAMES[name][sum(1 for edge in BANDS[name] if value >= edge)]
+
+
+def _crossed(name: str) -> tuple[str, str]:
+    names = _CROSSED.get(name)
+    if names is None:
+        names = _CROSSED[name] = (f"{name}|{_PHASES[0]}", f"{name}|{_PHASES[1]}")
+    return names
 
 
 def model_inputs(x: dict[str, float]) -> dict[str, float]:
-    """The online models' inputs: scaled features and DPD steps.
+    """The online models' inputs: scaled features, DPD steps and bands, each given twice.
 
-    >>> model_inputs({"dpd": 15.0, "utilisation": 0.5, "months_on_book": 3.0})
-    {'dpd': 0.5, 'utilisation': 0.5, 'dpd>=1': 1.0, 'dpd>=7': 1.0, 'dpd>=14': 1.0, 'dpd>=21': 0.0}
+    Once shared, and once for the phase of the billing cycle the account is in
+    (``|due_ahead``: a bill is still ahead of its due date; ``|settled``: none is), so the model
+    can weigh the same behaviour differently mid-cycle and after the due date, where its meaning
+    differs (an unpaid bill a week before its due date is normal; after it, it is a miss).
+    Inputs that are zero are left out (they add nothing to the score).
+
+    >>> inputs = model_inputs({"dpd": 15.0, "utilisation": 0.5, "months_on_book": 3.0})
+    >>> inputs["dpd"], inputs["dpd>=14"], "dpd>=21" in inputs, inputs["utilisation#2"]
+    (0.5, 1.0, False, 1.0)
+    >>> inputs["dpd|settled"], inputs["phase|settled"], "months_on_book" in inputs
+    (0.5, 1.0, False)
     """
-    out = {
-        k: (v - CENTRES.get(k, 0.0)) / SCALES.get(k, 1.0) for k, v in x.items() if k not in UNUSED
-    }
+    phase = 0 if x.get("days_to_next_due", _NO_BILL_AHEAD) >= _NO_BILL_AHEAD else 1
+    shared: dict[str, float] = {}
+    for k, v in x.items():
+        if v != 0.0 and k not in UNUSED:
+            shared[k] = (v - CENTRES.get(k, 0.0)) / SCALES.get(k, 1.0)
     dpd = x.get("dpd", 0.0)
-    for step in DPD_STEPS:
-        out[f"dpd>={step}"] = 1.0 if dpd >= step else 0.0
+    for step, name in _STEP_NAMES:
+        if dpd >= step:
+            shared[name] = 1.0
+    for name, edges in BANDS.items():
+        value = x.get(name)
+        if value is not None:
+            shared[_BAND_NAMES[name][sum(1 for edge in edges if value >= edge)]] = 1.0
+    out = dict(shared)
+    for k, v in shared.items():
+        out[_crossed(k)[phase]] = v
+    out["phase|" + _PHASES[phase]] = 1.0
     return out
 
 
+#: the last inputs worked out, by the identity of their feature dict: a scoring asks for the
+#: same inputs for its score and its reasons, a resolved outcome for five predictions and lessons
+_last: list[object] = [None, None]
+
+
+def cached_inputs(x: dict[str, float]) -> dict[str, float]:
+    """:func:`model_inputs` of ``x``, worked out once while ``x`` is the latest asked for.
+
+    Feature dicts are never changed once made (the engine builds a new one for every scoring),
+    so the identity of ``x`` names its inputs.
+    """
+    if _last[0] is x:
+        return _last[1]  # type: ignore[return-value]
+    inputs = model_inputs(x)
+    _last[0], _last[1] = x, inputs
+    return inputs
+
+
 def base_feature(name: str) -> str:
-    """The feature an input was derived from (``dpd>=7`` -> ``dpd``)."""
-    return name.split(">=")[0]
+    """The feature an input was derived from (``dpd>=7|settled`` -> ``dpd``)."""
+    return name.split("|")[0].split(">=")[0].split("#")[0]
+
+
+def scorecard_start() -> tuple[dict[str, float], float]:
+    """The scorecard as shared weights and an intercept over :func:`model_inputs`.
+
+    A scorecard term ``w (v - c)`` is ``w s u + w (m - c)`` for the input ``u = (v - m) / s``
+    (scale ``s``, centre ``m``), so the scorecard and an online model started from it score the
+    same accounts the same way.
+
+    >>> weights, intercept = scorecard_start()
+    >>> x = {name: centre + 0.4 for name, (_, centre) in SCORECARD.items()} | {"dpd": 12.0}
+    >>> z = intercept + sum(weights.get(k, 0.0) * v for k, v in model_inputs(x).items())
+    >>> round(sigmoid(z), 6) == round(Scorecard().predict(x), 6)
+    True
+    """
+    weights: dict[str, float] = {}
+    intercept = SCORECARD_INTERCEPT
+    for k, (w, c) in SCORECARD.items():
+        weights[k] = w * SCALES.get(k, 1.0)
+        intercept += w * (CENTRES.get(k, 0.0) - c)
+    return weights, intercept
 
 
 class OnlineLogistic:
-    """An online logistic regression (River) over fixed-scale inputs.
+    """An online logistic regression (River, AdaGrad) over :func:`model_inputs`.
 
-    It starts at the prior log-odds, so before it has learned anything it scores like the base
-    rate; positives can be up-weighted by ``positive_weight`` (1 keeps it calibrated).
+    It starts from the expert scorecard's weights (:func:`scorecard_start`), so before it has
+    learned anything it scores like the scorecard and can take over as soon as it does better;
+    without ``from_scorecard`` it starts at the prior log-odds. AdaGrad gives each input its own
+    step size, so rare inputs (a band few accounts fall in) still learn while common ones settle.
+
+    Class imbalance: with ``balanced`` (the default) each positive outcome is learned with the
+    weight ``negatives / positives`` seen so far (at most ``max_weight``), so the few accounts
+    that go bad move the weights as much as the many that do not; the score subtracts the log of
+    that weight again (the prior correction of weighted logistic regression), so probabilities
+    stay calibrated to the real rate and the alert thresholds keep their meaning.
     """
 
     def __init__(
@@ -130,24 +231,47 @@ class OnlineLogistic:
         name: str = "online-logistic",
         lr: float = 0.05,
         l2: float = 1e-5,
-        positive_weight: float = 1.0,
+        balanced: bool = True,
+        max_weight: float = 5.0,
+        from_scorecard: bool = True,
     ) -> None:
         self.name = name
-        self.positive_weight = positive_weight
+        self.balanced = balanced
+        self.max_weight = max_weight
+        self.seen = [0, 0]  # negatives, positives learned
+        start = scorecard_start() if from_scorecard else ({}, PRIOR_LOGIT)
         self.regression = linear_model.LogisticRegression(
-            optimizer=optim.SGD(lr), l2=l2, intercept_init=PRIOR_LOGIT, intercept_lr=lr
+            optimizer=optim.AdaGrad(lr), l2=l2, intercept_init=start[1], intercept_lr=lr / 5
         )
+        for name_, weight in start[0].items():
+            self.regression._weights[name_] = weight
+
+    @property
+    def positive_weight(self) -> float:
+        """Weight a positive outcome is learned with now."""
+        if not self.balanced:
+            return 1.0
+        negatives, positives = self.seen
+        return min(max(negatives / max(positives, 1), 1.0), self.max_weight)
+
+    def _logit(self, inputs: dict[str, float]) -> float:
+        get = self.regression._weights.get
+        z = self.regression.intercept + sum([get(k, 0.0) * v for k, v in inputs.items()])
+        return z - math.log(self.positive_weight)
 
     def predict(self, x: dict[str, float]) -> float:
-        return float(self.regression.predict_proba_one(model_inputs(x)).get(True, 0.0))
+        return sigmoid(self._logit(cached_inputs(x)))
 
     def contributions(self, x: dict[str, float]) -> dict[str, float]:
-        weights = self.regression.weights
+        weights = self.regression._weights
         out: dict[str, float] = {}
-        for k, v in model_inputs(x).items():
+        for k, v in cached_inputs(x).items():
             base = base_feature(k)
-            out[base] = out.get(base, 0.0) + weights.get(k, 0.0) * v
+            if base != "phase":  # the phase inputs act as intercepts, not reasons
+                out[base] = out.get(base, 0.0) + weights.get(k, 0.0) * v
         return out
 
     def learn(self, x: dict[str, float], y: bool) -> None:
-        self.regression.learn_one(model_inputs(x), y, w=self.positive_weight if y else 1.0)
+        weight = self.positive_weight if y else 1.0
+        self.regression.learn_one(cached_inputs(x), y, w=weight)
+        self.seen[int(y)] += 1

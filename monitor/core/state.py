@@ -159,6 +159,7 @@ class AccountState:
     outbox_offset: int = -1
     pending: list[Snapshot] = field(default_factory=list)
     alerts: dict[str, OpenAlert] = field(default_factory=dict)
+    behaviour: float = 0.0  # behaviour-change score of the latest bill that fell due
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +183,7 @@ class AccountState:
             "oo": self.outbox_offset,
             "pe": [s.to_list() for s in self.pending],
             "al": {cause: alert.to_list() for cause, alert in self.alerts.items()},
+            "bh": self.behaviour,
         }
 
     @classmethod
@@ -208,4 +210,5 @@ class AccountState:
             outbox_offset=d["oo"],
             pending=[Snapshot.from_list(s) for s in d["pe"]],
             alerts={cause: OpenAlert.from_list(a) for cause, a in d["al"].items()},
+            behaviour=d.get("bh", 0.0),  # absent in state written before the detector
         )

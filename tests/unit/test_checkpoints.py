@@ -49,3 +49,15 @@ def test_train_writes_a_checkpoint_a_worker_can_start_from(tmp_path: Path, capsy
     warm = load_models(checkpoint)
     assert warm.labels > 100
     assert orjson.dumps(warm.version)
+
+
+def test_checkpoint_of_another_model_format_says_so(tmp_path: Path) -> None:
+    from monitor.core.models import ModelBook
+    from monitor.settings import SettingsError
+
+    old = ModelBook()
+    old.format = 1
+    path = tmp_path / "old.ckpt"
+    path.write_bytes(old.to_bytes())
+    with pytest.raises(SettingsError, match="model format 1, this version reads format 2"):
+        load_models(path)

@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from monitor import contracts
 from monitor.backtest import replay_lines
 from monitor.core import ledger as lg
+from monitor.core.state import ProductLedger
 from monitor.core.timeutil import DAY, iso_time, parse_time
 from monitor.taiwan import COLUMNS, STATUS, client_events, convert
 
@@ -95,6 +96,35 @@ def _dpd_at(row: dict[str, str], when_offset: float = -3600.0) -> int:
 )
 def test_days_past_due_at_as_of_follow_the_september_status(row, low, high) -> None:
     assert low <= _dpd_at(row) <= high
+
+
+def _months_behind_at_each_statement(row: dict[str, str]) -> list[int]:
+    """ceil(DPD / 30) of the ledger on the statement day after each of April .. August."""
+    events, _ = client_events(row, 20000, "TW")
+    ledger = ProductLedger("credit_pay")
+    out, pending = [], sorted(events, key=lambda e: e["event_time"])
+    for month in range(1, 6):
+        day = 20000 + 30 * month
+        while pending and parse_time(pending[0]["event_time"]) < day * DAY:
+            event = pending.pop(0)
+            lg.apply_event(
+                ledger, event["type"], event, int(parse_time(event["event_time"]) // DAY)
+            )
+        out.append(-(-lg.dpd(ledger, day) // 30))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("status", "behind"),
+    [
+        ([2, 2, 2, 2, 2, 2], [1, 2, 2, 2, 2]),  # April's bill is the first: one month at most
+        ([0, 1, 2, 2, 0, 0], [0, 1, 2, 2, 0]),
+        ([0, 1, 1, 1, 0, 0], [0, 1, 1, 1, 0]),
+        ([0, 0, 1, 2, 3, 0], [0, 0, 1, 2, 3]),
+    ],
+)
+def test_months_behind_follow_the_status_every_month(status, behind) -> None:
+    assert _months_behind_at_each_statement(_row(21, status, 0)) == behind
 
 
 def test_stream_is_valid_ordered_and_split_by_as_of(csv_file: Path) -> None:

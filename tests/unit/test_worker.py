@@ -187,7 +187,7 @@ class _Table(dict):
 def _stream_of_two_partitions() -> list[_Message]:
     from monitor import simulator as sim
 
-    events = sim.simulate(sim.SimConfig(accounts=60, days=90, seed=5)).events
+    events = sim.simulate(sim.SimConfig(accounts=150, days=120, seed=5)).events
     offsets = [0, 0]
     out = []
     for event in events:

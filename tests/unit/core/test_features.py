@@ -100,3 +100,26 @@ def test_macro_change_is_joined_by_region() -> None:
 def test_vector_has_one_value_per_feature_name() -> None:
     x = features_after([opened("a", "2026-01-01")], "2026-01-02")
     assert list(x) == list(ft.FEATURE_NAMES)
+
+
+def test_last_payment_and_statement_over_the_limit() -> None:
+    from monitor.core import ledger as lg
+    from monitor.core.macro import MacroBook
+
+    engine = Engine(MemoryStore())
+    for event in (
+        opened("a", "2026-01-01", limit=1000.0),
+        bill("a", "2026-01-05", "b1", 400.0, "2026-01-15"),
+        pay("a", "2026-01-14", 400.0, "b1"),
+        bill("a", "2026-02-05", "b2", 800.0, "2026-02-15"),
+        pay("a", "2026-02-14", 200.0, "b2"),
+    ):
+        engine.process(event)
+    state = engine.store.get("a")
+    assert state is not None
+    day = parse_date("2026-02-20")  # b2 fell due with a quarter of it paid
+    lg.settle(state.products["credit_pay"], day)
+    x = ft.as_dict(ft.vector(state, day, MacroBook()))
+    assert x["last_pay_ratio"] == pytest.approx(0.25)
+    assert x["pay_to_due_ratio"] == pytest.approx((1.0 + 0.25) / 2)
+    assert x["statement_utilisation"] == pytest.approx(0.8)
