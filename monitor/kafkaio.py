@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from monitor.kafkasecurity import client_options
 from monitor.settings import Settings
 
 with warnings.catch_warnings():
@@ -74,7 +75,9 @@ def topic_specs(settings: Settings) -> list[tuple[str, int, dict[str, str]]]:
 def admin(settings: Settings) -> Iterator[Any]:
     """A connected admin client, closed on exit."""
     check_reachable(settings.bootstrap)
-    client = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="monitor-admin")
+    client = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap, client_id="monitor-admin", **client_options(settings)
+    )
     try:
         yield client
     finally:
@@ -126,6 +129,7 @@ def producer(settings: Settings) -> Any:
         linger_ms=20,
         batch_size=256 * 1024,
         client_id="monitor-producer",
+        **client_options(settings),
     )
 
 
@@ -195,6 +199,7 @@ def consume_records(
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=int(idle_s * 1000),
+        **client_options(settings),
     )
     out: list[tuple[bytes | None, bytes | None, dict[str, bytes]]] = []
     deadline = time.monotonic() + max_s
@@ -241,7 +246,9 @@ def consumer_lag(settings: Settings) -> list[tuple[str, int, int, int]]:
     check_reachable(settings.bootstrap)
     with admin(settings) as client:
         committed = client.list_group_offsets({settings.app_id: None}).get(settings.app_id, {})
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, client_id="monitor-lag")
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap, client_id="monitor-lag", **client_options(settings)
+    )
     try:
         partitions = sorted(consumer.partitions_for_topic(settings.input_topic) or [])
         tps = [TopicPartition(settings.input_topic, p) for p in partitions]

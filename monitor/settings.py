@@ -25,7 +25,14 @@ class SettingsError(ValueError):
     """A setting has a value the monitor cannot use."""
 
 
-@dataclass(frozen=True)
+SECRETS = frozenset({"webhook_secret", "pseudonymise_key", "kafka_sasl_password"})
+"""Settings that are never shown: repr, str and :meth:`Settings.redacted` mask them."""
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
     """All configuration of the monitor. Field ``x`` is read from ``MONITOR_X``."""
 
@@ -62,6 +69,32 @@ class Settings:
     model_checkpoint: str = ""  # file to warm-start from and to save to (default: in data_dir)
     checkpoint_every_s: float = 30.0
     log_level: str = "info"
+    kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+    kafka_ssl_cafile: str = ""  # CA bundle that signed the brokers' certificates
+    kafka_ssl_certfile: str = ""  # client certificate (mutual TLS), with kafka_ssl_keyfile
+    kafka_ssl_keyfile: str = ""
+    kafka_sasl_mechanism: str = "PLAIN"  # PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items())
+        return f"Settings({shown})"
+
+    __str__ = __repr__
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting by field name, with each secret that is set shown as ``'***'``.
+
+        >>> Settings(webhook_secret="s3cret").redacted()["webhook_secret"]
+        '***'
+        >>> "s3cret" in repr(Settings(kafka_sasl_password="s3cret"))
+        False
+        """
+        return {
+            f.name: "***" if f.name in SECRETS and getattr(self, f.name) else getattr(self, f.name)
+            for f in fields(self)
+        }
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -94,6 +127,35 @@ class Settings:
             if not url.startswith(("http://", "https://")):
                 raise SettingsError(
                     f"MONITOR_WEBHOOK_URLS has {url!r}, which is not an http(s) URL."
+                )
+        self._check_kafka_security()
+
+    def _check_kafka_security(self) -> None:
+        protocol = self.kafka_security_protocol
+        if protocol not in SECURITY_PROTOCOLS:
+            raise SettingsError(
+                f"MONITOR_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(SECURITY_PROTOCOLS)}, "
+                f"not {protocol!r}."
+            )
+        for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise SettingsError(f"MONITOR_{name.upper()} names {path}, which is not a file.")
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise SettingsError(
+                "MONITOR_KAFKA_SSL_CERTFILE and MONITOR_KAFKA_SSL_KEYFILE go together: "
+                "set both for a client certificate, or neither."
+            )
+        if protocol.startswith("SASL"):
+            if self.kafka_sasl_mechanism not in SASL_MECHANISMS:
+                raise SettingsError(
+                    f"MONITOR_KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)}, "
+                    f"not {self.kafka_sasl_mechanism!r}."
+                )
+            if not (self.kafka_sasl_username and self.kafka_sasl_password):
+                raise SettingsError(
+                    f"MONITOR_KAFKA_SECURITY_PROTOCOL={protocol} needs "
+                    "MONITOR_KAFKA_SASL_USERNAME and MONITOR_KAFKA_SASL_PASSWORD."
                 )
 
     @property

@@ -26,6 +26,7 @@ from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.models import ModelBook
 from monitor.core.privacy import private_record, pseudonymise
 from monitor.engine_config import engine_config
+from monitor.kafkasecurity import faust_credentials
 from monitor.metrics import Metrics
 from monitor.settings import Settings, SettingsError
 from monitor.sinks.alertmanager import AlertmanagerSink
@@ -52,6 +53,7 @@ class Monitor:
         self.app = faust.App(
             settings.app_id,
             broker=settings.broker_url,
+            broker_credentials=faust_credentials(settings),
             store=settings.store,
             datadir=str(settings.data_dir),
             web_host=settings.web_host,
