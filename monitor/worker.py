@@ -9,6 +9,7 @@ after one: receivers deduplicate by ``alert_id``).
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from functools import partial
@@ -361,6 +362,8 @@ def _headers(correlation_id: str) -> list[tuple[str, bytes]]:
 def run_worker(settings: Settings) -> None:
     """Run one worker process until it is stopped (SIGINT/SIGTERM)."""
     disable_created_metrics()  # no *_created series: they double the scrape for nothing
+    # httpx logs every request's full URL at info; webhook URLs may carry tokens or passwords
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     monitor = Monitor(settings)
     worker = faust.Worker(monitor.app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
