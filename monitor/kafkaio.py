@@ -5,6 +5,7 @@ Used by the CLI tools only, never inside a Faust agent.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 import warnings
@@ -21,7 +22,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
     from kafka.consumer import KafkaConsumer
-    from kafka.errors import TopicAlreadyExistsError
+    from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
     from kafka.producer import KafkaProducer
     from kafka.structs import TopicPartition
 
@@ -43,6 +44,43 @@ def check_reachable(bootstrap: str, timeout: float = 3.0) -> None:
         f"No Kafka broker answers at {bootstrap}: start one with `monitor kafka start` "
         "or point MONITOR_BOOTSTRAP at your cluster."
     )
+
+
+class BrokerRefused(BrokerUnreachable):
+    """A broker answers but the clients cannot get in: wrong protocol, credentials or TLS."""
+
+
+class _LastWarning(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.message = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.message = record.getMessage()
+
+
+@contextmanager
+def _explained(settings: Settings) -> Iterator[None]:
+    """Turn kafka-python's bootstrap timeout into :class:`BrokerRefused`, one sentence long.
+
+    kafka-python retries a refused login (or a TLS failure) until its bootstrap timeout and then
+    reports only the timeout; its last warning says why, so it goes into the sentence.
+    """
+    last = _LastWarning()
+    logger = logging.getLogger("kafka")
+    logger.addHandler(last)
+    try:
+        yield
+    except KafkaTimeoutError:
+        reason = last.message.rsplit(": ", 1)[-1].split(" (backoff")[0] or "no answer in time"
+        raise BrokerRefused(
+            f"Kafka at {settings.bootstrap} answers but did not let the monitor in ({reason}): "
+            "check MONITOR_KAFKA_SECURITY_PROTOCOL "
+            f"({settings.kafka_security_protocol}) and the MONITOR_KAFKA_SASL_* and "
+            "MONITOR_KAFKA_SSL_* settings."
+        ) from None
+    finally:
+        logger.removeHandler(last)
 
 
 def _hours(hours: int) -> dict[str, str]:
@@ -75,9 +113,12 @@ def topic_specs(settings: Settings) -> list[tuple[str, int, dict[str, str]]]:
 def admin(settings: Settings) -> Iterator[Any]:
     """A connected admin client, closed on exit."""
     check_reachable(settings.bootstrap)
-    client = KafkaAdminClient(
-        bootstrap_servers=settings.bootstrap, client_id="monitor-admin", **client_options(settings)
-    )
+    with _explained(settings):
+        client = KafkaAdminClient(
+            bootstrap_servers=settings.bootstrap,
+            client_id="monitor-admin",
+            **client_options(settings),
+        )
     try:
         yield client
     finally:
@@ -123,14 +164,15 @@ def ensure_topics(settings: Settings) -> None:
 def producer(settings: Settings) -> Any:
     """A producer that waits for all in-sync replicas."""
     check_reachable(settings.bootstrap)
-    return KafkaProducer(
-        bootstrap_servers=settings.bootstrap,
-        acks="all",
-        linger_ms=20,
-        batch_size=256 * 1024,
-        client_id="monitor-producer",
-        **client_options(settings),
-    )
+    with _explained(settings):
+        return KafkaProducer(
+            bootstrap_servers=settings.bootstrap,
+            acks="all",
+            linger_ms=20,
+            batch_size=256 * 1024,
+            client_id="monitor-producer",
+            **client_options(settings),
+        )
 
 
 def _key_of(line: bytes) -> tuple[bytes | None, bool]:
@@ -193,14 +235,15 @@ def consume_records(
 ) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
     """Like :func:`consume_all`, with each record's headers."""
     check_reachable(settings.bootstrap)
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=settings.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=int(idle_s * 1000),
-        **client_options(settings),
-    )
+    with _explained(settings):
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=settings.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            consumer_timeout_ms=int(idle_s * 1000),
+            **client_options(settings),
+        )
     out: list[tuple[bytes | None, bytes | None, dict[str, bytes]]] = []
     deadline = time.monotonic() + max_s
     try:
@@ -246,9 +289,12 @@ def consumer_lag(settings: Settings) -> list[tuple[str, int, int, int]]:
     check_reachable(settings.bootstrap)
     with admin(settings) as client:
         committed = client.list_group_offsets({settings.app_id: None}).get(settings.app_id, {})
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap, client_id="monitor-lag", **client_options(settings)
-    )
+    with _explained(settings):
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.bootstrap,
+            client_id="monitor-lag",
+            **client_options(settings),
+        )
     try:
         partitions = sorted(consumer.partitions_for_topic(settings.input_topic) or [])
         tps = [TopicPartition(settings.input_topic, p) for p in partitions]
