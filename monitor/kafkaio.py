@@ -50,13 +50,17 @@ class BrokerRefused(BrokerUnreachable):
     """A broker answers but the clients cannot get in: wrong protocol, credentials or TLS."""
 
 
-class _LastWarning(logging.Handler):
+class _RefusalReason(logging.Handler):
+    """Keeps the first authentication or TLS failure kafka-python logs (it retries after it)."""
+
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.message = ""
+        self.reason = ""
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.message = record.getMessage()
+        message = record.getMessage()
+        if not self.reason and ("Authentication" in message or "SSL" in message):
+            self.reason = message.rsplit("Error: ", 1)[-1].rstrip(")")
 
 
 @contextmanager
@@ -64,15 +68,16 @@ def _explained(settings: Settings) -> Iterator[None]:
     """Turn kafka-python's bootstrap timeout into :class:`BrokerRefused`, one sentence long.
 
     kafka-python retries a refused login (or a TLS failure) until its bootstrap timeout and then
-    reports only the timeout; its last warning says why, so it goes into the sentence.
+    reports only the timeout; when it logged why (the broker does not always say), the reason
+    goes into the sentence.
     """
-    last = _LastWarning()
+    seen = _RefusalReason()
     logger = logging.getLogger("kafka")
-    logger.addHandler(last)
+    logger.addHandler(seen)
     try:
         yield
     except KafkaTimeoutError:
-        reason = last.message.rsplit(": ", 1)[-1].split(" (backoff")[0] or "no answer in time"
+        reason = seen.reason or "the connection closed or timed out while logging in"
         raise BrokerRefused(
             f"Kafka at {settings.bootstrap} answers but did not let the monitor in ({reason}): "
             "check MONITOR_KAFKA_SECURITY_PROTOCOL "
@@ -80,7 +85,7 @@ def _explained(settings: Settings) -> Iterator[None]:
             "MONITOR_KAFKA_SSL_* settings."
         ) from None
     finally:
-        logger.removeHandler(last)
+        logger.removeHandler(seen)
 
 
 def _hours(hours: int) -> dict[str, str]:

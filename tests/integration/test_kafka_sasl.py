@@ -111,5 +111,9 @@ def test_wrong_password_is_one_sentence(sasl_bootstrap: str, tmp_path: Path) -> 
         assert lines[0].startswith(
             f"monitor: Kafka at {sasl_bootstrap} answers but did not let the monitor in"
         ), err
+        # the broker sometimes closes the connection before the client reads its reason
+        assert (
+            "(Authentication failed: Invalid username or password)" in lines[0]
+            or "(the connection closed or timed out while logging in)" in lines[0]
+        ), err
         assert "MONITOR_KAFKA_SASL_" in lines[0] and "not-the-password" not in err
-        print(lines[0])
