@@ -92,6 +92,7 @@ def _log_tail(worker: Any, lines: int = 40) -> str:
     return "\n".join(kept[-lines:])
 
 
+@pytest.mark.timeout(SECONDS + 900)
 def test_soak_lag_bounded_and_memory_flat(worker_factory: Any) -> None:
     worker = worker_factory(partitions=2)
     events = sim.simulate(sim.SimConfig(accounts=2000, days=364, seed=21)).events
