@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class SettingsError(ValueError):
@@ -91,10 +92,17 @@ class Settings:
         >>> "s3cret" in repr(Settings(kafka_sasl_password="s3cret"))
         False
         """
-        return {
-            f.name: "***" if f.name in SECRETS and getattr(self, f.name) else getattr(self, f.name)
-            for f in fields(self)
-        }
+        shown: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRETS and value:
+                value = "***"
+            elif f.name == "webhook_urls":
+                value = tuple(masked_url(url) for url in value)
+            elif f.name == "alertmanager_url" and value:
+                value = masked_url(value)
+            shown[f.name] = value
+        return shown
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -126,7 +134,7 @@ class Settings:
         ):
             if not url.startswith(("http://", "https://")):
                 raise SettingsError(
-                    f"MONITOR_WEBHOOK_URLS has {url!r}, which is not an http(s) URL."
+                    f"MONITOR_WEBHOOK_URLS has {masked_url(url)!r}, which is not an http(s) URL."
                 )
         self._check_kafka_security()
 
@@ -162,6 +170,21 @@ class Settings:
     def broker_url(self) -> str:
         """The bootstrap servers in Faust's ``kafka://`` form."""
         return ";".join(f"kafka://{server.strip()}" for server in self.bootstrap.split(","))
+
+
+def masked_url(url: str) -> str:
+    """A URL as it may be shown: scheme, host and port only, since user info, path and query
+    often carry a token.
+
+    >>> masked_url("https://user:pw@hooks.example.com:8443/services/T0/B1/xyz?token=abc")
+    'https://hooks.example.com:8443/***'
+    >>> masked_url("http://127.0.0.1:9000/"), masked_url("ftp://x")
+    ('http://127.0.0.1:9000/', 'ftp://x')
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    rest = "/***" if parts.path.strip("/") or parts.query or parts.fragment else parts.path
+    return f"{parts.scheme}://{host}{rest}" if parts.scheme else "***"
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:

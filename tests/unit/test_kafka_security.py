@@ -168,3 +168,18 @@ def test_secrets_never_show_in_repr_or_str() -> None:
     assert settings.redacted()["kafka_sasl_password"] == "***"
     assert Settings().redacted()["webhook_secret"] == ""  # unset is shown as unset
     assert settings.kafka_sasl_password == "pa55-word"  # the value itself is intact
+
+
+def test_urls_are_shown_without_their_tokens() -> None:
+    settings = Settings.from_env(
+        {
+            "MONITOR_WEBHOOK_URLS": "https://hooks.example.com/services/T0/B1/tok3n,http://h:1/",
+            "MONITOR_ALERTMANAGER_URL": "http://am:pa55@am.example.com:9093",
+        }
+    )
+    assert settings.redacted()["webhook_urls"] == ("https://hooks.example.com/***", "http://h:1/")
+    assert settings.redacted()["alertmanager_url"] == "http://am.example.com:9093"
+    assert "tok3n" not in repr(settings) and "pa55" not in repr(settings)
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"MONITOR_WEBHOOK_URLS": "ftp://u:tok3n@files.example.com/x"})
+    assert "tok3n" not in str(caught.value) and "ftp://files.example.com/***" in str(caught.value)
