@@ -5,6 +5,7 @@ Used by the CLI tools only, never inside a Faust agent.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 import warnings
@@ -14,13 +15,14 @@ from typing import Any
 
 import orjson
 
+from monitor.kafkasecurity import client_options
 from monitor.settings import Settings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
     from kafka.consumer import KafkaConsumer
-    from kafka.errors import TopicAlreadyExistsError
+    from kafka.errors import KafkaTimeoutError, TopicAlreadyExistsError
     from kafka.producer import KafkaProducer
     from kafka.structs import TopicPartition
 
@@ -42,6 +44,48 @@ def check_reachable(bootstrap: str, timeout: float = 3.0) -> None:
         f"No Kafka broker answers at {bootstrap}: start one with `monitor kafka start` "
         "or point MONITOR_BOOTSTRAP at your cluster."
     )
+
+
+class BrokerRefused(BrokerUnreachable):
+    """A broker answers but the clients cannot get in: wrong protocol, credentials or TLS."""
+
+
+class _RefusalReason(logging.Handler):
+    """Keeps the first authentication or TLS failure kafka-python logs (it retries after it)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.reason = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if not self.reason and ("Authentication" in message or "SSL" in message):
+            self.reason = message.rsplit("Error: ", 1)[-1].rstrip(")")
+
+
+@contextmanager
+def _explained(settings: Settings) -> Iterator[None]:
+    """Turn kafka-python's bootstrap timeout into :class:`BrokerRefused`, one sentence long.
+
+    kafka-python retries a refused login (or a TLS failure) until its bootstrap timeout and then
+    reports only the timeout; when it logged why (the broker does not always say), the reason
+    goes into the sentence.
+    """
+    seen = _RefusalReason()
+    logger = logging.getLogger("kafka")
+    logger.addHandler(seen)
+    try:
+        yield
+    except KafkaTimeoutError:
+        reason = seen.reason or "the connection closed or timed out while logging in"
+        raise BrokerRefused(
+            f"Kafka at {settings.bootstrap} answers but did not let the monitor in ({reason}): "
+            "check MONITOR_KAFKA_SECURITY_PROTOCOL "
+            f"({settings.kafka_security_protocol}) and the MONITOR_KAFKA_SASL_* and "
+            "MONITOR_KAFKA_SSL_* settings."
+        ) from None
+    finally:
+        logger.removeHandler(seen)
 
 
 def _hours(hours: int) -> dict[str, str]:
@@ -74,7 +118,12 @@ def topic_specs(settings: Settings) -> list[tuple[str, int, dict[str, str]]]:
 def admin(settings: Settings) -> Iterator[Any]:
     """A connected admin client, closed on exit."""
     check_reachable(settings.bootstrap)
-    client = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="monitor-admin")
+    with _explained(settings):
+        client = KafkaAdminClient(
+            bootstrap_servers=settings.bootstrap,
+            client_id="monitor-admin",
+            **client_options(settings),
+        )
     try:
         yield client
     finally:
@@ -120,13 +169,15 @@ def ensure_topics(settings: Settings) -> None:
 def producer(settings: Settings) -> Any:
     """A producer that waits for all in-sync replicas."""
     check_reachable(settings.bootstrap)
-    return KafkaProducer(
-        bootstrap_servers=settings.bootstrap,
-        acks="all",
-        linger_ms=20,
-        batch_size=256 * 1024,
-        client_id="monitor-producer",
-    )
+    with _explained(settings):
+        return KafkaProducer(
+            bootstrap_servers=settings.bootstrap,
+            acks="all",
+            linger_ms=20,
+            batch_size=256 * 1024,
+            client_id="monitor-producer",
+            **client_options(settings),
+        )
 
 
 def key_of(line: bytes) -> tuple[bytes | None, bool]:
@@ -189,13 +240,15 @@ def consume_records(
 ) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
     """Like :func:`consume_all`, with each record's headers."""
     check_reachable(settings.bootstrap)
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=settings.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=int(idle_s * 1000),
-    )
+    with _explained(settings):
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=settings.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            consumer_timeout_ms=int(idle_s * 1000),
+            **client_options(settings),
+        )
     out: list[tuple[bytes | None, bytes | None, dict[str, bytes]]] = []
     deadline = time.monotonic() + max_s
     try:
@@ -241,7 +294,12 @@ def consumer_lag(settings: Settings) -> list[tuple[str, int, int, int]]:
     check_reachable(settings.bootstrap)
     with admin(settings) as client:
         committed = client.list_group_offsets({settings.app_id: None}).get(settings.app_id, {})
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, client_id="monitor-lag")
+    with _explained(settings):
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.bootstrap,
+            client_id="monitor-lag",
+            **client_options(settings),
+        )
     try:
         partitions = sorted(consumer.partitions_for_topic(settings.input_topic) or [])
         tps = [TopicPartition(settings.input_topic, p) for p in partitions]

@@ -482,7 +482,9 @@ def log_tail(data: Path, lines: int = 40) -> str:
     return "\n".join(parts)
 
 
-def write_config(data: Path, port: int, controller_port: int) -> Path:
+def write_config(
+    data: Path, port: int, controller_port: int, extra: dict[str, str] | None = None
+) -> Path:
     """Write the broker's ``server.properties`` and ``log4j.properties`` into ``data``.
 
     Parameters
@@ -493,6 +495,9 @@ def write_config(data: Path, port: int, controller_port: int) -> Path:
         The client port (PLAINTEXT listener).
     controller_port : int
         The KRaft controller port (CONTROLLER listener).
+    extra : dict or None, optional
+        Further server properties, which override the defaults (for example a SASL listener
+        next to the PLAINTEXT one, which the readiness probe needs).
 
     Returns
     -------
@@ -518,6 +523,7 @@ def write_config(data: Path, port: int, controller_port: int) -> Path:
         "group.initial.rebalance.delay.ms": "0",
         "auto.create.topics.enable": "true",
         "delete.topic.enable": "true",
+        **(extra or {}),
     }
     header = "# Written by monitor/localkafka.py at each start; edits are overwritten.\n"
     props.write_text(header + "".join(f"{key}={value}\n" for key, value in settings.items()))
@@ -669,6 +675,7 @@ def start(
     controller_port: int | None = None,
     data_dir: Path | None = None,
     timeout: float = 60.0,
+    extra_properties: dict[str, str] | None = None,
 ) -> str:
     """Start the local broker unless one already serves on the port; return its address.
 
@@ -688,6 +695,8 @@ def start(
         The data folder; None means ``<cache>/data-<port>``.
     timeout : float, optional
         Seconds to wait for the broker to answer.
+    extra_properties : dict or None, optional
+        Server properties added to (or replacing) the defaults, see :func:`write_config`.
 
     Returns
     -------
@@ -711,7 +720,7 @@ def start(
         if pid is None and not is_listening(port):
             java = _java()
             libs = ensure_jars()
-            props = write_config(data, port, controller_port or port + 1)
+            props = write_config(data, port, controller_port or port + 1, extra_properties)
             if not is_formatted(data):
                 format_storage(java, libs, data, props)
             pid = launch(java, libs, data, props)

@@ -19,13 +19,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class SettingsError(ValueError):
     """A setting has a value the monitor cannot use."""
 
 
-@dataclass(frozen=True)
+SECRETS = frozenset({"webhook_secret", "pseudonymise_key", "kafka_sasl_password"})
+"""Settings that are never shown: repr, str and :meth:`Settings.redacted` mask them."""
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
     """All configuration of the monitor. Field ``x`` is read from ``MONITOR_X``."""
 
@@ -65,6 +73,39 @@ class Settings:
     log_level: str = "info"
     batch_size: int = 500  # events the agent takes at once (state written once per batch)
     batch_wait_s: float = 0.02  # longest wait for a batch to fill before it is processed
+    kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
+    kafka_ssl_cafile: str = ""  # CA bundle that signed the brokers' certificates
+    kafka_ssl_certfile: str = ""  # client certificate (mutual TLS), with kafka_ssl_keyfile
+    kafka_ssl_keyfile: str = ""
+    kafka_sasl_mechanism: str = "PLAIN"  # PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items())
+        return f"Settings({shown})"
+
+    __str__ = __repr__
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting by field name, with each secret that is set shown as ``'***'``.
+
+        >>> Settings(webhook_secret="s3cret").redacted()["webhook_secret"]
+        '***'
+        >>> "s3cret" in repr(Settings(kafka_sasl_password="s3cret"))
+        False
+        """
+        shown: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRETS and value:
+                value = "***"
+            elif f.name == "webhook_urls":
+                value = tuple(masked_url(url) for url in value)
+            elif f.name == "alertmanager_url" and value:
+                value = masked_url(value)
+            shown[f.name] = value
+        return shown
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -100,13 +141,57 @@ class Settings:
         ):
             if not url.startswith(("http://", "https://")):
                 raise SettingsError(
-                    f"MONITOR_WEBHOOK_URLS has {url!r}, which is not an http(s) URL."
+                    f"MONITOR_WEBHOOK_URLS has {masked_url(url)!r}, which is not an http(s) URL."
+                )
+        self._check_kafka_security()
+
+    def _check_kafka_security(self) -> None:
+        protocol = self.kafka_security_protocol
+        if protocol not in SECURITY_PROTOCOLS:
+            raise SettingsError(
+                f"MONITOR_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(SECURITY_PROTOCOLS)}, "
+                f"not {protocol!r}."
+            )
+        for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise SettingsError(f"MONITOR_{name.upper()} names {path}, which is not a file.")
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise SettingsError(
+                "MONITOR_KAFKA_SSL_CERTFILE and MONITOR_KAFKA_SSL_KEYFILE go together: "
+                "set both for a client certificate, or neither."
+            )
+        if protocol.startswith("SASL"):
+            if self.kafka_sasl_mechanism not in SASL_MECHANISMS:
+                raise SettingsError(
+                    f"MONITOR_KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)}, "
+                    f"not {self.kafka_sasl_mechanism!r}."
+                )
+            if not (self.kafka_sasl_username and self.kafka_sasl_password):
+                raise SettingsError(
+                    f"MONITOR_KAFKA_SECURITY_PROTOCOL={protocol} needs "
+                    "MONITOR_KAFKA_SASL_USERNAME and MONITOR_KAFKA_SASL_PASSWORD."
                 )
 
     @property
     def broker_url(self) -> str:
         """The bootstrap servers in Faust's ``kafka://`` form."""
         return ";".join(f"kafka://{server.strip()}" for server in self.bootstrap.split(","))
+
+
+def masked_url(url: str) -> str:
+    """A URL as it may be shown: scheme, host and port only, since user info, path and query
+    often carry a token.
+
+    >>> masked_url("https://user:pw@hooks.example.com:8443/services/T0/B1/xyz?token=abc")
+    'https://hooks.example.com:8443/***'
+    >>> masked_url("http://127.0.0.1:9000/"), masked_url("ftp://x")
+    ('http://127.0.0.1:9000/', 'ftp://x')
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    rest = "/***" if parts.path.strip("/") or parts.query or parts.fragment else parts.path
+    return f"{parts.scheme}://{host}{rest}" if parts.scheme else "***"
 
 
 def _convert(name: str, raw: str, default: Any) -> Any:

@@ -30,6 +30,7 @@ from monitor.core.models import ModelBook
 from monitor.core.privacy import private_record, pseudonymise
 from monitor.core.store import WriteBackStore
 from monitor.engine_config import engine_config
+from monitor.kafkasecurity import faust_credentials
 from monitor.metrics import Metrics
 from monitor.settings import Settings, SettingsError
 from monitor.sinks.alertmanager import AlertmanagerSink
@@ -57,6 +58,7 @@ class Monitor:
         self.app = faust.App(
             settings.app_id,
             broker=settings.broker_url,
+            broker_credentials=faust_credentials(settings),
             store=settings.store,
             datadir=str(settings.data_dir),
             web_host=settings.web_host,
@@ -433,6 +435,8 @@ class _Worker(faust.Worker):
 def run_worker(settings: Settings) -> None:
     """Run one worker process until it is stopped (SIGINT/SIGTERM)."""
     disable_created_metrics()  # no *_created series: they double the scrape for nothing
+    # httpx logs every request's full URL at info; webhook URLs may carry tokens or passwords
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     monitor = Monitor(settings)
     worker = _Worker(monitor.app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()

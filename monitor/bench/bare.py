@@ -7,6 +7,7 @@ import warnings
 
 import orjson
 
+from monitor.kafkasecurity import client_options
 from monitor.settings import Settings
 
 with warnings.catch_warnings():
@@ -22,6 +23,7 @@ def bare_consumer_rate(settings: Settings, topic: str, count: int, timeout_s: fl
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=settings.bootstrap,
+        **client_options(settings),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=None,

@@ -14,6 +14,7 @@ from pathlib import Path
 import faust
 import orjson
 
+from monitor.kafkasecurity import faust_credentials
 from monitor.settings import Settings
 
 
@@ -22,6 +23,7 @@ def build(settings: Settings, target: int, out: Path) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url,
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         datadir=str(settings.data_dir),
         web_enabled=False,

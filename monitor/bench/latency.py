@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from monitor.kafkaio import key_of
+from monitor.kafkasecurity import client_options
 from monitor.settings import Settings
 
 with warnings.catch_warnings():
@@ -51,6 +52,7 @@ class AlertReader:
     def start(self) -> None:
         consumer = KafkaConsumer(
             bootstrap_servers=self.settings.bootstrap,
+            **client_options(self.settings),
             enable_auto_commit=False,
             group_id=None,
             fetch_max_wait_ms=5,
@@ -88,7 +90,9 @@ def offer(
 
     Returns the send time of every message by ``"topic/partition/offset"`` and the count sent.
     """
-    prod = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=1)
+    prod = KafkaProducer(
+        bootstrap_servers=settings.bootstrap, acks="all", linger_ms=1, **client_options(settings)
+    )
     partitions = sorted(prod.partitions_for(topic) or {0})
     sent_at: dict[str, float] = {}
     sent = 0

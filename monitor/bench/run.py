@@ -17,6 +17,7 @@ from monitor.bench.bare import bare_consumer_rate
 from monitor.bench.data import make_data
 from monitor.bench.latency import AlertReader, latencies_ms, offer, percentile
 from monitor.bench.procs import Process, free_port
+from monitor.kafkasecurity import client_options
 from monitor.settings import Settings
 
 with warnings.catch_warnings():
@@ -203,7 +204,9 @@ def _throughput(
 
 
 def _end_offsets(settings: Settings) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap, group_id=None, **client_options(settings)
+    )
     try:
         partitions = consumer.partitions_for_topic(settings.alerts_topic) or set()
         tps = [TopicPartition(settings.alerts_topic, p) for p in partitions]
