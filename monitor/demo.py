@@ -23,6 +23,7 @@ import orjson
 
 from monitor import kafkaio, localkafka
 from monitor import simulator as sim
+from monitor.kafkasecurity import client_options
 from monitor.settings import Settings
 
 with warnings.catch_warnings():
@@ -137,6 +138,7 @@ def _follow_alerts(
     consumer = KafkaConsumer(
         settings.alerts_topic,
         bootstrap_servers=settings.bootstrap,
+        **client_options(settings),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         consumer_timeout_ms=1000,
