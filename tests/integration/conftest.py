@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import orjson
 import pytest
 
 from monitor import kafkaio, localkafka
+from monitor.bench.procs import free_port
 from monitor.settings import Settings
 
 
@@ -29,13 +29,6 @@ def bootstrap() -> str:
         kafkaio.check_reachable(address)
         return address
     return localkafka.start()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
