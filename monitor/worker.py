@@ -38,7 +38,7 @@ from monitor.sinks.base import Sink
 from monitor.sinks.journal import DeliveryJournal
 from monitor.sinks.webhook import WebhookSink
 from monitor.status import PAGE, StatusBoard
-from monitor.tablestore import TableStore
+from monitor.tablestore import ACCOUNT_CODEC, TableStore, state_bytes
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -83,8 +83,16 @@ class Monitor:
             key_type=str, key_serializer="json", value_serializer="json"
         )
         self.accounts = self.app.Table(
-            "accounts", default=None, schema=json_schema, partitions=settings.partitions
+            "accounts",
+            default=None,
+            schema=faust.Schema(
+                key_type=str, key_serializer="json", value_serializer=ACCOUNT_CODEC
+            ),
+            partitions=settings.partitions,
         )
+        # a Table takes its changelog serializers from value_type (json unless a faust Record),
+        # not from its schema; the changelog must hold what the codec reads back on recovery
+        self.accounts.value_serializer = ACCOUNT_CODEC
         self.macro = self.app.Table(
             "macro", default=None, schema=json_schema, partitions=settings.partitions
         )
@@ -361,7 +369,7 @@ class Monitor:
 
     async def _state_size_page(self, request: Any) -> Any:
         """Accounts held here and the bytes of their stored (serialised) state."""
-        sizes = [len(orjson.dumps(raw)) for raw in list(self.accounts.values()) if raw]
+        sizes = [state_bytes(state) for state in list(self.accounts.values()) if state]
         return self.app.web.json({"accounts": len(sizes), "bytes": sum(sizes)})
 
     async def _status_page(self, request: Any) -> Any:

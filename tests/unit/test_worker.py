@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.core.privacy import pseudonymise
+from monitor.core.state import AccountState
 from monitor.settings import Settings
 from monitor.sinks.base import MemorySink
 from monitor.worker import Monitor
@@ -176,8 +177,8 @@ class _Table(dict):
         if self.stream is not None:
             assert self.stream.current is not None, "a table write outside a batch's events"
             partition = self.stream.current.message.partition
-            if isinstance(value, dict) and "pt" in value:  # an account state
-                assert value["pt"] == partition
+            if isinstance(value, AccountState):
+                assert value.partition == partition
             else:  # p{n} macro books and portfolio:p{n} extras
                 assert key.endswith(f"p{partition}")
             self.writes.append(partition)
@@ -235,3 +236,22 @@ def test_each_http_sink_keeps_its_own_delivery_journal_in_the_data_dir(tmp_path)
     assert [p.name.split("-")[0] for p in paths] == ["webhook", "webhook", "alertmanager"]
     off = Settings(data_dir=tmp_path, webhook_urls=urls, delivery_journal_keep=0, app_id="unit-k")
     assert all(s.journal is None for s in Monitor(off, CollectorRegistry()).sinks)
+
+
+def test_account_states_go_to_the_changelog_in_the_codec_recovery_reads(worker) -> None:
+    from faust.serializers import codecs
+
+    from monitor.tablestore import ACCOUNT_CODEC
+
+    monitor, _, _ = worker
+    for offset, event in enumerate(_stream_of_two_partitions()[:40]):
+        monitor.handle("in", 0, offset, None, event.value)
+    states = list(monitor.store.inner.accounts.values())
+    assert states and all(isinstance(state, AccountState) for state in states)
+    table = monitor.accounts  # the Faust table: what it sends to its changelog
+    assert table.value_serializer == ACCOUNT_CODEC
+    for state in states:
+        assert (
+            codecs.loads(table.value_serializer, codecs.dumps(table.value_serializer, state))
+            == state
+        )
