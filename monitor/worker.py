@@ -92,7 +92,7 @@ class Monitor:
         )
         # a Table takes its changelog serializers from value_type (json unless a faust Record),
         # not from its schema; the changelog must hold what the codec reads back on recovery
-        self.accounts.value_serializer = ACCOUNT_CODEC
+        self.accounts.value_serializer = ACCOUNT_CODEC  # type: ignore[attr-defined]
         self.macro = self.app.Table(
             "macro", default=None, schema=json_schema, partitions=settings.partitions
         )
