@@ -70,6 +70,13 @@ class Metrics:
             ["sink", "outcome"],
             registry=registry,
         )
+        self.output_failures = Counter(
+            "monitor_output_failures_total",
+            "Batches of output records (alerts, risk records, dead letters, state changelog) "
+            "that could not be produced to Kafka, by topic.",
+            ["topic"],
+            registry=registry,
+        )
         self.alerts_resent = Counter(
             "monitor_alerts_resent_total",
             "Alerts sent again after a restart because their input was not yet committed.",

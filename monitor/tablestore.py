@@ -3,6 +3,9 @@
 The accounts table's values are :class:`AccountState` objects: the ``account-state`` codec turns
 them into compact JSON only on their way to the changelog (and back when a table is recovered),
 so an in-memory table hands the engine ready objects instead of decoding a dict on every read.
+With an :class:`~monitor.outbound.Outbound`, a write sets the table's store and queues the
+changelog record there (Faust's own write would send it alone, at several times the cost); the
+record is the one Faust writes: the key as JSON, the value in the codec.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from faust.serializers import codecs
 
 from monitor.core.macro import MacroBook
 from monitor.core.state import AccountState
+from monitor.outbound import Outbound
 
 #: Name of the Faust codec of account states (the accounts table's value serializer).
 ACCOUNT_CODEC = "account-state"
@@ -29,7 +33,7 @@ class AccountStateCodec(codecs.Codec):
     """
 
     def _dumps(self, obj: Any) -> bytes:
-        return orjson.dumps(obj.to_dict())
+        return encode_state(obj)
 
     def _loads(self, s: bytes) -> Any:
         return AccountState.from_dict(orjson.loads(s))
@@ -38,28 +42,71 @@ class AccountStateCodec(codecs.Codec):
 codecs.register(ACCOUNT_CODEC, AccountStateCodec())
 
 
+def use_account_codec(table: Any) -> None:
+    """Make a Faust table write and read its values with the ``account-state`` codec.
+
+    A Table takes its serializers from ``value_type`` (json unless a faust Record), and making
+    its changelog topic overwrites the schema's value serializer with that: the table, its schema
+    and the changelog topic (whose schema decodes recovered records) are each set here.
+    """
+    table.value_serializer = ACCOUNT_CODEC
+    table.schema.value_serializer = ACCOUNT_CODEC
+    topic = table.changelog_topic
+    topic.value_serializer = ACCOUNT_CODEC
+    topic.schema.value_serializer = ACCOUNT_CODEC
+
+
+def encode_state(state: AccountState) -> bytes:
+    """An account's state as its changelog record holds it."""
+    return orjson.dumps(state.to_dict())
+
+
 def state_bytes(state: AccountState) -> int:
     """Bytes of an account's state as its changelog record holds it."""
-    return len(orjson.dumps(state.to_dict()))
+    return len(encode_state(state))
 
 
 class TableStore:
     """Account states in one Faust table, macro books (one per partition) in another."""
 
-    def __init__(self, accounts: Any, macro: Any) -> None:
+    def __init__(
+        self,
+        accounts: Any,
+        macro: Any,
+        outbound: Outbound | None = None,
+        changelog: str = "",
+    ) -> None:
         self.accounts = accounts
         self.macro = macro
+        self.outbound = outbound
+        self.changelog = changelog
 
     def get(self, account_id: str) -> AccountState | None:
         state: AccountState | None = self.accounts.get(account_id)
         return state
 
     def put(self, state: AccountState) -> None:
-        self.accounts[state.account_id] = state
+        if self.outbound is None:
+            self.accounts[state.account_id] = state
+            return
+        # what the table's own write does, with the changelog record produced in a batch
+        self.accounts.data[state.account_id] = state
+        self.outbound.add(
+            self.changelog,
+            orjson.dumps(state.account_id),
+            encode_state(state),
+            partition=state.partition,
+        )
 
     def delete(self, account_id: str) -> None:
-        if account_id in self.accounts:
+        if account_id not in self.accounts:
+            return
+        if self.outbound is None:
             del self.accounts[account_id]
+            return
+        partition = self.accounts.data[account_id].partition
+        del self.accounts.data[account_id]
+        self.outbound.add(self.changelog, orjson.dumps(account_id), None, partition=partition)
 
     def get_macro(self, partition: int) -> MacroBook | None:
         raw = self.macro.get(f"p{partition}")

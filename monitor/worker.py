@@ -2,9 +2,11 @@
 
 The agent consumes raw bytes (never Faust-decoded records, so a malformed message cannot restart
 it), validates them in the core, and dead-letters what is invalid. Account state and macro books
-live in changelog-backed tables; alerts are produced with ``send_soon``, and Faust flushes the
-producer before it commits offsets, so an alert is never lost to a crash (it may be repeated
-on the topic after one: consumers deduplicate by ``alert_id``). Webhook and Alertmanager sinks
+live in changelog-backed tables. What a batch writes (alerts, risk records, dead letters, the
+accounts changelog) is produced in a few Kafka batches (:mod:`monitor.outbound`) before the batch
+is acknowledged, and Faust flushes the producer before it commits offsets, so an alert is never
+lost to a crash (it may be repeated on the topic after one: consumers deduplicate by
+``alert_id``). Webhook and Alertmanager sinks
 keep a delivery journal in the data dir, so across a crash they lose and repeat no delivery.
 """
 
@@ -20,6 +22,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.types import TP
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
 from monitor import __version__
@@ -32,13 +35,14 @@ from monitor.core.store import WriteBackStore
 from monitor.engine_config import engine_config
 from monitor.kafkasecurity import faust_credentials
 from monitor.metrics import Metrics
+from monitor.outbound import Outbound
 from monitor.settings import Settings, SettingsError
 from monitor.sinks.alertmanager import AlertmanagerSink
 from monitor.sinks.base import Sink
 from monitor.sinks.journal import DeliveryJournal
 from monitor.sinks.webhook import WebhookSink
 from monitor.status import PAGE, StatusBoard
-from monitor.tablestore import ACCOUNT_CODEC, TableStore, state_bytes
+from monitor.tablestore import ACCOUNT_CODEC, TableStore, state_bytes, use_account_codec
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -90,21 +94,24 @@ class Monitor:
             ),
             partitions=settings.partitions,
         )
-        # a Table takes its changelog serializers from value_type (json unless a faust Record),
-        # not from its schema; the changelog must hold what the codec reads back on recovery
-        self.accounts.value_serializer = ACCOUNT_CODEC  # type: ignore[attr-defined]
+        use_account_codec(self.accounts)
         self.macro = self.app.Table(
             "macro", default=None, schema=json_schema, partitions=settings.partitions
         )
         # each partition's watch gets its share of the reserve (partitions=1 per watch)
         self.checkpoint = Path(settings.model_checkpoint or settings.data_dir / "models.ckpt")
-        self.store = WriteBackStore(TableStore(self.accounts, self.macro))
+        self.outbound = Outbound(on_sent=self._on_sent, on_failed=self._on_output_failed)
+        self._changelog = self.accounts.changelog_topic.get_topic_name()
+        self.store = WriteBackStore(
+            TableStore(self.accounts, self.macro, self.outbound, self._changelog)
+        )
         self.engine = Engine(
             self.store,
             load_models(self.checkpoint),
             engine_config(settings, partitions=1),
         )
         self.sinks = sinks if sinks is not None else self._http_sinks()
+        self._offers: list[dict[str, Any]] = []  # alerts for the sinks once they are written
         self._indexed: set[int] = set()
         self._last_offset: dict[int, int] = {}
         self.processed = 0
@@ -183,8 +190,19 @@ class Monitor:
         # Events come in batches: state is written to the tables once per account per batch,
         # before Faust acks the batch (so before its offsets can be committed).
         size, wait = self.settings.batch_size, self.settings.batch_wait_s
+        producer = None
         async for events in stream.take_events(size, within=wait):
-            self.handle_batch(events, stream)
+            try:
+                self.handle_batch(events, stream)
+                producer = producer or self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+                await self.outbound.send(producer)
+                # the sinks hear of the batch's alerts as its records leave for Kafka (not
+                # before: a crash in between would let a receiver see an alert that the restart
+                # decides otherwise; not after the acks: a crash while waiting would let the
+                # topic have alerts the receivers never see)
+                self._offer()
+            except Exception:
+                _stop_at_once()
 
     def handle_batch(self, events: list[Any], stream: Any) -> list[Result | None]:
         """Process a batch of Faust events (raw messages) in order, then write the state they
@@ -210,6 +228,7 @@ class Monitor:
             return self._handle(topic, partition, offset, key, value)
         finally:
             self.store.flush()
+            self._offer()
 
     def _handle(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -230,10 +249,11 @@ class Monitor:
             self.metrics.dead_letters.labels(reason=exc.kind).inc()
             source = {"topic": topic, "partition": partition, "offset": offset}
             record = dead_letter_record(value, exc.reason, exc.kind, source, key)
-            self.dead_letters.send_soon(
-                key=key,
-                value=orjson.dumps(record),
-                headers=_headers(f"{topic}/{partition}/{offset}"),
+            self.outbound.add(
+                self.settings.dead_letter_topic,
+                key,
+                orjson.dumps(record),
+                _headers(f"{topic}/{partition}/{offset}"),
             )
             return None
         result = self.engine.process(event, partition, offset)
@@ -262,15 +282,23 @@ class Monitor:
             correlation = outgoing["trigger_event_ids"][0]
         else:
             key, correlation = alert["segment"], alert["alert_id"]
-        self.alerts_topic.send_soon(
-            key=key.encode(),
-            value=orjson.dumps(outgoing),
-            headers=[*_headers(correlation), ("source", source.encode())],
+        self.outbound.add(
+            self.settings.alerts_topic,
+            key.encode(),
+            orjson.dumps(outgoing),
+            [*_headers(correlation), ("source", source.encode())],
         )
         self.metrics.deliveries.labels(sink="kafka", outcome="queued").inc()
         self.board.add_alert(outgoing)
-        for sink in self.sinks:
-            sink.offer(outgoing)
+        if self.sinks:
+            self._offers.append(outgoing)
+
+    def _offer(self) -> None:
+        """Offer the alerts decided since the last time to every sink, in order."""
+        offers, self._offers = self._offers, []
+        for alert in offers:
+            for sink in self.sinks:
+                sink.offer(alert)
 
     def _private(self, record: dict[str, Any]) -> dict[str, Any]:
         return private_record(record, self.settings.pseudonymise_key)
@@ -278,13 +306,14 @@ class Monitor:
     def _publish_risk(self, account: str, record: dict[str, Any] | None) -> None:
         key = pseudonymise(self.settings.pseudonymise_key, account)
         if record is None:  # closed: a tombstone, so the compacted topic forgets the account
-            self.risk_topic.send_soon(key=key.encode(), value=None)
+            self.outbound.add(self.settings.risk_topic, key.encode(), None)
             return
         outgoing = self._private(record)
-        self.risk_topic.send_soon(
-            key=key.encode(),
-            value=orjson.dumps(outgoing),
-            headers=_headers(outgoing["trigger_event_ids"][0]),
+        self.outbound.add(
+            self.settings.risk_topic,
+            key.encode(),
+            orjson.dumps(outgoing),
+            _headers(outgoing["trigger_event_ids"][0]),
         )
 
     def _undeliverable(self, sink: str, alert: dict[str, Any], reason: str) -> None:
@@ -299,6 +328,16 @@ class Monitor:
         self.dead_letters.send_soon(
             key=key.encode(), value=orjson.dumps(record), headers=_headers(alert["alert_id"])
         )
+
+    def _on_sent(self, topic: str, partition: int, offset: int) -> None:
+        """A batch of the accounts changelog is written: a RocksDB table keeps its offset, so
+        that recovery after a restart reads only what came after it (as Faust's own writes do)."""
+        if topic == self._changelog:
+            store: Any = self.accounts.data
+            store.set_persisted_offset(TP(topic, partition), offset)
+
+    def _on_output_failed(self, topic: str, exc: BaseException) -> None:
+        self.metrics.output_failures.labels(topic=topic).inc()
 
     # -- lifecycle ------------------------------------------------------------------------
     async def _start_sinks(self) -> None:
@@ -425,6 +464,25 @@ def save_models(models: ModelBook, path: Path) -> None:
     partial = path.with_suffix(".partial")
     partial.write_bytes(models.to_bytes())
     os.replace(partial, path)
+
+
+#: Exit status of a worker whose processing failed (EX_SOFTWARE).
+EXIT_PROCESSING_FAILED = 70
+
+
+def _stop_at_once() -> None:
+    """End the process now: a batch could not be processed (a bug, since bad input is
+    dead-lettered). Faust would acknowledge the failed batch on the way out of ``take_events``
+    and then commit it, and its agent would stay down while the worker looks healthy; exiting
+    at once commits nothing more, so a restart processes the batch again from Kafka."""
+    logging.getLogger(__name__).critical(
+        "processing a batch failed; the worker exits (status %d) without committing it, so "
+        "its restart processes it again",
+        EXIT_PROCESSING_FAILED,
+        exc_info=True,
+    )
+    logging.shutdown()
+    os._exit(EXIT_PROCESSING_FAILED)
 
 
 def _headers(correlation_id: str) -> list[tuple[str, bytes]]:

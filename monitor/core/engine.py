@@ -1,7 +1,8 @@
 """The engine: validated events in, decisions out, on event time.
 
 For each event the engine first fires the event-time timers of its partition that are due (bills
-falling past due, DPD milestones, label horizons expiring), then applies the event to the
+about to fall due or falling past due and DPD milestones, which rescore the account; label
+horizons expiring, which only resolve labels), then applies the event to the
 account's ledgers, resolves pending predictions whose outcome is now known (and lets the model
 learn from them), scores the account, and applies the alert policy. Nothing here reads the wall
 clock, so a replay at full speed gives the same decisions as the live stream.
@@ -152,8 +153,35 @@ class Engine:
             if state is None or state.next_check != day:
                 continue  # superseded by a later schedule
             result.timers += 1
-            self._touch(state, day * DAY, f"timer:{account_id}:{day}", result)
+            if self._bill_check(state, day):
+                self._touch(state, day * DAY, f"timer:{account_id}:{day}", result)
+            else:  # only label horizons end today: resolve them, no new score
+                self._expire_labels(state, day, result)
         self._close_days(partition, today, result)
+
+    @staticmethod
+    def _bill_check(state: AccountState, day: int) -> bool:
+        """True if ``day`` is a look the schedule takes for a bill (before its due date, the
+        day after it, or a days-past-due milestone), rather than only a label horizon's end."""
+        for ledger in state.products.values():
+            if ledger.closed:
+                continue
+            for bill in ledger.bills:
+                if not bill.satisfied and (
+                    day in (bill.due - PRE_DUE_DAYS, bill.due + 1)
+                    or day - bill.due in DPD_MILESTONES
+                ):
+                    return True
+        return False
+
+    def _expire_labels(self, state: AccountState, day: int, result: Result) -> None:
+        """Resolve the predictions whose horizon has passed and learn from them. A horizon's end
+        says nothing new about the account, so it is not scored again here (half of all timers
+        are these); its next event or bill look scores it."""
+        worst = max((lg.dpd(p, day) for p in state.products.values() if not p.closed), default=0)
+        self._resolve_labels(state, day, worst, result)
+        self._schedule(state, day)
+        self.store.put(state)
 
     def _watch(self, partition: int, today: int) -> PortfolioWatch:
         watch = self._watches.get(partition)

@@ -121,6 +121,9 @@ def test_sigkill_mid_stream_loses_and_repeats_no_alert(worker_factory, capsys, d
             )
         )
     assert decided
+    # the restarted worker carries on where the killed one stopped (state from its changelog;
+    # the models only from their last checkpoint, so some later decisions differ)
+    assert overlap >= 0.5, f"only {overlap:.0%} of an uninterrupted run's alerts were made"
     for name, got in got_by_sink.items():
         assert set(got) == decided, f"{name}: lost {decided - set(got)}, extra {set(got) - decided}"
         # at most the one delivery the kill cut short comes twice (receivers deduplicate it)

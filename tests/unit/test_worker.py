@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -19,11 +20,28 @@ pytestmark = pytest.mark.unit
 
 
 class Capture:
-    def __init__(self) -> None:
-        self.sent: list[tuple[Any, Any, Any]] = []
+    """What the worker wrote to one topic: records queued in its outbound, and ``send_soon``
+    calls (sinks' dead letters are sent outside the agent's batches)."""
+
+    def __init__(self, monitor: Monitor | None = None, topic: str = "") -> None:
+        self.monitor, self.topic = monitor, topic
+        self.direct: list[tuple[Any, Any, Any]] = []
 
     def __call__(self, key: Any = None, value: Any = None, headers: Any = None, **_: Any) -> None:
-        self.sent.append((key, value, headers))
+        self.direct.append((key, value, headers))
+
+    @property
+    def sent(self) -> list[tuple[Any, Any, Any]]:
+        queued = self.monitor.outbound.pending(self.topic) if self.monitor else []
+        return [(r.key, r.value, r.headers) for r in queued] + self.direct
+
+
+class _DictTable(dict):
+    """A table outside a running worker: a dict that is also its own store."""
+
+    @property
+    def data(self) -> dict:
+        return self
 
 
 @pytest.fixture
@@ -34,12 +52,15 @@ def worker(tmp_path, monkeypatch) -> tuple[Monitor, MemorySink, dict[str, Captur
     sink = MemorySink()
     monitor = Monitor(settings, CollectorRegistry(), sinks=[sink])
     captures = {}
-    for name in ("alerts_topic", "dead_letters", "risk_topic"):
-        captures[name] = Capture()
+    for name, topic in (
+        ("alerts_topic", settings.alerts_topic),
+        ("dead_letters", settings.dead_letter_topic),
+        ("risk_topic", settings.risk_topic),
+    ):
+        captures[name] = Capture(monitor, topic)
         monkeypatch.setattr(getattr(monitor, name), "send_soon", captures[name])
-    # tables outside a running worker: a plain dict stands in for each
-    monitor.store.inner.accounts = {}
-    monitor.store.inner.macro = {}
+    monitor.store.inner.accounts = _DictTable()
+    monitor.store.inner.macro = _DictTable()
     return monitor, sink, captures
 
 
@@ -173,6 +194,10 @@ class _Table(dict):
         super().__init__()
         self.stream, self.writes = stream, writes
 
+    @property
+    def data(self) -> dict:
+        return self
+
     def __setitem__(self, key: str, value: object) -> None:
         if self.stream is not None:
             assert self.stream.current is not None, "a table write outside a batch's events"
@@ -204,9 +229,7 @@ def test_a_batch_gives_the_alerts_of_one_message_at_a_time(tmp_path, monkeypatch
     for mode in ("single", "batched"):
         settings = Settings(data_dir=tmp_path / mode, partitions=2, app_id=f"unit-{mode}")
         monitor = Monitor(settings, CollectorRegistry(), sinks=[])
-        capture = Capture()
-        monkeypatch.setattr(monitor.alerts_topic, "send_soon", capture)
-        monkeypatch.setattr(monitor.risk_topic, "send_soon", Capture())
+        capture = Capture(monitor, settings.alerts_topic)
         stream = _Stream()
         writes: list[int] = []
         check = stream if mode == "batched" else None
@@ -239,19 +262,48 @@ def test_each_http_sink_keeps_its_own_delivery_journal_in_the_data_dir(tmp_path)
 
 
 def test_account_states_go_to_the_changelog_in_the_codec_recovery_reads(worker) -> None:
-    from faust.serializers import codecs
-
-    from monitor.tablestore import ACCOUNT_CODEC
+    from faust.types import Message
 
     monitor, _, _ = worker
     for offset, event in enumerate(_stream_of_two_partitions()[:40]):
         monitor.handle("in", 0, offset, None, event.value)
     states = list(monitor.store.inner.accounts.values())
     assert states and all(isinstance(state, AccountState) for state in states)
-    table = monitor.accounts  # the Faust table: what it sends to its changelog
-    assert table.value_serializer == ACCOUNT_CODEC
-    for state in states:
-        assert (
-            codecs.loads(table.value_serializer, codecs.dumps(table.value_serializer, state))
-            == state
-        )
+    topic = monitor.accounts.changelog_topic
+    records = monitor.outbound.pending(topic.get_topic_name())
+    latest = {record.key: record for record in records}  # handle() writes after each message
+    assert len(latest) == len(states)
+    decode = topic.schema.compile(monitor.app)  # how a restarted worker reads its changelog
+    for record in latest.values():
+        message = Message(topic.get_topic_name(), 0, 0, 0.0, 0, [], record.key, record.value, None)
+        event = asyncio.run(decode(message, propagate=True))
+        assert isinstance(event.value, AccountState)
+        assert event.value == monitor.store.inner.accounts[event.key]
+        assert record.partition == event.value.partition
+
+
+def test_a_failing_batch_ends_the_process_before_faust_can_commit_it(worker, monkeypatch) -> None:
+    import monitor.worker as worker_module
+
+    monitor, _, _ = worker
+    exits: list[tuple[int, list[str]]] = []
+    acked: list[str] = []
+
+    def fake_exit(status: int) -> None:
+        exits.append((status, list(acked)))  # what had been acknowledged when the process ended
+        raise SystemExit(status)
+
+    monkeypatch.setattr(worker_module.os, "_exit", fake_exit)
+    monkeypatch.setattr(monitor, "handle_batch", lambda events, stream: 1 / 0)
+
+    class _Batches:
+        async def take_events(self, size: int, within: float) -> Any:
+            try:
+                yield [_Event(_Message(0, 0, b"{}"))]
+            finally:
+                acked.append("acked")  # what Faust does on the way out: ack the batch
+
+    with pytest.raises(SystemExit):
+        asyncio.run(monitor._agent(_Batches()))
+    # the process ended inside the batch, before it was acknowledged
+    assert exits == [(worker_module.EXIT_PROCESSING_FAILED, [])]
