@@ -341,8 +341,10 @@ class Engine:
             state.outbox, state.outbox_offset = [], self._offset
         worst_dpd, worst_product = 0, ""
         settled = 0
+        owes = False
         for ledger in state.products.values():
             settled += lg.settle(ledger, day)
+            owes = owes or (not ledger.closed and lg.outstanding(ledger) > 0)
             days = lg.dpd(ledger, day) if not ledger.closed else 0
             if days > worst_dpd or not worst_product:
                 worst_dpd, worst_product = days, ledger.product
@@ -362,8 +364,12 @@ class Engine:
         state.tier = self.config.policy.tier(score.probability)
         if old_tier != state.tier:
             result.tier_moves.append((old_tier, state.tier))
-        if state.delinquent_since < 0 and (
-            not state.pending or day - state.pending[-1].day >= self.config.snapshot_every_days
+        if (
+            owes  # nothing owed, nothing to learn: the endless easy negatives of paid-up accounts
+            and state.delinquent_since < 0
+            and (
+                not state.pending or day - state.pending[-1].day >= self.config.snapshot_every_days
+            )
         ):
             state.pending.append(
                 Snapshot(day, round(score.probability, 5), x_values, score.version)

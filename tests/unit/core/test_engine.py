@@ -129,6 +129,8 @@ def test_delayed_labels_resolve_on_event_time_and_teach_the_model() -> None:
         opened("bad", "2026-01-01"),
         opened("ok", "2026-01-01"),
         bill("bad", "2026-01-05", "b1", 900.0, "2026-01-15"),
+        bill("ok", "2026-01-05", "k1", 300.0, "2026-01-15"),
+        pay("ok", "2026-01-12", 100.0, "k1"),  # the minimum and more: owes 200, never past due
     ]
     run(stream, engine)
     assert engine.models.labels == 0
@@ -144,11 +146,12 @@ def test_delayed_labels_resolve_on_event_time_and_teach_the_model() -> None:
     )
     assert any(outcome for outcome, _ in result.labels)
     positives = engine.models.positives
-    # "ok" never goes past due: its snapshot resolves negative once the horizon has passed
+    # "ok" never goes past due: its snapshot (of 2026-01-05, when it first owed money) resolves
+    # negative once the horizon has passed
     result = engine.process(
         ev(
             "macro_indicator",
-            "2026-03-05",
+            "2026-03-08",
             region="north",
             indicator="unemployment_rate",
             value=5.0,
@@ -156,6 +159,38 @@ def test_delayed_labels_resolve_on_event_time_and_teach_the_model() -> None:
     )
     assert any(not outcome for outcome, _ in result.labels)
     assert engine.models.positives == positives
+
+
+def test_no_learning_snapshot_while_an_account_owes_nothing() -> None:
+    engine = Engine(MemoryStore(), config=EngineConfig(horizon_days=60))
+    run([opened("a", "2026-01-01"), opened("b", "2026-01-01")], engine)
+    assert engine.store.get("a").pending == [] and engine.store.get("a").next_check == -1
+    # a bill: now it owes money, so the scoring leaves a snapshot to learn from
+    engine.process(bill("a", "2026-01-05", "a1", 300.0, "2026-01-15"))
+    assert [s.day for s in engine.store.get("a").pending] == [
+        engine.store.get("a").last_event // 86400
+    ]
+    # paid in full: nothing owed, no new snapshot however long it stays that way
+    engine.process(pay("a", "2026-01-10", 300.0, "a1"))
+    pending = list(engine.store.get("a").pending)
+    run(
+        [
+            ev(
+                "macro_indicator",
+                f"2026-{m:02d}-01",
+                region="north",
+                indicator="unemployment_rate",
+                value=5.0,
+            )
+            for m in (2, 3, 4, 5, 6, 7)
+        ]
+        + [pay("b", "2026-07-02", 1.0)],
+        engine,
+    )
+    state = engine.store.get("a")
+    assert len(pending) == 1 and state.pending == []  # the one snapshot resolved, none added
+    assert engine.models.labels == 1
+    assert engine.store.get("b").pending == []
 
 
 def test_timers_are_per_partition() -> None:
