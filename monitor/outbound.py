@@ -71,10 +71,6 @@ class Outbound:
         """The records not yet sent (of one topic, or all)."""
         return [r for r in self._records if topic is None or r.topic == topic]
 
-    def clear(self) -> None:
-        """Forget the records not yet sent."""
-        self._records = []
-
     async def send(self, producer: Any) -> list[asyncio.Future[Any]]:
         """Hand every pending record to ``producer`` (an ``AIOKafkaProducer``), one batch per
         topic partition (more when a batch fills up); return the batches' futures.

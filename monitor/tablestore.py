@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import faust
 import orjson
 from faust.serializers import codecs
 
@@ -42,18 +43,25 @@ class AccountStateCodec(codecs.Codec):
 codecs.register(ACCOUNT_CODEC, AccountStateCodec())
 
 
-def use_account_codec(table: Any) -> None:
-    """Make a Faust table write and read its values with the ``account-state`` codec.
+def accounts_table(app: Any, partitions: int) -> Any:
+    """The Faust table of account states, written and read with the ``account-state`` codec.
 
     A Table takes its serializers from ``value_type`` (json unless a faust Record), and making
     its changelog topic overwrites the schema's value serializer with that: the table, its schema
     and the changelog topic (whose schema decodes recovered records) are each set here.
     """
+    table = app.Table(
+        "accounts",
+        default=None,
+        schema=faust.Schema(key_type=str, key_serializer="json"),
+        partitions=partitions,
+    )
     table.value_serializer = ACCOUNT_CODEC
     table.schema.value_serializer = ACCOUNT_CODEC
     topic = table.changelog_topic
     topic.value_serializer = ACCOUNT_CODEC
     topic.schema.value_serializer = ACCOUNT_CODEC
+    return table
 
 
 def encode_state(state: AccountState) -> bytes:
@@ -67,15 +75,11 @@ def state_bytes(state: AccountState) -> int:
 
 
 class TableStore:
-    """Account states in one Faust table, macro books (one per partition) in another."""
+    """Account states in one Faust table, macro books (one per partition) in another; account
+    writes go to the table's store, their changelog records to ``outbound`` (topic
+    ``changelog``)."""
 
-    def __init__(
-        self,
-        accounts: Any,
-        macro: Any,
-        outbound: Outbound | None = None,
-        changelog: str = "",
-    ) -> None:
+    def __init__(self, accounts: Any, macro: Any, outbound: Outbound, changelog: str) -> None:
         self.accounts = accounts
         self.macro = macro
         self.outbound = outbound
@@ -86,9 +90,6 @@ class TableStore:
         return state
 
     def put(self, state: AccountState) -> None:
-        if self.outbound is None:
-            self.accounts[state.account_id] = state
-            return
         # what the table's own write does, with the changelog record produced in a batch
         self.accounts.data[state.account_id] = state
         self.outbound.add(
@@ -100,9 +101,6 @@ class TableStore:
 
     def delete(self, account_id: str) -> None:
         if account_id not in self.accounts:
-            return
-        if self.outbound is None:
-            del self.accounts[account_id]
             return
         partition = self.accounts.data[account_id].partition
         del self.accounts.data[account_id]

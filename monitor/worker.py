@@ -43,7 +43,7 @@ from monitor.sinks.base import Sink
 from monitor.sinks.journal import DeliveryJournal
 from monitor.sinks.webhook import WebhookSink
 from monitor.status import PAGE, StatusBoard
-from monitor.tablestore import ACCOUNT_CODEC, TableStore, state_bytes, use_account_codec
+from monitor.tablestore import TableStore, accounts_table, state_bytes
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -87,15 +87,7 @@ class Monitor:
         json_schema: faust.Schema = faust.Schema(
             key_type=str, key_serializer="json", value_serializer="json"
         )
-        self.accounts = self.app.Table(
-            "accounts",
-            default=None,
-            schema=faust.Schema(
-                key_type=str, key_serializer="json", value_serializer=ACCOUNT_CODEC
-            ),
-            partitions=settings.partitions,
-        )
-        use_account_codec(self.accounts)
+        self.accounts = accounts_table(self.app, settings.partitions)
         self.macro = self.app.Table(
             "macro", default=None, schema=json_schema, partitions=settings.partitions
         )

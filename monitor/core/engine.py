@@ -44,6 +44,9 @@ from monitor.evaluation import roc_auc
 DPD_MILESTONES = (1, 3, 7, 10, 14, 18, 23, 30, 45, 60, 90)
 #: Days before a due date at which an account with an unpaid bill is looked at.
 PRE_DUE_DAYS = 3
+#: Days, relative to an unpaid bill's due date, on which its account is looked at again: before
+#: the due date, the day after it, and at each DPD milestone (ascending).
+BILL_LOOKS = tuple(sorted({-PRE_DUE_DAYS, 1, *DPD_MILESTONES}))
 _RECENT_BORROWING = 6
 
 
@@ -161,18 +164,9 @@ class Engine:
 
     @staticmethod
     def _bill_check(state: AccountState, day: int) -> bool:
-        """True if ``day`` is a look the schedule takes for a bill (before its due date, the
-        day after it, or a days-past-due milestone), rather than only a label horizon's end."""
-        for ledger in state.products.values():
-            if ledger.closed:
-                continue
-            for bill in ledger.bills:
-                if not bill.satisfied and (
-                    day in (bill.due - PRE_DUE_DAYS, bill.due + 1)
-                    or day - bill.due in DPD_MILESTONES
-                ):
-                    return True
-        return False
+        """True if ``day`` is one of the :data:`BILL_LOOKS` of an unpaid bill, rather than only
+        a label horizon's end."""
+        return any(day - due in BILL_LOOKS for due in _unpaid_dues(state))
 
     def _expire_labels(self, state: AccountState, day: int, result: Result) -> None:
         """Resolve the predictions whose horizon has passed and learn from them. A horizon's end
@@ -213,20 +207,10 @@ class Engine:
 
     def _schedule(self, state: AccountState, day: int) -> None:
         candidates: list[int] = []
-        for ledger in state.products.values():
-            if ledger.closed:
-                continue
-            for bill in ledger.bills:
-                if bill.satisfied:
-                    continue
-                if day < bill.due - PRE_DUE_DAYS:
-                    candidates.append(bill.due - PRE_DUE_DAYS)
-                elif day <= bill.due:
-                    candidates.append(bill.due + 1)
-                else:
-                    later = [m for m in DPD_MILESTONES if bill.due + m > day]
-                    if later:
-                        candidates.append(bill.due + later[0])
+        for due in _unpaid_dues(state):
+            later = [due + look for look in BILL_LOOKS if due + look > day]
+            if later:
+                candidates.append(later[0])
         candidates += [s.day + self.config.horizon_days + 1 for s in state.pending]
         nxt = min(candidates) if candidates else -1
         if nxt != state.next_check:
@@ -546,3 +530,14 @@ class Engine:
             result.tier_moves.append((state.tier, None))
         result.risk.append((state.account_id, None))
         self.store.delete(state.account_id)
+
+
+def _unpaid_dues(state: AccountState) -> list[int]:
+    """Due days of the unsatisfied bills of the account's open products."""
+    return [
+        bill.due
+        for ledger in state.products.values()
+        if not ledger.closed
+        for bill in ledger.bills
+        if not bill.satisfied
+    ]
