@@ -8,12 +8,15 @@ learn from them), scores the account, and applies the alert policy. Nothing here
 clock, so a replay at full speed gives the same decisions as the live stream.
 
 Timers are kept per input partition, so a partition that lags behind another in a replay never
-has its accounts judged on another partition's clock.
+has its accounts judged on another partition's clock. A timer due on a day fires at a time of that
+day fixed by its account's id (:func:`time_of_day`), so a day's looks spread over the day's events
+rather than all firing at its first event.
 """
 
 from __future__ import annotations
 
 import heapq
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,7 +111,7 @@ class Engine:
         self.store = store
         self.models = models or ModelBook()
         self.config = config or EngineConfig()
-        self._timers: dict[int, list[tuple[int, str]]] = {}
+        self._timers: dict[int, list[tuple[float, str]]] = {}
         self._macro: dict[int, MacroBook] = {}
         self._books: dict[int, PortfolioBook] = {}
         self._watches: dict[int, PortfolioWatch] = {}
@@ -137,9 +140,7 @@ class Engine:
                 if ledger.contrib is not None:
                     book.apply(Move(ledger.product, None, Contribution(*ledger.contrib)))
             if state.next_check >= 0:
-                heapq.heappush(
-                    self._timers.setdefault(partition, []), (state.next_check, state.account_id)
-                )
+                self._push(state)
             if state.outbox and state.outbox_offset >= from_offset >= 0:
                 resend.extend(state.outbox)
         return resend
@@ -148,19 +149,27 @@ class Engine:
         """Fire every timer of ``partition`` due at or before ``time``, closing each portfolio
         day as the clock leaves it (before the next day's timers)."""
         heap = self._timers.get(partition)
-        today = day_of(time)
-        while heap and heap[0][0] <= today:
-            day, account_id = heapq.heappop(heap)
+        now = time / DAY
+        while heap and heap[0][0] <= now:
+            at, account_id = heapq.heappop(heap)
+            day = int(at)
             self._close_days(partition, day, result)
             state = self.store.get(account_id)
             if state is None or state.next_check != day:
                 continue  # superseded by a later schedule
             result.timers += 1
             if self._bill_check(state, day):
-                self._touch(state, day * DAY, f"timer:{account_id}:{day}", result)
+                self._touch(state, at * DAY, f"timer:{account_id}:{day}", result)
             else:  # only label horizons end today: resolve them, no new score
                 self._expire_labels(state, day, result)
-        self._close_days(partition, today, result)
+        self._close_days(partition, day_of(time), result)
+
+    def _push(self, state: AccountState) -> None:
+        """Index the account's next look. It fires at a time of its day fixed by the account id
+        (:func:`time_of_day`), so a day's looks are spread over the day's events instead of
+        all firing at its first event (a pause of ~1,000 looks per 20,000 accounts)."""
+        at = state.next_check + time_of_day(state.account_id)
+        heapq.heappush(self._timers.setdefault(state.partition, []), (at, state.account_id))
 
     @staticmethod
     def _bill_check(state: AccountState, day: int) -> bool:
@@ -216,9 +225,7 @@ class Engine:
         if nxt != state.next_check:
             state.next_check = nxt
             if nxt >= 0:
-                heapq.heappush(
-                    self._timers.setdefault(state.partition, []), (nxt, state.account_id)
-                )
+                self._push(state)
 
     # -- events ---------------------------------------------------------------------------
     def macro(self, partition: int) -> MacroBook:
@@ -530,6 +537,16 @@ class Engine:
             result.tier_moves.append((state.tier, None))
         result.risk.append((state.account_id, None))
         self.store.delete(state.account_id)
+
+
+def time_of_day(account_id: str) -> float:
+    """The fraction of a day (0 <= f < 1) at which the account's looks fire: the same in every
+    process and run (a CRC of the id, not Python's salted ``hash``).
+
+    >>> time_of_day("acct-1") == time_of_day("acct-1"), 0 <= time_of_day("acct-1") < 1
+    (True, True)
+    """
+    return zlib.crc32(account_id.encode()) / 4_294_967_296
 
 
 def _unpaid_dues(state: AccountState) -> list[int]:

@@ -1,7 +1,7 @@
 import pytest
 
 from monitor.core.alerts import AlertPolicy
-from monitor.core.engine import Engine, EngineConfig
+from monitor.core.engine import Engine, EngineConfig, time_of_day
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore
 from monitor.core.timeutil import iso_time
@@ -212,6 +212,27 @@ def test_timers_are_per_partition() -> None:
         partition=0,
     )
     assert result.timers >= 1
+
+
+def test_a_days_looks_fire_through_the_day_at_times_fixed_by_the_account() -> None:
+    def tick(engine, time):
+        event = ev("macro_indicator", time, region="north", indicator="unemployment_rate", value=5)
+        return engine.process(event)
+
+    engine = Engine(MemoryStore())
+    accounts = [f"a{i}" for i in range(40)]
+    for account in accounts:
+        engine.process(opened(account, "2026-01-01"))
+        engine.process(bill(account, "2026-01-05", f"{account}-b", 900.0, "2026-01-15"))
+    # every account has its pre-due look on 2026-01-12; each fires at its own time of that day
+    fired = [tick(engine, f"2026-01-12T{hour:02d}:00:00Z").timers for hour in (0, 6, 12, 18)]
+    fired.append(tick(engine, "2026-01-12T23:59:59Z").timers)
+    assert sum(fired) == len(accounts)
+    assert max(fired) < len(accounts) // 2  # spread, not all at the day's first event
+    expected = [sum(6 * h <= 24 * time_of_day(a) < 6 * (h + 1) for a in accounts) for h in range(4)]
+    assert fired[1:] == expected
+    assert fired[0] == 0  # nothing is due at midnight exactly (unless an id hashes to 0)
+    assert time_of_day("a1") == time_of_day("a1")
 
 
 def test_state_survives_a_round_trip_through_its_dict() -> None:
