@@ -8,15 +8,15 @@ learn from them), scores the account, and applies the alert policy. Nothing here
 clock, so a replay at full speed gives the same decisions as the live stream.
 
 Timers are kept per input partition, so a partition that lags behind another in a replay never
-has its accounts judged on another partition's clock. A timer due on a day fires at a time of that
-day fixed by its account's id (:func:`time_of_day`), so a day's looks spread over the day's events
-rather than all firing at its first event.
+has its accounts judged on another partition's clock. The looks due on a day are spread over that
+day's events (at most ``looks_per_event`` per event, an account's own look always before its own
+event, and the day's rest before the next day begins); each is still judged as of its day's start.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
-import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +65,8 @@ class EngineConfig:
     watch: WatchConfig = field(default_factory=WatchConfig)
     #: resolved predictions the champion's rolling ROC AUC is computed over
     auc_window: int = 2000
+    #: looks due today fired per event at most (a day's looks are spread over its events)
+    looks_per_event: int = 4
 
 
 @dataclass
@@ -111,7 +113,7 @@ class Engine:
         self.store = store
         self.models = models or ModelBook()
         self.config = config or EngineConfig()
-        self._timers: dict[int, list[tuple[float, str]]] = {}
+        self._timers: dict[int, list[tuple[int, str]]] = {}
         self._macro: dict[int, MacroBook] = {}
         self._books: dict[int, PortfolioBook] = {}
         self._watches: dict[int, PortfolioWatch] = {}
@@ -146,30 +148,39 @@ class Engine:
         return resend
 
     def advance(self, partition: int, time: float, result: Result) -> None:
-        """Fire every timer of ``partition`` due at or before ``time``, closing each portfolio
-        day as the clock leaves it (before the next day's timers)."""
+        """Fire the timers of ``partition`` that are due by ``time``: every one of an earlier
+        day (closing each portfolio day as the clock leaves it, after its looks), and at most
+        ``looks_per_event`` of today's, so that a day's looks are spread over its events instead
+        of pausing the stream at its first one. Each look is judged as of its day's start."""
         heap = self._timers.get(partition)
-        now = time / DAY
-        while heap and heap[0][0] <= now:
-            at, account_id = heapq.heappop(heap)
-            day = int(at)
+        today = day_of(time)
+        fired = 0
+        while heap and heap[0][0] <= today:
+            day, account_id = heap[0]
+            if day == today and fired >= self.config.looks_per_event:
+                break
+            heapq.heappop(heap)
             self._close_days(partition, day, result)
             state = self.store.get(account_id)
             if state is None or state.next_check != day:
                 continue  # superseded by a later schedule
-            result.timers += 1
-            if self._bill_check(state, day):
-                self._touch(state, at * DAY, f"timer:{account_id}:{day}", result)
-            else:  # only label horizons end today: resolve them, no new score
-                self._expire_labels(state, day, result)
-        self._close_days(partition, day_of(time), result)
+            self._look(state, day, result)
+            fired += day == today
+        self._close_days(partition, today, result)
+
+    def _look(self, state: AccountState, day: int, result: Result) -> None:
+        """The account's look of ``day``: rescore it on a bill look, else only resolve the
+        labels whose horizon has ended."""
+        result.timers += 1
+        if self._bill_check(state, day):
+            self._touch(state, day * DAY, f"timer:{state.account_id}:{day}", result)
+        else:
+            self._expire_labels(state, day, result)
 
     def _push(self, state: AccountState) -> None:
-        """Index the account's next look. It fires at a time of its day fixed by the account id
-        (:func:`time_of_day`), so a day's looks are spread over the day's events instead of
-        all firing at its first event (a pause of ~1,000 looks per 20,000 accounts)."""
-        at = state.next_check + time_of_day(state.account_id)
-        heapq.heappush(self._timers.setdefault(state.partition, []), (at, state.account_id))
+        heapq.heappush(
+            self._timers.setdefault(state.partition, []), (state.next_check, state.account_id)
+        )
 
     @staticmethod
     def _bill_check(state: AccountState, day: int) -> bool:
@@ -215,13 +226,16 @@ class Engine:
         return merged, open_alerts
 
     def _schedule(self, state: AccountState, day: int) -> None:
-        candidates: list[int] = []
+        """Index the account's next look after ``day``: the earliest of its unpaid bills' next
+        :data:`BILL_LOOKS` and its pending snapshots' horizon ends."""
+        nxt = -1
         for due in _unpaid_dues(state):
-            later = [due + look for look in BILL_LOOKS if due + look > day]
-            if later:
-                candidates.append(later[0])
-        candidates += [s.day + self.config.horizon_days + 1 for s in state.pending]
-        nxt = min(candidates) if candidates else -1
+            i = bisect.bisect_right(BILL_LOOKS, day - due)
+            if i < len(BILL_LOOKS) and (nxt < 0 or due + BILL_LOOKS[i] < nxt):
+                nxt = due + BILL_LOOKS[i]
+        if state.pending:
+            end = min(s.day for s in state.pending) + self.config.horizon_days + 1
+            nxt = end if nxt < 0 else min(nxt, end)
         if nxt != state.next_check:
             state.next_check = nxt
             if nxt >= 0:
@@ -278,6 +292,8 @@ class Engine:
         elif 0 <= offset <= state.offset:
             result.duplicate = True
             return result
+        if 0 <= state.next_check <= day_of(event.time):
+            self._look(state, state.next_check, result)  # its look of today, not fired yet
         state.offset = offset
         self._apply(state, event)
         state.last_event, state.last_event_id = event.time, event.event_id
@@ -537,16 +553,6 @@ class Engine:
             result.tier_moves.append((state.tier, None))
         result.risk.append((state.account_id, None))
         self.store.delete(state.account_id)
-
-
-def time_of_day(account_id: str) -> float:
-    """The fraction of a day (0 <= f < 1) at which the account's looks fire: the same in every
-    process and run (a CRC of the id, not Python's salted ``hash``).
-
-    >>> time_of_day("acct-1") == time_of_day("acct-1"), 0 <= time_of_day("acct-1") < 1
-    (True, True)
-    """
-    return zlib.crc32(account_id.encode()) / 4_294_967_296
 
 
 def _unpaid_dues(state: AccountState) -> list[int]:

@@ -52,20 +52,47 @@ def log_loss(y: bool, p: float) -> float:
 
 
 class Judged:
-    """A model with its recent prequential losses."""
+    """A model with its recent prequential losses.
+
+    The windowed mean loss is kept as a running sum (the promotion rule reads it four times per
+    outcome), summed afresh once per window so that rounding cannot build up.
+
+    >>> judged = Judged(Scorecard(), window=2)
+    >>> for y in (True, False, False):
+    ...     judged.judge({"dpd": 40.0}, y)
+    >>> round(judged.loss, 9) == round(sum(judged.losses) / 2, 9)
+    True
+    """
 
     def __init__(self, model: Model, window: int) -> None:
         self.model = model
         self.losses: deque[float] = deque(maxlen=window)
         self.recent: deque[tuple[bool, float]] = deque(maxlen=window)
+        self._sum = 0.0
+        self._until_resum = window
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # checkpoints written before the running sum
+        self.__dict__.update(state)
+        if "_sum" not in state:
+            self._sum, self._until_resum = math.fsum(self.losses), 0
 
     @property
     def loss(self) -> float:
-        return sum(self.losses) / len(self.losses) if self.losses else math.inf
+        return self._sum / len(self.losses) if self.losses else math.inf
 
     def judge(self, x: dict[str, float], y: bool) -> None:
         p = self.model.predict(x)
-        self.losses.append(log_loss(y, p))
+        loss = log_loss(y, p)
+        losses = self.losses
+        if len(losses) == losses.maxlen:
+            self._sum -= losses[0]
+        losses.append(loss)
+        self._until_resum -= 1
+        if self._until_resum <= 0:
+            self._sum, self._until_resum = math.fsum(losses), losses.maxlen or 1
+        else:
+            self._sum += loss
         self.recent.append((y, p))
 
 

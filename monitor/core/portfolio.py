@@ -11,6 +11,8 @@ partition, on that partition's own clock.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -45,10 +47,13 @@ def segment(product: str, region: str) -> str:
     return f"{product}|{region}"
 
 
+@functools.lru_cache(maxsize=4096)
 def month_of(day: int) -> int:
-    """Months since 1970-01 of a day number (30.44-day months are close enough for a key)."""
-    import datetime as dt
+    """Months since 1970-01 of a day number (remembered: asked for on every scoring).
 
+    >>> month_of(0), month_of(31), month_name(month_of(20_454))
+    (0, 1, '2026-01')
+    """
     date = dt.date(1970, 1, 1) + dt.timedelta(days=day)
     return (date.year - 1970) * 12 + date.month - 1
 

@@ -1,10 +1,10 @@
 import pytest
 
 from monitor.core.alerts import AlertPolicy
-from monitor.core.engine import Engine, EngineConfig, time_of_day
+from monitor.core.engine import Engine, EngineConfig
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore
-from monitor.core.timeutil import iso_time
+from monitor.core.timeutil import iso_time, parse_date, parse_time
 from tests.unit.core.helpers import bill, ev, opened, pay
 
 pytestmark = pytest.mark.unit
@@ -214,25 +214,60 @@ def test_timers_are_per_partition() -> None:
     assert result.timers >= 1
 
 
-def test_a_days_looks_fire_through_the_day_at_times_fixed_by_the_account() -> None:
+def test_a_days_looks_are_spread_over_its_events_and_judged_as_of_its_start() -> None:
     def tick(engine, time):
         event = ev("macro_indicator", time, region="north", indicator="unemployment_rate", value=5)
         return engine.process(event)
 
-    engine = Engine(MemoryStore())
-    accounts = [f"a{i}" for i in range(40)]
+    config = EngineConfig(looks_per_event=2)
+    engine = Engine(MemoryStore(), config=config)
+    accounts = [f"a{i}" for i in range(10)]
     for account in accounts:
         engine.process(opened(account, "2026-01-01"))
         engine.process(bill(account, "2026-01-05", f"{account}-b", 900.0, "2026-01-15"))
-    # every account has its pre-due look on 2026-01-12; each fires at its own time of that day
-    fired = [tick(engine, f"2026-01-12T{hour:02d}:00:00Z").timers for hour in (0, 6, 12, 18)]
-    fired.append(tick(engine, "2026-01-12T23:59:59Z").timers)
-    assert sum(fired) == len(accounts)
-    assert max(fired) < len(accounts) // 2  # spread, not all at the day's first event
-    expected = [sum(6 * h <= 24 * time_of_day(a) < 6 * (h + 1) for a in accounts) for h in range(4)]
-    assert fired[1:] == expected
-    assert fired[0] == 0  # nothing is due at midnight exactly (unless an id hashes to 0)
-    assert time_of_day("a1") == time_of_day("a1")
+    # all ten have their pre-due look on 2026-01-12 (a0 .. a9): two per event that day ...
+    first, second = tick(engine, "2026-01-12T01:00:00Z"), tick(engine, "2026-01-12T02:00:00Z")
+    assert (first.timers, second.timers) == (2, 2)
+    # ... an account's own event fires its look before the event, as of the day's start ...
+    own = engine.process(pay("a9", "2026-01-12T03:00:00Z", 10.0, "a9-b"))
+    assert own.timers == 3  # a4, a5 and a9's own
+    start = parse_time("2026-01-12T00:00:00Z")
+    assert [t for a, t, _ in own.scores if a == "a9"] == [start, start + 3 * 3600]
+    # ... and the day's rest (a6, a7, a8) fire before the next day begins
+    assert tick(engine, "2026-01-13T00:30:00Z").timers == 3
+    assert all(engine.store.get(a).next_check > parse_date("2026-01-12") for a in accounts)
+
+
+def test_spreading_the_looks_keeps_the_alerts_of_firing_them_at_once() -> None:
+    def stream():
+        events = []
+        for i in range(12):
+            events += [
+                opened(f"a{i}", "2026-01-01"),
+                bill(f"a{i}", "2026-01-05", f"b{i}", 900.0, "2026-01-15"),
+            ]
+        events += [pay("a0", "2026-01-14", 900.0, "b0")]
+        for day in range(16, 28):
+            for hour in (1, 9, 17):
+                events.append(
+                    ev(
+                        "macro_indicator",
+                        f"2026-01-{day}T{hour:02d}:00:00Z",
+                        region="north",
+                        indicator="unemployment_rate",
+                        value=5.0,
+                    )
+                )
+        return events
+
+    def fired(per_event):
+        _, results = run(
+            stream(), Engine(MemoryStore(), config=EngineConfig(looks_per_event=per_event))
+        )
+        return sorted((a["alert_id"], a["event_time"]) for a in alerts(results))
+
+    assert fired(2) == fired(1_000_000)
+    assert len(fired(2)) >= 11
 
 
 def test_state_survives_a_round_trip_through_its_dict() -> None:
