@@ -13,6 +13,7 @@ from monitor import contracts, kafkaio
 from monitor import simulator as sim
 from monitor.backtest import replay_lines
 from monitor.signing import verify
+from monitor.worker import FETCH_MAX_WAIT_MS
 from tests.support.receiver import WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -63,6 +64,8 @@ def test_stream_to_alerts_webhook_dead_letters_and_metrics(worker_factory) -> No
         worker.wait_processed(len(lines) - len(GARBAGE))
         receiver.wait_for(len(expected_ids), timeout=60)
         metrics = worker.metrics()
+        # the consumer's fetches wait at most FETCH_MAX_WAIT_MS, not Faust's fixed 1.5 s
+        assert worker.health()["fetch_max_wait_ms"] == FETCH_MAX_WAIT_MS
 
         alerts = [
             orjson.loads(v)
