@@ -71,7 +71,7 @@ class Settings:
     model_checkpoint: str = ""  # file to warm-start from and to save to (default: in data_dir)
     checkpoint_every_s: float = 30.0
     log_level: str = "info"
-    batch_size: int = 500  # events the agent takes at once (state written once per batch)
+    batch_size: int = 100  # events the agent takes at once (state written once per batch)
     batch_wait_s: float = 0.02  # longest wait for a batch to fill before it is processed
     kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
     kafka_ssl_cafile: str = ""  # CA bundle that signed the brokers' certificates
