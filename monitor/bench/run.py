@@ -15,7 +15,13 @@ import orjson
 from monitor import kafkaio
 from monitor.bench.bare import bare_consumer_rate
 from monitor.bench.data import make_data
-from monitor.bench.latency import AlertReader, latencies_ms, offer, percentile
+from monitor.bench.latency import (
+    AlertReader,
+    keep_append_time,
+    latencies_ms,
+    offer,
+    percentile,
+)
 from monitor.bench.procs import Process, free_port
 from monitor.kafkasecurity import client_options
 from monitor.settings import Settings
@@ -73,6 +79,7 @@ def run_bench(
                 risk_topic=f"{run}-w{count}-risk",
             )
             created += kafkaio.create_topics(settings)
+            keep_append_time(settings, settings.alerts_topic)
             procs = _start_workers(settings, workdir, count)
             try:
                 figures = _throughput(settings, procs, messages, timeout_s)
@@ -230,6 +237,9 @@ def _latency(
         "offered_events_per_s": round(rate),
         "offered_events": sent,
         "latency_alerts": len(values),
+        "latency_clock": "broker append time"
+        if reader.appended == len(reader.arrivals)
+        else "read time",
         "latency_ms": {
             "p50": round(percentile(values, 0.5), 1),
             "p99": round(percentile(values, 0.99), 1),

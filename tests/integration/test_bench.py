@@ -35,6 +35,7 @@ def test_bench_reports_every_figure_it_promises(bootstrap: str, tmp_path: Path) 
     )
     latency = data["latency_ms"]
     assert data["latency_alerts"] > 0
+    assert data["latency_clock"] == "broker append time"
     assert 0 < latency["p50"] <= latency["p99"] <= latency["p999"]
     assert data["peak_rss_mb"] > 50
     assert data["state_accounts"] == 400
