@@ -66,7 +66,7 @@ class EngineConfig:
     #: resolved predictions the champion's rolling ROC AUC is computed over
     auc_window: int = 2000
     #: looks due today fired per event at most (a day's looks are spread over its events)
-    looks_per_event: int = 4
+    looks_per_event: int = 2
 
 
 @dataclass
