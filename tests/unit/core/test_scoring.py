@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from monitor.core.models import CHECKPOINT_FORMAT, ModelBook
-from monitor.core.scoring import OnlineLogistic, band, base_feature, model_inputs
+from monitor.core.models import CHECKPOINT_FORMAT, Judged, ModelBook
+from monitor.core.scoring import OnlineLogistic, Scorecard, band, base_feature, model_inputs
 
 pytestmark = pytest.mark.unit
 
@@ -113,3 +113,18 @@ def test_a_fresh_online_model_scores_like_the_scorecard_then_learns_away() -> No
     for x, y in _stream(5000, 5):
         fresh.learn(x, y)
     assert any(abs(fresh.predict(x) - card.predict(x)) > 0.01 for x in xs)
+
+
+def test_the_windowed_loss_is_the_mean_of_the_window_and_survives_old_checkpoints() -> None:
+    judged = Judged(Scorecard(), window=50)
+    rng = random.Random(5)
+    for _ in range(537):
+        judged.judge({"dpd": rng.uniform(0, 40), "share_missed": rng.random()}, rng.random() < 0.2)
+        assert judged.loss == pytest.approx(sum(judged.losses) / len(judged.losses), rel=1e-12)
+    # a checkpoint written before the running sum has only the losses
+    old = pickle.loads(pickle.dumps(judged))
+    del old._sum, old._until_resum
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.loss == pytest.approx(judged.loss, rel=1e-12)
+    restored.judge({"dpd": 3.0}, False)
+    assert restored.loss == pytest.approx(sum(restored.losses) / 50, rel=1e-12)
