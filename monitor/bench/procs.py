@@ -44,11 +44,11 @@ class Process:
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
-    def get(self, path: str) -> dict[str, Any]:
+    def get(self, path: str, timeout_s: float = 5.0) -> dict[str, Any]:
         """A JSON page of the worker's web server ({} while it does not answer)."""
         try:
             url = f"http://127.0.0.1:{self.web_port}{path}"
-            with urllib.request.urlopen(url, timeout=5) as response:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
                 data: dict[str, Any] = orjson.loads(response.read())
                 return data
         except OSError:

@@ -32,6 +32,8 @@ with warnings.catch_warnings():
     from kafka.structs import TopicPartition
 
 POLL_S = 0.2
+#: How long the bench waits for a worker's /api/state-size (s).
+STATE_SIZE_TIMEOUT_S = 300.0
 
 
 def run_bench(
@@ -198,7 +200,8 @@ def _throughput(
         if now != alerts:
             alerts, last_change = now, time.monotonic()
     end = last_change if last_change > finished else finished
-    sizes = [proc.get("/api/state-size") for proc in procs]
+    # serialising every account state takes seconds at 100,000 accounts (5 s was too short)
+    sizes = [proc.get("/api/state-size", timeout_s=STATE_SIZE_TIMEOUT_S) for proc in procs]
     held = sum(int(s.get("accounts", 0)) for s in sizes)
     return {
         "events_per_s": round(messages / max(end - first, 1e-9)),
