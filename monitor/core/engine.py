@@ -269,7 +269,7 @@ class Engine:
         self._offset = offset
         self.advance(partition, event.time, result)
         if event.type == "reserve_updated":
-            self._watch(partition, day_of(event.time)).streamed_reserve = float(
+            self._watch(partition, event.day).streamed_reserve = float(
                 event.data["amount"]
             )
             return result
@@ -292,7 +292,7 @@ class Engine:
         elif 0 <= offset <= state.offset:
             result.duplicate = True
             return result
-        if 0 <= state.next_check <= day_of(event.time):
+        if 0 <= state.next_check <= event.day:
             self._look(state, state.next_check, result)  # its look of today, not fired yet
         state.offset = offset
         self._apply(state, event)
