@@ -269,9 +269,7 @@ class Engine:
         self._offset = offset
         self.advance(partition, event.time, result)
         if event.type == "reserve_updated":
-            self._watch(partition, event.day).streamed_reserve = float(
-                event.data["amount"]
-            )
+            self._watch(partition, event.day).streamed_reserve = float(event.data["amount"])
             return result
         if event.type == "macro_indicator":
             book = self.macro(partition)
