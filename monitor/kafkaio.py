@@ -130,6 +130,16 @@ def admin(settings: Settings) -> Iterator[Any]:
         client.close()
 
 
+def delete_topics(settings: Settings, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with ``prefix`` (a run's own topics, Faust's
+    changelogs among them); return the names deleted."""
+    with admin(settings) as client:
+        names = sorted(t for t in client.list_topics() if t.startswith(prefix))
+        if names:
+            client.delete_topics(names)
+    return names
+
+
 def create_topics(settings: Settings) -> list[str]:
     """Create the monitor's topics that do not exist yet; return the names created."""
     created = []

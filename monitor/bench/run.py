@@ -104,7 +104,7 @@ def run_bench(
         report["ratio_to_bare_consumer"] = round(report["events_per_s"] / bare, 3)
     finally:
         if not keep_topics:
-            _delete_topics(base, run)
+            kafkaio.delete_topics(base, run)
     return report
 
 
@@ -249,10 +249,3 @@ def _latency(
             "p999": round(percentile(values, 0.999), 1),
         },
     }
-
-
-def _delete_topics(settings: Settings, run: str) -> None:
-    with kafkaio.admin(settings) as client:
-        names = [t for t in client.list_topics() if t.startswith(run)]
-        if names:
-            client.delete_topics(names)
