@@ -33,6 +33,9 @@ def test_bench_reports_every_figure_it_promises(bootstrap: str, tmp_path: Path) 
     assert data["ratio_to_empty_agent"] == pytest.approx(
         data["events_per_s"] / data["empty_agent_events_per_s"], rel=0.01
     )
+    # the latency is measured at half the lower of the whole pre-load's and its last quarter's
+    late = data["late_events_per_s"] or data["events_per_s"]
+    assert data["offered_events_per_s"] == round(min(data["events_per_s"], late) / 2)
     latency = data["latency_ms"]
     assert data["latency_alerts"] > 0
     assert data["latency_clock"] == "broker append time"
