@@ -6,7 +6,9 @@
    full, no plan granted yet, and the trouble is recent (a first miss, or a payment pause).
 3. ``instalment_plan`` — sustained stress: high utilisation, minimum-only payments or borrowing
    to repay.
-4. ``pre_due_reminder`` — otherwise: remind before the next due date.
+4. ``pre_due_reminder`` — otherwise: a reminder, before the next due date, or at 1-14 days
+   past due (no good history, no sign of stress) a reminder of the missed payment, the soft
+   first step of collections.
 
 >>> recommend({"dpd": 20.0})
 'collections_review'
@@ -15,6 +17,8 @@
 >>> recommend({"share_paid_full": 0.2, "utilisation": 0.95})
 'instalment_plan'
 >>> recommend({"share_paid_full": 1.0, "days_to_next_due": 3.0})
+'pre_due_reminder'
+>>> recommend({"share_paid_full": 0.3, "dpd": 5.0})
 'pre_due_reminder'
 """
 
