@@ -135,6 +135,21 @@ DASHBOARDS: dict[str, tuple[str, list[tuple[str, str, list[tuple[str, str]]]]]] 
                 ],
             ),
             ("Delivery queue", "short", [("sum by (sink) (monitor_delivery_queue)", "{{sink}}")]),
+            (
+                "Time paused by the garbage collector",
+                "percentunit",
+                [
+                    (
+                        "max by (generation) (rate(monitor_gc_pause_seconds_sum[5m]))",
+                        "generation {{generation}}",
+                    ),
+                ],
+            ),
+            (
+                "Worker resident memory",
+                "bytes",
+                [('process_resident_memory_bytes{job="monitor"}', "{{instance}}")],
+            ),
         ],
     ),
 }

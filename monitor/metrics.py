@@ -12,9 +12,19 @@ Labels are aggregates only (event type, outcome, product, bucket, tier, sink): n
 
 from __future__ import annotations
 
+import gc
+import time
+from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    ProcessCollector,
+)
 
 from monitor.core.engine import Result
 from monitor.core.models import ModelBook
@@ -278,3 +288,45 @@ class Metrics:
                 self.model_calibration.labels(
                     role=role, decile=str(decile + 1), kind="observed"
                 ).set(observed)
+
+
+#: Buckets of a garbage-collector pause (s): young collections take microseconds, a full one
+#: over hundreds of thousands of account states up to seconds.
+GC_BUCKETS = (0.0001, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def watch_process(registry: CollectorRegistry) -> Callable[[], None]:
+    """Export the process's memory and CPU (``process_*``), its collector's counts
+    (``python_gc_*``) and the pauses of each collection (``monitor_gc_pause_seconds`` by
+    generation) to ``registry``; return the function that stops timing the pauses.
+
+    A full collection walks every live object; a latency spike with one in the same minute is
+    the collector's.
+
+    >>> registry = CollectorRegistry()
+    >>> stop = watch_process(registry)
+    >>> _ = gc.collect()
+    >>> registry.get_sample_value("monitor_gc_pause_seconds_count", {"generation": "2"}) >= 1
+    True
+    >>> stop()
+    """
+    ProcessCollector(registry=registry)
+    GCCollector(registry=registry)
+    pauses = Histogram(
+        "monitor_gc_pause_seconds",
+        "Pauses of the cyclic garbage collector, by generation.",
+        ["generation"],
+        buckets=GC_BUCKETS,
+        registry=registry,
+    )
+    children = [pauses.labels(generation=str(g)) for g in range(3)]
+    started = [0.0]
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            children[info["generation"]].observe(time.perf_counter() - started[0])
+
+    gc.callbacks.append(timed)
+    return lambda: gc.callbacks.remove(timed)

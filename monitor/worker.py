@@ -35,7 +35,7 @@ from monitor.core.privacy import private_record, pseudonymise
 from monitor.core.store import WriteBackStore
 from monitor.engine_config import engine_config
 from monitor.kafkasecurity import faust_credentials
-from monitor.metrics import Metrics
+from monitor.metrics import Metrics, watch_process
 from monitor.outbound import Outbound
 from monitor.settings import Settings, SettingsError
 from monitor.sinks.alertmanager import AlertmanagerSink
@@ -531,5 +531,6 @@ def run_worker(settings: Settings) -> None:
     # httpx logs every request's full URL at info; webhook URLs may carry tokens or passwords
     logging.getLogger("httpx").setLevel(logging.WARNING)
     monitor = Monitor(settings)
+    watch_process(monitor.registry)
     worker = _Worker(monitor.app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()
