@@ -8,9 +8,10 @@ learn from them), scores the account, and applies the alert policy. Nothing here
 clock, so a replay at full speed gives the same decisions as the live stream.
 
 Timers are kept per input partition, so a partition that lags behind another in a replay never
-has its accounts judged on another partition's clock. The looks due on a day are spread over that
-day's events (at most ``looks_per_event`` per event, an account's own look always before its own
-event, and the day's rest before the next day begins); each is still judged as of its day's start.
+has its accounts judged on another partition's clock. The looks due on a day are spread evenly
+over that day's events (:mod:`monitor.core.pacing`: at most ``looks_per_event`` per event, an
+account's own look always before its own event, and the day's rest before the next day begins);
+each is still judged as of its day's start.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from monitor.core.events import Event
 from monitor.core.explain import top_reasons
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook, Score
+from monitor.core.pacing import LookPace
 from monitor.core.portfolio import Contribution, Move, PortfolioBook, month_of
 from monitor.core.portfolio_watch import (
     PortfolioWatch,
@@ -65,7 +67,8 @@ class EngineConfig:
     watch: WatchConfig = field(default_factory=WatchConfig)
     #: resolved predictions the champion's rolling ROC AUC is computed over
     auc_window: int = 2000
-    #: looks due today fired per event at most (a day's looks are spread over its events)
+    #: looks due today fired per event at most (a day's looks are spread evenly over its
+    #: events, see :mod:`monitor.core.pacing`)
     looks_per_event: int = 2
 
 
@@ -114,6 +117,7 @@ class Engine:
         self.models = models or ModelBook()
         self.config = config or EngineConfig()
         self._timers: dict[int, list[tuple[int, str]]] = {}
+        self._paces: dict[int, LookPace] = {}
         self._macro: dict[int, MacroBook] = {}
         self._books: dict[int, PortfolioBook] = {}
         self._watches: dict[int, PortfolioWatch] = {}
@@ -149,15 +153,20 @@ class Engine:
 
     def advance(self, partition: int, time: float, result: Result) -> None:
         """Fire the timers of ``partition`` that are due by ``time``: every one of an earlier
-        day (closing each portfolio day as the clock leaves it, after its looks), and at most
-        ``looks_per_event`` of today's, so that a day's looks are spread over its events instead
-        of pausing the stream at its first one. Each look is judged as of its day's start."""
+        day (closing each portfolio day as the clock leaves it, after its looks), and as many of
+        today's as the partition's :class:`LookPace` allows, so that a day's looks are spread
+        over its events instead of pausing the stream at its first one. Each look is judged as
+        of its day's start."""
         heap = self._timers.get(partition)
         today = day_of(time)
-        fired = 0
+        pace = self._paces.get(partition)
+        if pace is None:
+            pace = self._paces[partition] = LookPace(self.config.looks_per_event)
+        pace.next_event(today, heap or ())
+        allowed = pace.allowed()
         while heap and heap[0][0] <= today:
             day, account_id = heap[0]
-            if day == today and fired >= self.config.looks_per_event:
+            if day == today and allowed <= 0:
                 break
             heapq.heappop(heap)
             self._close_days(partition, day, result)
@@ -165,7 +174,9 @@ class Engine:
             if state is None or state.next_check != day:
                 continue  # superseded by a later schedule
             self._look(state, day, result)
-            fired += day == today
+            if day == today:
+                allowed -= 1
+                pace.fired += 1
         self._close_days(partition, today, result)
 
     def _look(self, state: AccountState, day: int, result: Result) -> None:

@@ -393,3 +393,23 @@ def test_portfolio_book_and_detectors_survive_a_restart() -> None:
     restarted.recover(partition=0, from_offset=len(stream))
     assert restarted.book(0).summary() == before
     assert restarted.watch(0) is not None and restarted.watch(0).day == engine.watch(0).day
+
+
+def test_a_days_looks_keep_pace_with_the_events_the_partition_had_the_day_before() -> None:
+    def tick(engine, day, hour):
+        event = ev(
+            "macro_indicator",
+            f"2026-01-{day}T{hour:02d}:00:00Z",
+            region="north",
+            indicator="unemployment_rate",
+            value=5,
+        )
+        return engine.process(event).timers
+
+    engine = Engine(MemoryStore(), config=EngineConfig(looks_per_event=2))
+    for account in [f"a{i}" for i in range(5)]:
+        engine.process(opened(account, "2026-01-01"))
+        engine.process(bill(account, "2026-01-05", f"{account}-b", 900.0, "2026-01-15"))
+    assert [tick(engine, 11, hour) for hour in range(10)] == [0] * 10
+    # ten events yesterday, five pre-due looks today: one every other event, not two at once
+    assert [tick(engine, 12, hour) for hour in range(10)] == [1, 0] * 5
