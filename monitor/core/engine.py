@@ -159,10 +159,8 @@ class Engine:
         of its day's start."""
         heap = self._timers.get(partition)
         today = day_of(time)
-        pace = self._paces.get(partition)
-        if pace is None:
-            pace = self._paces[partition] = LookPace(self.config.looks_per_event)
-        pace.next_event(today, heap or ())
+        pace = self._pace(partition)
+        pace.next_event(today)
         allowed = pace.allowed()
         while heap and heap[0][0] <= today:
             day, account_id = heap[0]
@@ -192,6 +190,13 @@ class Engine:
         heapq.heappush(
             self._timers.setdefault(state.partition, []), (state.next_check, state.account_id)
         )
+        self._pace(state.partition).schedule(state.next_check)
+
+    def _pace(self, partition: int) -> LookPace:
+        pace = self._paces.get(partition)
+        if pace is None:
+            pace = self._paces[partition] = LookPace(self.config.looks_per_event)
+        return pace
 
     @staticmethod
     def _bill_check(state: AccountState, day: int) -> bool:

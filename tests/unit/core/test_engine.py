@@ -395,7 +395,7 @@ def test_portfolio_book_and_detectors_survive_a_restart() -> None:
     assert restarted.watch(0) is not None and restarted.watch(0).day == engine.watch(0).day
 
 
-def test_a_days_looks_keep_pace_with_the_events_the_partition_had_the_day_before() -> None:
+def test_a_days_looks_are_paced_by_the_events_the_partition_had_the_day_before() -> None:
     def tick(engine, day, hour):
         event = ev(
             "macro_indicator",
@@ -411,5 +411,6 @@ def test_a_days_looks_keep_pace_with_the_events_the_partition_had_the_day_before
         engine.process(opened(account, "2026-01-01"))
         engine.process(bill(account, "2026-01-05", f"{account}-b", 900.0, "2026-01-15"))
     assert [tick(engine, 11, hour) for hour in range(10)] == [0] * 10
-    # ten events yesterday, five pre-due looks today: one every other event, not two at once
-    assert [tick(engine, 12, hour) for hour in range(10)] == [1, 0] * 5
+    # ten events yesterday, five pre-due looks today: spread over the first five events (half
+    # of yesterday's), not two at a time
+    assert [tick(engine, 12, hour) for hour in range(10)] == [1] * 5 + [0] * 5
