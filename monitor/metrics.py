@@ -300,8 +300,8 @@ def watch_process(registry: CollectorRegistry) -> Callable[[], None]:
     (``python_gc_*``) and the pauses of each collection (``monitor_gc_pause_seconds`` by
     generation) to ``registry``; return the function that stops timing the pauses.
 
-    A full collection walks every live object; a latency spike with one in the same minute is
-    the collector's.
+    A full collection walks every live object, so it can pause the worker for seconds; the
+    pauses show whether a latency spike came with one.
 
     >>> registry = CollectorRegistry()
     >>> stop = watch_process(registry)

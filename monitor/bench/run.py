@@ -93,7 +93,8 @@ def run_bench(
                 if index == 0:
                     report.update(figures, workers=count)
                     # half the rate the worker sustained on events like the live ones
-                    rate = min(figures["events_per_s"], figures["late_events_per_s"] or 1e12) / 2
+                    late = figures["late_events_per_s"] or figures["events_per_s"]
+                    rate = min(figures["events_per_s"], late) / 2
                     say(f"offering {rate:,.0f} events/s for up to {live_seconds:.0f} s ...")
                     report.update(_latency(settings, data.live, rate, live_seconds))
                 scaling.append({"workers": count, "events_per_s": figures["events_per_s"]})

@@ -4,9 +4,9 @@ The looks due on a day (bill looks, label-horizon ends) are spread over the day'
 than fired at its first one, which would pause the stream. :class:`LookPace` spreads them evenly
 over the first half of as many events as the partition had yesterday (a day may have fewer events
 than the one before, and looks left at its end would all fire at the next day's first event),
-never more than ``cap`` at one event. Without a yesterday
-to go by (the first day, after a quiet day or a restart) it fires ``cap`` per event. The pace
-depends on the partition's events alone, so a replay fires the same looks at the same events.
+never more than ``cap`` at one event. Without a yesterday to go by (the first day, after a quiet
+day or a restart) it fires ``cap`` per event. The pace depends on the partition's events alone,
+so a replay fires the same looks at the same events.
 
 >>> pace = LookPace(cap=2)
 >>> for day in (5, 5, 5, 6):
