@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
-
 
 def test_bench_reports_every_figure_it_promises(bootstrap: str, tmp_path: Path) -> None:
     report = tmp_path / "bench.json"

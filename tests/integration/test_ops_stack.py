@@ -19,10 +19,9 @@ from tests.integration import opsstack
 from tests.integration.conftest import free_port
 from tests.support.receiver import WebhookReceiver
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus not installed"),
-]
+pytestmark = pytest.mark.skipif(
+    shutil.which("prometheus") is None, reason="prometheus not installed"
+)
 
 
 def _eventually(check, timeout: float = 60.0, what: str = "condition"):

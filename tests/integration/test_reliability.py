@@ -17,7 +17,7 @@ from monitor.backtest import replay_lines
 from tests.integration.conftest import WorkerProcess
 from tests.support.receiver import Request, WebhookReceiver
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability]
+pytestmark = pytest.mark.reliability
 
 
 def key_of(alert: dict[str, Any]) -> tuple[str, str]:

@@ -12,7 +12,6 @@ from jsonschema import Draft202012Validator
 from monitor import contracts
 from monitor.contracts.compat import breaking_changes
 
-pytestmark = pytest.mark.unit
 RELEASED = Path(__file__).resolve().parents[1] / "contracts" / "released"
 
 

@@ -5,7 +5,6 @@ import pytest
 
 from monitor import dashboards
 
-pytestmark = pytest.mark.unit
 FOLDER = Path(__file__).resolve().parents[2] / "dashboards"
 
 

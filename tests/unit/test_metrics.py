@@ -1,12 +1,9 @@
 import random
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.core.models import ModelBook
 from monitor.metrics import Metrics
-
-pytestmark = pytest.mark.unit
 
 
 def test_model_quality_gauges_for_every_role() -> None:

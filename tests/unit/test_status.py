@@ -1,12 +1,9 @@
-import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.core.engine import Result
 from monitor.core.portfolio import Contribution, Move
 from monitor.metrics import Metrics
 from monitor.status import PAGE, RECENT_ALERTS, StatusBoard
-
-pytestmark = pytest.mark.unit
 
 
 def test_state_reports_buckets_rates_tiers_and_newest_alerts_first() -> None:

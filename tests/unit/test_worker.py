@@ -16,8 +16,6 @@ from monitor.sinks.base import MemorySink
 from monitor.worker import Monitor
 from tests.unit.core.helpers import raw
 
-pytestmark = pytest.mark.unit
-
 
 class Capture:
     """What the worker wrote to one topic: records queued in its outbound, and ``send_soon``

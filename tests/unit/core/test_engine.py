@@ -1,13 +1,9 @@
-import pytest
-
 from monitor.core.alerts import AlertPolicy
 from monitor.core.engine import Engine, EngineConfig
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore
 from monitor.core.timeutil import iso_time, parse_date, parse_time
 from tests.unit.core.helpers import bill, ev, opened, pay
-
-pytestmark = pytest.mark.unit
 
 
 def run(events, engine=None):

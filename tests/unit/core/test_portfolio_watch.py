@@ -1,12 +1,9 @@
 import random
 
-import pytest
-
 from monitor.core.macro import MacroBook
 from monitor.core.portfolio import Contribution, Move, PortfolioBook
 from monitor.core.portfolio_watch import PortfolioWatch, WatchConfig
 
-pytestmark = pytest.mark.unit
 REGIONS = ("north", "south", "east", "west")
 
 

@@ -8,14 +8,11 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.metrics import Metrics
 from monitor.sinks.journal import DeliveryJournal, journal_key
 from monitor.sinks.webhook import WebhookSink
-
-pytestmark = pytest.mark.unit
 
 
 def alert(n: int, status: str = "firing") -> dict[str, Any]:

@@ -17,7 +17,6 @@ from monitor.signing import verify
 from monitor.sinks.webhook import WebhookSink
 from tests.support.receiver import WebhookReceiver
 
-pytestmark = pytest.mark.unit
 URL = "http://receiver.test/alerts"
 Handler = Callable[[httpx.Request], httpx.Response]
 GivenUp = list[tuple[dict[str, Any], str]]
