@@ -1,6 +1,7 @@
 """Test tiers by folder: one place marks every test, so no test file repeats its tier.
 
-- ``tests/unit/`` (and the rest of ``tests/``) and the doctests in ``monitor/`` are ``unit``: no broker or other service.
+- ``tests/unit/`` (and the rest of ``tests/``) and the doctests in ``monitor/`` are ``unit``:
+  no broker or other service.
 - ``tests/integration/`` is ``integration``: the real local Kafka broker (and Prometheus,
   Alertmanager or Chromium where a test says so).
 
