@@ -76,8 +76,9 @@ class Metrics:
         )
         self.deliveries = Counter(
             "monitor_deliveries_total",
-            "Alert deliveries to sinks, by sink and outcome.",
-            ["sink", "outcome"],
+            "Alert deliveries, by sink (webhook, alertmanager, kafka), receiver (a URL's origin, "
+            "or the alerts topic) and outcome.",
+            ["sink", "receiver", "outcome"],
             registry=registry,
         )
         self.output_failures = Counter(
@@ -94,8 +95,8 @@ class Metrics:
         )
         self.delivery_queue = Gauge(
             "monitor_delivery_queue",
-            "Alerts waiting for delivery, by sink.",
-            ["sink"],
+            "Alerts waiting for delivery, by sink and receiver (a URL's origin).",
+            ["sink", "receiver"],
             registry=registry,
         )
         self.score_distribution = Histogram(

@@ -41,7 +41,7 @@ from monitor.settings import Settings, SettingsError
 from monitor.sinks.alertmanager import AlertmanagerSink
 from monitor.sinks.base import Sink
 from monitor.sinks.journal import DeliveryJournal
-from monitor.sinks.webhook import WebhookSink
+from monitor.sinks.webhook import WebhookSink, receiver_labels
 from monitor.status import PAGE, StatusBoard
 from monitor.tablestore import TableStore, accounts_table, state_bytes
 
@@ -142,6 +142,7 @@ class Monitor:
         sinks: list[Sink] = [
             WebhookSink(
                 url,
+                receiver=receiver,
                 secret=s.webhook_secret,
                 timeout_s=s.webhook_timeout_s,
                 retries=s.webhook_retries,
@@ -151,7 +152,7 @@ class Monitor:
                 on_give_up=partial(self._undeliverable, "webhook"),
                 journal=self._journal("webhook", url),
             )
-            for url in s.webhook_urls
+            for url, receiver in zip(s.webhook_urls, receiver_labels(s.webhook_urls), strict=True)
         ]
         if s.alertmanager_url:
             sinks.append(
@@ -304,7 +305,9 @@ class Monitor:
             orjson.dumps(outgoing),
             [*_headers(correlation), ("source", source.encode())],
         )
-        self.metrics.deliveries.labels(sink="kafka", outcome="queued").inc()
+        self.metrics.deliveries.labels(
+            sink="kafka", receiver=self.settings.alerts_topic, outcome="queued"
+        ).inc()
         self.board.add_alert(outgoing)
         if self.sinks:
             self._offers.append(outgoing)

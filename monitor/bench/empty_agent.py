@@ -2,7 +2,8 @@
 
 Run as ``python -m monitor.bench.empty_agent TARGET OUT`` with the ``MONITOR_*`` settings of the
 bench topic. When the agent has seen TARGET messages it writes ``{"first", "last", "count"}``
-(wall-clock seconds of the first and last message) to OUT as JSON; the bench then stops it.
+(wall-clock seconds of the first and last message) to OUT as JSON; the bench then stops it. It
+serves no web pages (so it needs no port).
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def build(settings: Settings, target: int, out: Path) -> faust.App:
 def main() -> None:
     target, out = int(sys.argv[1]), Path(sys.argv[2])
     app = build(Settings.from_env(), target, out)
-    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn"]
+    # Faust's worker command turns the web server on unless told (``web_enabled`` does not stop
+    # it), and it would take port 6066 from a worker or anything else already there
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn", "--without-web"]
     app.main()
 
 

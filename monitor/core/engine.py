@@ -514,7 +514,9 @@ class Engine:
         p = state.probability
         current = state.alerts.get(BORROWER_RISK)
         if current is None and p >= policy.open_at and dpd < 30:
-            current = OpenAlert(alert_id(state.account_id, BORROWER_RISK, trigger), time, p)
+            current = OpenAlert(
+                alert_id(state.account_id, BORROWER_RISK, trigger), time, p, product, state.region
+            )
             state.alerts[BORROWER_RISK] = current
             status = "firing"
         elif current is not None and p < policy.clear_at:
@@ -526,8 +528,8 @@ class Engine:
             alert_id=current.alert_id,
             status=status,
             account_id=state.account_id,
-            product=product,
-            region=state.region,
+            product=current.product or product,  # a resolution names what its alert named
+            region=current.region or state.region,
             probability=p,
             tier=state.tier,
             reasons=told.reasons,
@@ -549,8 +551,8 @@ class Engine:
                     alert_id=alert.alert_id,
                     status="resolved",
                     account_id=state.account_id,
-                    product="",
-                    region=state.region,
+                    product=alert.product or next(iter(state.products), ""),
+                    region=alert.region or state.region,
                     probability=state.probability,
                     tier=state.tier,
                     reasons=["Account closed."],

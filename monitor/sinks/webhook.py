@@ -8,7 +8,8 @@ retried with exponential back-off (for at least ``retries`` retries and ``retry_
 seconds, so a receiver that is down for minutes still gets every alert, in order, once it is
 back); other answers (4xx, 3xx) are final. A give-up callback that raises, or an alert that
 cannot be encoded, costs that one alert and never the delivery task. Give-up reasons name the
-receiver by its origin only (webhook URLs often carry a token in the path or query). With a
+receiver by its origin only (webhook URLs often carry a token in the path or query), and so do
+the ``receiver`` labels of its metrics (:func:`receiver_labels`). With a
 :class:`~monitor.sinks.journal.DeliveryJournal`, accepted alerts and deliveries are persisted:
 after a restart the undelivered ones are sent first and the delivered ones never again (an
 offer of either counts as ``duplicate``), and a stop leaves what is queued for the next start.
@@ -22,7 +23,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -61,9 +62,12 @@ class HttpSink(Sink):
         client: httpx.AsyncClient | None = None,
         on_give_up: GiveUp | None = None,
         journal: DeliveryJournal | None = None,
+        receiver: str = "",
     ) -> None:
         self.url = url
         self.origin = _origin(url)
+        #: the ``receiver`` label of this sink's metrics (see :func:`receiver_labels`)
+        self.receiver = receiver or self.origin
         self.secret = secret
         self.timeout_s = timeout_s
         self.retries = retries
@@ -77,8 +81,8 @@ class HttpSink(Sink):
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=queue_size)
         if metrics is not None:  # every outcome exists from the start, at 0, for rate() queries
             for outcome in OUTCOMES:
-                metrics.deliveries.labels(sink=self.name, outcome=outcome)
-            metrics.delivery_queue.labels(sink=self.name).set(0)
+                metrics.deliveries.labels(sink=self.name, receiver=self.receiver, outcome=outcome)
+            metrics.delivery_queue.labels(sink=self.name, receiver=self.receiver).set(0)
         self._task: asyncio.Task[None] | None = None
         self.journal = journal
         if journal is not None:  # what a crash kept from the receiver goes first, in order
@@ -88,11 +92,15 @@ class HttpSink(Sink):
     # -- accounting -----------------------------------------------------------------------
     def _count(self, outcome: str) -> None:
         if self.metrics is not None:
-            self.metrics.deliveries.labels(sink=self.name, outcome=outcome).inc()
+            self.metrics.deliveries.labels(
+                sink=self.name, receiver=self.receiver, outcome=outcome
+            ).inc()
 
     def _gauge(self) -> None:
         if self.metrics is not None:
-            self.metrics.delivery_queue.labels(sink=self.name).set(self._queue.qsize())
+            self.metrics.delivery_queue.labels(sink=self.name, receiver=self.receiver).set(
+                self._queue.qsize()
+            )
 
     def _give_up(self, alert: dict[str, Any], outcome: str, reason: str) -> None:
         self._count(outcome)
@@ -218,6 +226,26 @@ class HttpSink(Sink):
             delay = min(self.backoff_s * 2.0 ** min(attempt, _MAX_EXPONENT), self.max_backoff_s)
             await asyncio.sleep(delay * (1 + random.random() * 0.1))
             attempt += 1
+
+
+def receiver_labels(urls: Sequence[str]) -> list[str]:
+    """The ``receiver`` metric label of each URL's sink: its origin, never its path or query
+    (they may carry a token); URLs of one origin are numbered in their order, so that each URL
+    is a series of its own.
+
+    >>> receiver_labels(["https://a.example/h/T0KEN", "http://b.example:8080/", "https://a.example/x"])
+    ['https://a.example#1', 'http://b.example:8080', 'https://a.example#2']
+    """
+    origins = [_origin(url) for url in urls]
+    shared = {o for o in origins if origins.count(o) > 1}
+    seen: dict[str, int] = {}
+    labels = []
+    for origin in origins:
+        if origin in shared:
+            seen[origin] = seen.get(origin, 0) + 1
+            origin = f"{origin}#{seen[origin]}"
+        labels.append(origin)
+    return labels
 
 
 def _origin(url: str) -> str:

@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+
+from monitor import kafkaio
+from monitor.bench.run import _empty_agent_rate, _topics_of
+from monitor.settings import Settings
+
+
+def test_the_empty_agent_runs_while_port_6066_is_taken(bootstrap: str, tmp_path: Path) -> None:
+    """The empty-agent reference serves no web pages, so a worker (or anything else) on Faust's
+    default port 6066 does not stop the bench."""
+    run = f"bench-it-{uuid.uuid4().hex[:8]}"
+    settings = _topics_of(
+        Settings(bootstrap=bootstrap, partitions=1, app_id=run, input_topic=f"{run}-events"), run
+    )
+    kafkaio.create_topics(settings)
+    holder = socket.socket()
+    try:
+        kafkaio.produce_lines(settings, [b'{"n": %d}' % n for n in range(300)])
+        with contextlib.suppress(OSError):  # held already (a worker, a demo): taken all the same
+            holder.bind(("127.0.0.1", 6066))
+            holder.listen()
+        with pytest.raises(OSError), socket.create_server(("127.0.0.1", 6066)):
+            pass  # 6066 is taken
+        rate = _empty_agent_rate(settings, run, tmp_path, 300, timeout_s=120)
+        assert rate > 0
+    finally:
+        holder.close()
+        kafkaio.delete_topics(settings, run)
 
 
 def test_bench_reports_every_figure_it_promises(bootstrap: str, tmp_path: Path) -> None:

@@ -125,7 +125,8 @@ def test_a_restarted_sink_sends_the_undelivered_first_and_the_delivered_never_ag
     assert [b["account_id"] for b in first.bodies] == ["a0", "a1", "a2"]
     assert [b["account_id"] for b in second.bodies] == [f"a{n}" for n in range(3, 8)]
     duplicate = registry.get_sample_value(
-        "monitor_deliveries_total", {"sink": "webhook", "outcome": "duplicate"}
+        "monitor_deliveries_total",
+        {"sink": "webhook", "receiver": "http://receiver.test", "outcome": "duplicate"},
     )
     assert duplicate == 6  # 0-2 delivered before, 3-5 already pending from the journal
 
