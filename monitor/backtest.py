@@ -217,9 +217,10 @@ def replay_file(
     settings: Settings | None = None,
     as_of: dict[str, float] | None = None,
     models: ModelBook | None = None,
+    record: bool = False,
 ) -> Replay:
     """:func:`replay_lines` over a JSON-lines file."""
     if not path.is_file():
         raise FileNotFoundError(f"no events file at {path}: check the path.")
     with open(path, "rb") as handle:
-        return replay_lines(handle, settings, as_of, models)
+        return replay_lines(handle, settings, as_of, models, record)

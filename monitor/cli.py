@@ -232,17 +232,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     save_models(trained.book, args.checkpoint)
     s = trained.summary
     held = (
-        f"held back {s['held_back']} accounts ({s['held_back_positives']} positive): ROC AUC "
-        f"{s['held_back_roc_auc']} fitted, {s['held_back_roc_auc_cold']} cold"
+        f"held back {s['held_back']} examples of {s['held_back_accounts']} accounts "
+        f"({s['held_back_positives']} positive): ROC AUC {s['held_back_roc_auc']} fitted, "
+        f"{s['held_back_roc_auc_cold']} cold"
         if s["held_back"]
         else "nothing held back"
     )
+    kinds = [
+        f"{s[key]} {what}"
+        for key, what in (
+            ("as_of_examples", "at as_of"),
+            ("scoring_examples", "scorings labelled by delinquent_at"),
+            ("stream_outcomes", "stream outcomes"),
+        )
+        if s[key]
+    ]
     print(
         f"trained on {s['events']['count']} events from {s['from']} to {s['to']}: "
-        f"{s['examples']} examples ({s['as_of_examples']} as-of, {s['stream_outcomes']} "
-        f"stream outcomes; {s['positives']} positive), {s['passes']} passes, seed {s['seed']}; "
-        f"{held}\ncheckpoint {args.checkpoint}: the warm-started model is the fallback the "
-        f"online champion must beat (backtest --checkpoint, or MONITOR_MODEL_CHECKPOINT)"
+        f"{s['examples']} examples ({', '.join(kinds)}; {s['positives']} positive), "
+        f"{s['passes']} passes, seed {s['seed']}; {held}\ncheckpoint {args.checkpoint}: the "
+        "warm-started model is the fallback the online champion must beat (monitor backtest "
+        "--checkpoint, or MONITOR_MODEL_CHECKPOINT for a worker or the demo)"
     )
     return 0
 
@@ -281,6 +291,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         scenario=args.scenario,
         keep_running=args.keep_running,
+        checkpoint=args.checkpoint,
     )
 
 
@@ -439,6 +450,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-running",
         action="store_true",
         help="leave the worker running after the summary (Ctrl-C stops it)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="start the worker from these models (from monitor train; the file is not changed)",
     )
 
     p = add("receiver", cmd_receiver, "a webhook receiver that logs each request as JSON")

@@ -173,6 +173,7 @@ def train(
         "passes": options.passes,
         "seed": options.seed,
         "held_back": len(held),
+        "held_back_accounts": len({row[0] for row in held}),
         "held_back_positives": sum(held_labels),
         "held_back_roc_auc": _auc(held_labels, [model.predict(row[1]) for row in held]),
         "held_back_roc_auc_cold": _auc(held_labels, [row[3] for row in held]),

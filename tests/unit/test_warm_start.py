@@ -284,3 +284,27 @@ def test_train_mistakes_are_one_sentence(tmp_path: Path, capsys) -> None:
     assert "no truth file at" in capsys.readouterr().err
     assert main([*argv, str(truth), "--passes", "0"]) == 2
     assert "--passes must be at least 1" in capsys.readouterr().err
+
+
+def test_the_demo_starts_its_worker_from_a_copy_of_the_checkpoint(
+    history: dict[str, Path], tmp_path: Path, monkeypatch
+) -> None:
+    from monitor.demo import _checkpoint_source, _demo_settings
+
+    monkeypatch.setenv("MONITOR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MONITOR_MODEL_CHECKPOINT", str(history["checkpoint"]))
+    source = _checkpoint_source(None)  # the variable is honoured
+    assert source == history["checkpoint"]
+    settings, env = _demo_settings("t1", source)
+    copy = Path(env["MONITOR_MODEL_CHECKPOINT"])
+    assert copy != source and copy.read_bytes() == source.read_bytes()
+    assert settings.model_checkpoint == str(copy)
+    assert load_models(copy).fallback_role == "warm_start"
+    monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT")
+    _, env = _demo_settings("t2", _checkpoint_source(None))
+    assert env["MONITOR_MODEL_CHECKPOINT"] == ""  # cold: the worker's own file in its data dir
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"junk")
+    with pytest.raises(SettingsError, match="cannot be read"):
+        _checkpoint_source(bad)
+    assert main(["demo", "--checkpoint", str(tmp_path / "absent.ckpt")]) == 2
