@@ -9,6 +9,7 @@ truth.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ import orjson
 from monitor import kafkaio, localkafka
 from monitor import simulator as sim
 from monitor.kafkasecurity import client_options
-from monitor.settings import Settings
+from monitor.settings import Settings, SettingsError
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -33,7 +34,24 @@ with warnings.catch_warnings():
 _QUIET_S = 8.0
 
 
-def _demo_settings(run: str) -> tuple[Settings, dict[str, str]]:
+def _checkpoint_source(checkpoint: Path | None) -> Path | None:
+    """The checkpoint the demo's worker starts from (``--checkpoint``, else
+    ``MONITOR_MODEL_CHECKPOINT``), checked before anything starts; None for a cold start."""
+    from monitor.checkpoint import load_models
+
+    variable = Settings.from_env().model_checkpoint
+    source = checkpoint or (Path(variable) if variable else None)
+    if source is None:
+        return None
+    if not source.is_file():
+        raise SettingsError(f"no model checkpoint at {source}: check the path or train one.")
+    load_models(source)  # another format or feature set is refused here, in one sentence
+    return source
+
+
+def _demo_settings(run: str, checkpoint: Path | None = None) -> tuple[Settings, dict[str, str]]:
+    """The run's settings; a checkpoint is copied into the run's data folder, so the worker
+    starts from it without overwriting it with what it learns."""
     base = Settings.from_env()
     env = {
         "MONITOR_BOOTSTRAP": base.bootstrap,
@@ -48,6 +66,13 @@ def _demo_settings(run: str) -> tuple[Settings, dict[str, str]]:
         "MONITOR_DATA_DIR": str(Path(base.data_dir) / f"demo-{run}"),
         "MONITOR_WEB_PORT": str(base.web_port),
     }
+    if checkpoint is not None:
+        copy = Path(env["MONITOR_DATA_DIR"]) / "models.ckpt"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(checkpoint, copy)
+        env["MONITOR_MODEL_CHECKPOINT"] = str(copy)
+    else:  # a variable naming no checkpoint would otherwise be written to by the demo
+        env["MONITOR_MODEL_CHECKPOINT"] = ""
     return Settings.from_env({**os.environ, **env}), env
 
 
@@ -75,13 +100,24 @@ def _line(alert: dict[str, Any]) -> str:
     )
 
 
-def run_demo(accounts: int, days: int, seed: int, scenario: str, keep_running: bool) -> int:
-    """Run the demo; returns the exit status."""
+def run_demo(
+    accounts: int,
+    days: int,
+    seed: int,
+    scenario: str,
+    keep_running: bool,
+    checkpoint: Path | None = None,
+) -> int:
+    """Run the demo; returns the exit status. With ``checkpoint`` (or
+    ``MONITOR_MODEL_CHECKPOINT``) the worker starts from those models."""
+    source = _checkpoint_source(checkpoint)
     if "MONITOR_BOOTSTRAP" not in os.environ:
         print("starting the local Kafka broker (first run downloads it with Maven) ...")
         localkafka.start()
     run = time.strftime("%Y%m%d-%H%M%S")
-    settings, env = _demo_settings(run)
+    settings, env = _demo_settings(run, source)
+    if source is not None:
+        print(f"the worker starts from the models in {source} (a copy: the file is not changed)")
     kafkaio.create_topics(settings)
     print(f"simulating {accounts} accounts over {days} days ({scenario}, seed {seed}) ...")
     simulation = sim.simulate(

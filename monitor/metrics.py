@@ -184,6 +184,12 @@ class Metrics:
             ["role"],
             registry=registry,
         )
+        self.challenger_leads = Gauge(
+            "monitor_model_challenger_leads",
+            "1 while the challenger has beaten the champion's log loss by the margin for the "
+            "patience in a row (it is not switched in).",
+            registry=registry,
+        )
         self.accounts_by_tier = Gauge(
             "monitor_accounts_by_risk_tier",
             "Open accounts by current risk tier.",
@@ -268,6 +274,7 @@ class Metrics:
 
     def record_models(self, models: ModelBook) -> None:
         """Set the online model-quality gauges of every role."""
+        self.challenger_leads.set(1.0 if models.challenger_leads else 0.0)
         for role, judged in models.judged().items():
             self.model_active.labels(role=role).set(1.0 if judged.model is models.active else 0.0)
             recent = list(judged.recent)

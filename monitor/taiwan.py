@@ -68,6 +68,8 @@ class TaiwanConfig:
     spread_days: int = 365
     seed: int = 2005
     region: str = "TW"
+    #: keep only the clients whose ``ID % m == r`` (``(m, r)``), for a split by client; None: all
+    id_mod: tuple[int, int] | None = None
 
 
 def read_clients(path: Path) -> Iterator[dict[str, str]]:
@@ -233,6 +235,9 @@ def convert(
     """All clients as one time-ordered stream, and their truth."""
     config = config or TaiwanConfig()
     rows = list(read_clients(path))
+    if config.id_mod is not None:
+        m, r = config.id_mod
+        rows = [row for row in rows if int(row["ID"]) % m == r]
     order = list(range(len(rows)))
     random.Random(config.seed).shuffle(order)
     base = (config.start - dt.date(1970, 1, 1)).days

@@ -27,17 +27,17 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
 from monitor import __version__
+from monitor.checkpoint import load_models, save_models
 from monitor.core.deadletter import dead_letter_record
 from monitor.core.engine import Engine, Result
 from monitor.core.events import InvalidEvent, parse_event
-from monitor.core.models import ModelBook
 from monitor.core.privacy import private_record, pseudonymise
 from monitor.core.store import WriteBackStore
 from monitor.engine_config import engine_config
 from monitor.kafkasecurity import faust_credentials
 from monitor.metrics import Metrics, watch_process
 from monitor.outbound import Outbound
-from monitor.settings import Settings, SettingsError
+from monitor.settings import Settings
 from monitor.sinks.alertmanager import AlertmanagerSink
 from monitor.sinks.base import Sink
 from monitor.sinks.journal import DeliveryJournal
@@ -459,32 +459,6 @@ class Monitor:
                 "fetch_max_wait_ms": getattr(self._fetcher(), "_fetch_max_wait_ms", None),
             }
         )
-
-
-def load_models(path: Path) -> ModelBook:
-    """The checkpointed models, or fresh ones when there is no checkpoint yet."""
-    if not path.is_file():
-        return ModelBook()
-    try:
-        return ModelBook.from_bytes(path.read_bytes())
-    except ValueError as exc:  # a checkpoint of another model format
-        raise SettingsError(
-            f"the model checkpoint {path} cannot be used: {exc} (or delete it, or set "
-            "MONITOR_MODEL_CHECKPOINT to a good one)."
-        ) from None
-    except Exception:
-        raise SettingsError(
-            f"the model checkpoint {path} cannot be read: delete it to start afresh or set "
-            "MONITOR_MODEL_CHECKPOINT to a good one."
-        ) from None
-
-
-def save_models(models: ModelBook, path: Path) -> None:
-    """Write a checkpoint atomically (a crash leaves the previous one whole)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_bytes(models.to_bytes())
-    os.replace(partial, path)
 
 
 #: Longest time the broker may hold the worker's fetch request waiting for new input (ms).

@@ -93,7 +93,7 @@ def test_a_checkpoint_round_trips_with_its_detector() -> None:
 def test_a_checkpoint_of_the_previous_format_is_refused_with_a_sentence() -> None:
     book = ModelBook()
     del book.format  # as books pickled before the format existed
-    with pytest.raises(ValueError, match="model format 1, this version reads format 2"):
+    with pytest.raises(ValueError, match="model format 1, this version reads format 3"):
         ModelBook.from_bytes(pickle.dumps(book))
 
 

@@ -1,0 +1,197 @@
+"""``monitor train``: fit the models on a lender's labelled history and write a checkpoint.
+
+The events are replayed through the core exactly as a backtest would (so the inputs are the ones
+the core scores with), and two kinds of labelled example are collected:
+
+- for each truth row with an ``as_of``, the features of the account's last score before it,
+  labelled with the row's ``label`` (the outcome the lender cares about);
+- for truth rows without an ``as_of`` (the simulator's), the account's scorings while it owes
+  money (at most one per snapshot spacing), each labelled by the row's ``delinquent_at``: positive
+  when the account first reaches 30+ days past due within the horizon after it, negative when the
+  horizon passes without (scorings whose horizon runs past the stream are left out);
+- with ``stream_outcomes``, also every outcome the core resolved on its own (these are not split
+  by account, so the held-back figure then flatters a little).
+
+A share of the truth's accounts, chosen by a seeded hash of the account id, is held back: the
+model is not fitted on them and the summary compares the fitted model with the cold replay's
+scores on them. The fitted model becomes the book's fallback (frozen) and the start of its
+champion and challenger (:meth:`ModelBook.warm_started`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitor.backtest import Replay, Truth, read_truth, replay_lines
+from monitor.core.models import ModelBook
+from monitor.core.scoring import OnlineLogistic
+from monitor.core.timeutil import DAY, iso_time
+from monitor.engine_config import engine_config
+from monitor.evaluation import roc_auc
+from monitor.settings import Settings
+
+Example = tuple[dict[str, float], bool]
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How the examples are fitted."""
+
+    passes: int = 5
+    seed: int = 1
+    hold_back: float = 0.2
+    #: also fit the outcomes the stream resolved itself (always, when the truth has no as_of)
+    stream_outcomes: bool = False
+
+
+@dataclass
+class Trained:
+    """A warm-started book and what it was trained on."""
+
+    book: ModelBook
+    summary: dict[str, Any]
+
+
+def held_back(account_id: str, seed: int, share: float) -> bool:
+    """Whether an account is held back from fitting: a seeded hash, the same on every run.
+
+    >>> sum(held_back(f"a{i}", 1, 0.2) for i in range(1000)) in range(150, 250)
+    True
+    """
+    digest = hashlib.sha256(f"{seed}:{account_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, hex."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def fit(model: OnlineLogistic, examples: list[Example], passes: int, seed: int) -> None:
+    """Learn ``examples`` ``passes`` times, each pass in a seeded shuffled order."""
+    order = list(range(len(examples)))
+    rng = random.Random(seed)
+    for _ in range(passes):
+        rng.shuffle(order)
+        for i in order:
+            x, y = examples[i]
+            model.learn(x, y)
+
+
+Labelled = tuple[str, dict[str, float], int, float]  # account, features, label, cold score
+
+
+def labelled_rows(run: Replay, truth: list[Truth], horizon_days: float) -> list[Labelled]:
+    """The truth's labelled examples: at each ``as_of``, or at scorings by ``delinquent_at``."""
+    out: list[Labelled] = []
+    for row in truth:
+        if row.as_of is None:
+            continue
+        x = run.as_of_inputs.get(row.account_id)
+        if x is not None:  # else never scored before its as_of
+            out.append((row.account_id, x, row.label, run.as_of_scores[row.account_id]))
+    if out:
+        return out
+    when = {row.account_id: row.delinquent_at for row in truth}
+    horizon, end = horizon_days * DAY, run.end or 0.0
+    for account, time, x, probability in run.scorings:
+        if account not in when:
+            continue
+        bad = when[account]
+        if bad is not None and bad <= time:
+            continue  # already 30+ days past due
+        if bad is not None and bad <= time + horizon:
+            out.append((account, x, 1, probability))
+        elif time + horizon <= end:
+            out.append((account, x, 0, probability))
+    return out
+
+
+def examples_of(
+    rows: list[Labelled], run: Replay, options: TrainOptions
+) -> tuple[list[Example], list[Labelled]]:
+    """The fitting examples and the held-back rows."""
+    fitting: list[Example] = []
+    held: list[Labelled] = []
+    for row in rows:
+        if held_back(row[0], options.seed, options.hold_back):
+            held.append(row)
+        else:
+            fitting.append((row[1], bool(row[2])))
+    if options.stream_outcomes:
+        fitting.extend((x, y) for x, y, _ in run.outcomes)
+    return fitting, held
+
+
+def train(
+    events: Path, truth_path: Path, settings: Settings, options: TrainOptions | None = None
+) -> Trained:
+    """Replay ``events``, fit on the labelled examples, and say what was trained on.
+
+    Raises FileNotFoundError or ValueError (one sentence) for a missing or malformed file, and
+    ValueError when the truth gives nothing to fit on.
+    """
+    options = options or TrainOptions()
+    truth = read_truth(truth_path)
+    if not events.is_file():
+        raise FileNotFoundError(f"no events file at {events}: check the path.")
+    as_of = {row.account_id: row.as_of for row in truth if row.as_of is not None}
+    every = 0.0 if as_of else float(engine_config(settings, 1).snapshot_every_days)
+    with open(events, "rb") as handle:
+        run = replay_lines(handle, settings, as_of, record=True, record_every_days=every)
+    rows = labelled_rows(run, truth, settings.horizon_days)
+    fitting, held = examples_of(rows, run, options)
+    positives = sum(y for _, y in fitting)
+    if not fitting or not positives or positives == len(fitting):
+        raise ValueError(
+            f"the truth {truth_path} gives {len(fitting)} examples to fit with {positives} "
+            "positive: it needs both outcomes (are its account ids those of the events?)"
+        )
+    model = OnlineLogistic()
+    fit(model, fitting, options.passes, options.seed)
+    cold = run.engine.models
+    held_labels = [row[2] for row in held]
+    truth_examples = len(rows) - len(held)
+    summary: dict[str, Any] = {
+        "events": {"file": events.name, "sha256": file_digest(events), "count": run.events},
+        "truth": {"file": truth_path.name, "sha256": file_digest(truth_path), "rows": len(truth)},
+        "from": iso_time(run.start) if run.start is not None else None,
+        "to": iso_time(run.end) if run.end is not None else None,
+        "examples": len(fitting),
+        "positives": positives,
+        "as_of_examples": truth_examples if as_of else 0,
+        "scoring_examples": 0 if as_of else truth_examples,
+        "stream_outcomes": len(fitting) - truth_examples,
+        "passes": options.passes,
+        "seed": options.seed,
+        "held_back": len(held),
+        "held_back_accounts": len({row[0] for row in held}),
+        "held_back_positives": sum(held_labels),
+        "held_back_roc_auc": _auc(held_labels, [model.predict(row[1]) for row in held]),
+        "held_back_roc_auc_cold": _auc(held_labels, [row[3] for row in held]),
+        "cold_model_version": cold.version,
+    }
+    book = ModelBook.warm_started(
+        model,
+        summary,
+        behaviour=cold.behaviour,
+        min_labels=cold.min_labels,
+        min_positives=cold.min_positives,
+        window=cold.fallback.losses.maxlen or 1000,
+        margin=cold.margin,
+        patience=cold.patience,
+    )
+    return Trained(book, summary)
+
+
+def _auc(labels: list[int], scores: list[float]) -> float | None:
+    auc = roc_auc(labels, scores) if labels else None
+    return round(auc, 4) if auc is not None else None

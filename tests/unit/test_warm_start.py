@@ -1,0 +1,310 @@
+"""Warm start from labelled history: `monitor train --truth`, the warm-started fallback the online
+champion must beat, checkpoints honoured and refused by every offline entry point."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import random
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from monitor.checkpoint import load_models, save_models
+from monitor.cli import main
+from monitor.core.features import FEATURE_NAMES
+from monitor.core.models import ModelBook
+from monitor.core.scoring import OnlineLogistic
+from monitor.metrics import Metrics
+from monitor.settings import SettingsError
+from monitor.simulator import SimConfig, simulate, write_events, write_truth
+from monitor.taiwan import COLUMNS, STATUS
+from monitor.training import fit
+
+pytestmark = pytest.mark.unit
+
+
+def _warm_book(**rule: int) -> ModelBook:
+    """A book warm-started on history where a missed payment (dpd) means default."""
+    rng = random.Random(3)
+    examples = []
+    for _ in range(600):
+        dpd = rng.choice([0.0, 0.0, 5.0, 20.0])
+        examples.append(({"dpd": dpd, "utilisation": rng.random()}, rng.random() < dpd / 25))
+    model = OnlineLogistic()
+    fit(model, examples, passes=3, seed=1)
+    return ModelBook.warm_started(model, {"examples": len(examples)}, **rule)
+
+
+def test_the_champion_does_not_score_until_it_beats_the_warm_started_fallback() -> None:
+    book = _warm_book(min_labels=50, min_positives=5, window=200)
+    x = {"dpd": 20.0, "utilisation": 0.9}
+    assert book.fallback_role == "warm_start" and book.version == "warm-start@600"
+    assert book.score(x).probability == book.fallback.model.predict(x)
+    # the stream's outcomes follow utilisation, which the history did not teach: the champion
+    # learns it and must first beat the frozen fallback on the same resolved outcomes
+    rng = random.Random(5)
+    scored_by: list[str] = []
+    for _ in range(3000):
+        u = rng.random()
+        book.learn({"dpd": 0.0, "utilisation": u}, rng.random() < 0.9 * u**4)
+        beats = book.champion.loss < book.fallback.loss
+        ready = book.labels >= book.min_labels and book.positives >= book.min_positives
+        assert book.warmed_up == (ready and beats)
+        scored_by.append(book.version.split("@")[0])
+    first = scored_by.index("online-logistic")
+    assert first + 1 >= book.min_labels and set(scored_by[:first]) == {"warm-start"}
+    assert book.fallback.model.predict(x) == book.fallback.model.predict(x)  # frozen
+    assert book.warmed_up  # the champion did learn what the stream teaches
+
+
+def test_a_champion_that_never_beats_the_fallback_never_scores() -> None:
+    book = _warm_book(min_labels=20, min_positives=2, window=100)
+    rng = random.Random(8)
+    frozen = book.fallback.model
+    # a champion that learns nothing scores exactly like the fallback: a tie is not a win
+    book.champion.model.learn = lambda x, y: None  # type: ignore[method-assign]
+    for _ in range(500):  # outcomes drawn from the fallback's own probabilities
+        x = {"dpd": rng.choice([0.0, 5.0, 20.0]), "utilisation": rng.random()}
+        book.learn(x, rng.random() < frozen.predict(x))
+        assert not book.warmed_up and book.version == "warm-start@600"
+
+
+def test_metrics_and_roles_show_the_fallback_and_the_challengers_lead(caplog) -> None:
+    book = _warm_book(min_labels=10, min_positives=1, window=50, patience=3, margin=0.0)
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    rng = random.Random(2)
+    # the slow challenger stays near the fallback the stream agrees with; the champion is made
+    # to forget it, so the challenger leads after ``patience`` outcomes
+    book.champion.model.regression._weights.clear()
+    with caplog.at_level(logging.INFO, logger="monitor.core.models"):
+        for _ in range(100):
+            dpd = rng.choice([0.0, 20.0])
+            book.learn({"dpd": dpd, "utilisation": 0.5}, rng.random() < dpd / 25)
+    assert book.challenger_leads
+    assert sum("challenger online-logistic-slow leads" in r.message for r in caplog.records) == 1
+    metrics.record_models(book)
+    assert registry.get_sample_value("monitor_model_challenger_leads") == 1.0
+    for role in ("warm_start", "champion", "challenger"):
+        assert registry.get_sample_value("monitor_model_log_loss", {"role": role}) > 0
+    roles = book.roles()
+    assert set(roles) == {"warm_start", "champion", "challenger"}
+    assert sum(r["active"] for r in roles.values()) == 1 and roles["challenger"]["leads"]
+
+
+def test_a_checkpoint_of_another_feature_set_is_refused_naming_the_difference(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "other.ckpt"
+    book = ModelBook()
+    book.feature_set = (*FEATURE_NAMES[:-1], "gambling_spend")
+    save_models(book, path)
+    with pytest.raises(SettingsError) as caught:
+        load_models(path)
+    message = str(caught.value)
+    assert "gambling_spend that this version lacks" in message
+    assert f"not the features {FEATURE_NAMES[-1]}" in message
+    book = ModelBook()
+    book.inputs = "0" * 16
+    save_models(book, path)
+    with pytest.raises(SettingsError, match="turn features into inputs differently"):
+        load_models(path)
+
+
+def test_a_format_2_checkpoint_is_upgraded_with_a_scorecard_fallback(tmp_path: Path) -> None:
+    book = ModelBook()
+    book.format = 2
+    del book.feature_set, book.inputs, book.trained
+    path = tmp_path / "v2.ckpt"
+    save_models(book, path)
+    restored = load_models(path)
+    assert restored.fallback_role == "scorecard" and restored.trained is None
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two simulated portfolios (seeds 2 and 3) and a checkpoint trained on the first."""
+    root = tmp_path_factory.mktemp("warm")
+    paths: dict[str, Path] = {}
+    for seed in (2, 3):
+        result = simulate(SimConfig(accounts=300, days=150, seed=seed))
+        paths[f"events{seed}"] = root / f"e{seed}.jsonl"
+        paths[f"truth{seed}"] = root / f"t{seed}.csv"
+        write_events(result.events, paths[f"events{seed}"])
+        write_truth(result.truth, paths[f"truth{seed}"])
+    paths["checkpoint"] = root / "warm.ckpt"
+    code = main(
+        [
+            "train",
+            str(paths["events2"]),
+            "--truth",
+            str(paths["truth2"]),
+            "--checkpoint",
+            str(paths["checkpoint"]),
+        ]
+    )
+    assert code == 0
+    return paths
+
+
+def _backtest(history: dict[str, Path], out: Path, *extra: str) -> dict:
+    report = out / f"report{len(list(out.iterdir()))}.json"
+    argv = ["backtest", str(history["events3"]), "--truth", str(history["truth3"])]
+    assert main([*argv, "--report", str(report), *extra]) == 0
+    return json.loads(report.read_text())
+
+
+def test_a_backtest_from_a_checkpoint_differs_from_a_cold_one(
+    history: dict[str, Path], tmp_path: Path, monkeypatch, capsys
+) -> None:
+    monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT", raising=False)
+    cold = _backtest(history, tmp_path)
+    warm = _backtest(history, tmp_path, "--checkpoint", str(history["checkpoint"]))
+    assert cold["warm_start"] is None and set(cold["models"]) == {
+        "scorecard",
+        "champion",
+        "challenger",
+    }
+    assert warm["warm_start"]["events"]["file"] == "e2.jsonl"
+    assert set(warm["models"]) == {"warm_start", "champion", "challenger"}
+    assert warm["prequential_roc_auc"] != cold["prequential_roc_auc"]
+    assert warm["models"]["champion"]["log_loss"] != cold["models"]["champion"]["log_loss"]
+    # the variable is honoured the same way, and said on stderr
+    monkeypatch.setenv("MONITOR_MODEL_CHECKPOINT", str(history["checkpoint"]))
+    capsys.readouterr()
+    by_env = _backtest(history, tmp_path)
+    assert "MONITOR_MODEL_CHECKPOINT" in capsys.readouterr().err
+    assert by_env["prequential_roc_auc"] == warm["prequential_roc_auc"]
+    assert by_env["alerts"] == warm["alerts"]
+
+
+def test_backtest_checkpoint_mistakes_are_one_sentence(
+    history: dict[str, Path], tmp_path: Path, monkeypatch, capsys
+) -> None:
+    argv = ["backtest", str(history["events3"])]
+    monkeypatch.setenv("MONITOR_MODEL_CHECKPOINT", str(tmp_path / "absent.ckpt"))
+    assert main(argv) == 2
+    assert "absent.ckpt, which does not exist" in capsys.readouterr().err
+    monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT")
+    assert main([*argv, "--checkpoint", str(tmp_path / "nope.ckpt")]) == 2
+    assert "no model checkpoint at" in capsys.readouterr().err
+    other = tmp_path / "other.ckpt"
+    book = ModelBook()
+    book.format = 1
+    other.write_bytes(book.to_bytes())
+    assert main([*argv, "--checkpoint", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "model format 1, this version reads format 3" in err and len(err.splitlines()) == 1
+
+
+def test_train_records_what_it_was_trained_on(history: dict[str, Path]) -> None:
+    book = load_models(history["checkpoint"])
+    trained = book.trained
+    assert trained is not None and book.fallback_role == "warm_start"
+    digest = hashlib.sha256(history["events2"].read_bytes()).hexdigest()
+    assert trained["events"]["sha256"] == digest
+    assert trained["truth"]["rows"] == 300
+    # the simulator's truth has no as_of: the examples are scorings labelled by delinquent_at
+    assert trained["as_of_examples"] == 0 and trained["stream_outcomes"] == 0
+    assert trained["scoring_examples"] == trained["examples"] and trained["held_back"] > 0
+    assert 0 < trained["positives"] < trained["examples"]
+    assert trained["from"] < trained["to"]
+    assert book.version == f"warm-start@{trained['examples']}"
+
+
+def _clients(path: Path, n: int, seed: int) -> None:
+    """Synthetic clients of the Taiwan layout whose default follows their September status."""
+    rng = random.Random(seed)
+    with open(path, "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=COLUMNS)
+        writer.writeheader()
+        for cid in range(1, n + 1):
+            behind = rng.choice([0, 0, 0, 0, 1, 2])
+            row = {
+                "ID": str(cid),
+                "LIMIT_BAL": str(rng.choice([20000, 50000, 200000])),
+                "SEX": "2",
+                "EDUCATION": "2",
+                "MARRIAGE": "1",
+                "AGE": "35",
+                "default_next_month": str(int(rng.random() < 0.1 + 0.35 * behind)),
+            }
+            for column in STATUS:
+                row[column] = str(behind if column == "PAY_0" else 0)
+            for i in range(1, 7):
+                row[f"BILL_AMT{i}"] = "10000"
+                row[f"PAY_AMT{i}"] = "1500"
+            writer.writerow(row)
+
+
+def test_train_fits_the_as_of_outcomes_and_holds_some_back(tmp_path: Path, capsys) -> None:
+    clients = tmp_path / "clients.csv"
+    _clients(clients, 400, seed=4)
+    events, truth, checkpoint = tmp_path / "e.jsonl", tmp_path / "t.csv", tmp_path / "c.ckpt"
+    argv = ["convert", "taiwan", str(clients), "--events", str(events), "--truth", str(truth)]
+    assert main([*argv, "--id-mod", "2:1"]) == 0
+    rows = list(csv.DictReader(truth.read_text().splitlines()))
+    assert len(rows) == 200 and all(int(r["account_id"][3:]) % 2 == 1 for r in rows)
+    argv = ["train", str(events), "--truth", str(truth), "--checkpoint", str(checkpoint)]
+    assert main([*argv, "--hold-back", "0.25", "--passes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "held back" in out and "ROC AUC" in out
+    trained = load_models(checkpoint).trained
+    assert trained is not None
+    assert trained["stream_outcomes"] == 0 and trained["passes"] == 2
+    assert trained["as_of_examples"] + trained["held_back"] == 200
+    assert 20 < trained["held_back"] < 80
+    assert trained["positives"] == sum(
+        int(r["label"])
+        for r in rows
+        if not _held(r["account_id"], trained["seed"], 0.25)  # the same seeded split
+    )
+    assert trained["held_back_roc_auc"] > 0.6  # the September status is learned
+
+
+def _held(account: str, seed: int, share: float) -> bool:
+    from monitor.training import held_back
+
+    return held_back(account, seed, share)
+
+
+def test_train_mistakes_are_one_sentence(tmp_path: Path, capsys) -> None:
+    events = tmp_path / "e.jsonl"
+    events.write_text("")
+    truth = tmp_path / "t.csv"
+    truth.write_text("account_id,label,as_of,delinquent_at\n")
+    argv = ["train", str(events), "--checkpoint", str(tmp_path / "c.ckpt"), "--truth"]
+    assert main([*argv, str(truth)]) == 2
+    assert "gives 0 examples to fit" in capsys.readouterr().err
+    assert main([*argv, str(tmp_path / "absent.csv")]) == 2
+    assert "no truth file at" in capsys.readouterr().err
+    assert main([*argv, str(truth), "--passes", "0"]) == 2
+    assert "--passes must be at least 1" in capsys.readouterr().err
+
+
+def test_the_demo_starts_its_worker_from_a_copy_of_the_checkpoint(
+    history: dict[str, Path], tmp_path: Path, monkeypatch
+) -> None:
+    from monitor.demo import _checkpoint_source, _demo_settings
+
+    monkeypatch.setenv("MONITOR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MONITOR_MODEL_CHECKPOINT", str(history["checkpoint"]))
+    source = _checkpoint_source(None)  # the variable is honoured
+    assert source == history["checkpoint"]
+    settings, env = _demo_settings("t1", source)
+    copy = Path(env["MONITOR_MODEL_CHECKPOINT"])
+    assert copy != source and copy.read_bytes() == source.read_bytes()
+    assert settings.model_checkpoint == str(copy)
+    assert load_models(copy).fallback_role == "warm_start"
+    monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT")
+    _, env = _demo_settings("t2", _checkpoint_source(None))
+    assert env["MONITOR_MODEL_CHECKPOINT"] == ""  # cold: the worker's own file in its data dir
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"junk")
+    with pytest.raises(SettingsError, match="cannot be read"):
+        _checkpoint_source(bad)
+    assert main(["demo", "--checkpoint", str(tmp_path / "absent.ckpt")]) == 2
