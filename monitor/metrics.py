@@ -2,6 +2,11 @@
 
 Labels are aggregates only (event type, outcome, product, bucket, tier, sink): never an account.
 
+The portfolio's figures (accounts by tier and bucket, balances, expected loss, roll rates, open
+portfolio alerts) are not counted up and down as accounts move: :class:`PortfolioCollector` reads
+them from the engine's state whenever the registry is scraped, so after a restart, a rebalance
+or a revoked partition they say what the state says.
+
 >>> from prometheus_client import CollectorRegistry
 >>> registry = CollectorRegistry()
 >>> m = Metrics(registry)
@@ -14,7 +19,8 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import (
@@ -25,11 +31,116 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from monitor.core.engine import Result
 from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
 from monitor.evaluation import calibration, roc_auc
+
+#: Risk tiers always exported (at 0 when no account is in one).
+TIERS = ("low", "medium", "high", "critical")
+PORTFOLIO_KINDS = ("segment_drift", "model_drift", "reserve_coverage", "over_lending")
+
+
+@dataclass
+class PortfolioView:
+    """The portfolio as the engine holds it now (what the portfolio gauges show)."""
+
+    book: PortfolioBook = field(default_factory=PortfolioBook)
+    open_alerts: list[dict[str, Any]] = field(default_factory=list)
+    tiers: dict[str, int] = field(default_factory=dict)
+    reserve: float = 0.0
+
+
+class PortfolioCollector(Collector):
+    """The portfolio gauges, computed from ``source()`` at scrape time.
+
+    >>> from monitor.core.portfolio import Contribution, Move
+    >>> book = PortfolioBook()
+    >>> book.apply(Move("credit_pay", None, Contribution("north", "1-29", 50.0, 2.0, 0.1, 900.0)))
+    >>> registry = CollectorRegistry()
+    >>> _ = PortfolioCollector(lambda: PortfolioView(book, [], {"low": 1}), registry)
+    >>> registry.get_sample_value(
+    ...     "monitor_accounts_by_dpd_bucket",
+    ...     {"product": "credit_pay", "region": "north", "bucket": "1-29"},
+    ... )
+    1.0
+    >>> registry.get_sample_value("monitor_accounts_by_risk_tier", {"tier": "medium"})
+    0.0
+    """
+
+    def __init__(
+        self, source: Callable[[], PortfolioView], registry: CollectorRegistry | None = None
+    ) -> None:
+        self.source = source
+        if registry is not None:
+            registry.register(self)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(self._families(PortfolioView()))
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families(self.source()))
+
+    @staticmethod
+    def _families(view: PortfolioView) -> list[Metric]:
+        segment_labels = ["product", "region"]
+        tiers = GaugeMetricFamily(
+            "monitor_accounts_by_risk_tier", "Open accounts by current risk tier.", labels=["tier"]
+        )
+        for tier in sorted({*TIERS, *view.tiers}):
+            tiers.add_metric([tier], float(view.tiers.get(tier, 0)))
+        counts = GaugeMetricFamily(
+            "monitor_accounts_by_dpd_bucket",
+            "Open product accounts by days-past-due bucket.",
+            labels=[*segment_labels, "bucket"],
+        )
+        balances = GaugeMetricFamily(
+            "monitor_balance_by_dpd_bucket",
+            "Outstanding balance by product, region and days-past-due bucket.",
+            labels=[*segment_labels, "bucket"],
+        )
+        losses = GaugeMetricFamily(
+            "monitor_expected_loss",
+            "Expected loss (PD x exposure x LGD) by product and region.",
+            labels=segment_labels,
+        )
+        total_el = 0.0
+        for key, seg in sorted(view.book.segments.items()):
+            product, region = key.split("|")
+            for bucket, n in seg.counts.items():
+                counts.add_metric([product, region, bucket], float(n))
+                balances.add_metric([product, region, bucket], seg.balances[bucket])
+            losses.add_metric([product, region], seg.expected_loss)
+            total_el += seg.expected_loss
+        coverage = GaugeMetricFamily(
+            "monitor_reserve_coverage_ratio",
+            "Reserve over expected loss (absent when no reserve is configured).",
+        )
+        if view.reserve > 0 and total_el > 0:
+            coverage.add_metric([], view.reserve / total_el)
+        rolls = GaugeMetricFamily(
+            "monitor_roll_rate",
+            "Share of accounts moving between DPD buckets in the last month with moves.",
+            labels=[*segment_labels, "from_bucket", "to_bucket"],
+        )
+        for key, rows in view.book.roll_rates().items():
+            product, region = key.split("|")
+            for old, shares in rows.items():
+                for new, share in shares.items():
+                    rolls.add_metric([product, region, old, new], share)
+        kinds: dict[str, int] = {}
+        for alert in view.open_alerts:
+            kinds[alert["kind"]] = kinds.get(alert["kind"], 0) + 1
+        alerts = GaugeMetricFamily(
+            "monitor_portfolio_alerts_open", "Open portfolio alerts by kind.", labels=["kind"]
+        )
+        for kind in PORTFOLIO_KINDS:
+            alerts.add_metric([kind], float(kinds.get(kind, 0)))
+        return [tiers, counts, balances, losses, coverage, rolls, alerts]
+
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -39,6 +150,9 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        #: what the portfolio gauges read at scrape time (the worker points it at its engine)
+        self.portfolio_view: Callable[[], PortfolioView] = PortfolioView
+        self.portfolio = PortfolioCollector(lambda: self.portfolio_view(), registry)
         self.events = Counter(
             "monitor_events_total",
             "Input messages by event type and outcome (ok, invalid, duplicate).",
@@ -125,35 +239,6 @@ class Metrics:
             ["topic", "partition"],
             registry=registry,
         )
-        self.balance_by_bucket = Gauge(
-            "monitor_balance_by_dpd_bucket",
-            "Outstanding balance by product, region and days-past-due bucket.",
-            ["product", "region", "bucket"],
-            registry=registry,
-        )
-        self.expected_loss = Gauge(
-            "monitor_expected_loss",
-            "Expected loss (PD x exposure x LGD) by product and region.",
-            ["product", "region"],
-            registry=registry,
-        )
-        self.reserve_coverage = Gauge(
-            "monitor_reserve_coverage_ratio",
-            "Reserve over expected loss (absent when no reserve is configured).",
-            registry=registry,
-        )
-        self.roll_rate = Gauge(
-            "monitor_roll_rate",
-            "Share of accounts moving between DPD buckets in the last month with moves.",
-            ["product", "region", "from_bucket", "to_bucket"],
-            registry=registry,
-        )
-        self.portfolio_alerts_open = Gauge(
-            "monitor_portfolio_alerts_open",
-            "Open portfolio alerts by kind.",
-            ["kind"],
-            registry=registry,
-        )
         self.model_auc = Gauge(
             "monitor_model_roc_auc",
             "ROC AUC of each model over its recent resolved predictions (judged before learning).",
@@ -190,18 +275,6 @@ class Metrics:
             "patience in a row (it is not switched in).",
             registry=registry,
         )
-        self.accounts_by_tier = Gauge(
-            "monitor_accounts_by_risk_tier",
-            "Open accounts by current risk tier.",
-            ["tier"],
-            registry=registry,
-        )
-        self.accounts_by_bucket = Gauge(
-            "monitor_accounts_by_dpd_bucket",
-            "Open product accounts by days-past-due bucket.",
-            ["product", "region", "bucket"],
-            registry=registry,
-        )
 
         for reason in ("empty", "oversized", "not_json", "not_object", "schema", "semantic"):
             self.dead_letters.labels(reason=reason)  # at 0 from the start, for rate() queries
@@ -223,54 +296,8 @@ class Metrics:
             self.alerts.labels(
                 kind=alert["kind"], severity=alert["severity"], status=alert["status"]
             ).inc()
-        for move in result.moves:
-            old = (move.old.region, move.old.bucket) if move.old is not None else None
-            new = (move.new.region, move.new.bucket) if move.new is not None else None
-            if old == new:
-                continue  # only balance, PD or expected loss changed
-            if old is not None:
-                self.accounts_by_bucket.labels(
-                    product=move.product, region=old[0], bucket=old[1]
-                ).dec()
-            if new is not None:
-                self.accounts_by_bucket.labels(
-                    product=move.product, region=new[0], bucket=new[1]
-                ).inc()
-        for old_tier, new_tier in result.tier_moves:
-            if old_tier is not None:
-                self.accounts_by_tier.labels(tier=old_tier).dec()
-            if new_tier is not None:
-                self.accounts_by_tier.labels(tier=new_tier).inc()
         for outcome, _ in result.labels:
             self.labels_resolved.labels(outcome="positive" if outcome else "negative").inc()
-
-    def record_portfolio(
-        self, book: PortfolioBook, reserve: float, open_alerts: list[dict[str, Any]]
-    ) -> None:
-        """Set the portfolio gauges from a (merged) book."""
-        total_el = 0.0
-        for key, seg in book.segments.items():
-            product, region = key.split("|")
-            for bucket, balance in seg.balances.items():
-                self.balance_by_bucket.labels(product=product, region=region, bucket=bucket).set(
-                    balance
-                )
-            self.expected_loss.labels(product=product, region=region).set(seg.expected_loss)
-            total_el += seg.expected_loss
-        if reserve > 0 and total_el > 0:
-            self.reserve_coverage.set(reserve / total_el)
-        for key, rows in book.roll_rates().items():
-            product, region = key.split("|")
-            for old, shares in rows.items():
-                for new, share in shares.items():
-                    self.roll_rate.labels(
-                        product=product, region=region, from_bucket=old, to_bucket=new
-                    ).set(share)
-        kinds: dict[str, int] = {}
-        for alert in open_alerts:
-            kinds[alert["kind"]] = kinds.get(alert["kind"], 0) + 1
-        for kind in ("segment_drift", "model_drift", "reserve_coverage", "over_lending"):
-            self.portfolio_alerts_open.labels(kind=kind).set(kinds.get(kind, 0))
 
     def record_models(self, models: ModelBook) -> None:
         """Set the online model-quality gauges of every role."""

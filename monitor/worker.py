@@ -12,6 +12,7 @@ keep a delivery journal in the data dir, so across a crash they lose and repeat 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import logging
@@ -35,7 +36,7 @@ from monitor.core.privacy import private_record, pseudonymise
 from monitor.core.store import WriteBackStore
 from monitor.engine_config import engine_config
 from monitor.kafkasecurity import faust_credentials
-from monitor.metrics import Metrics, watch_process
+from monitor.metrics import Metrics, PortfolioView, watch_process
 from monitor.outbound import Outbound
 from monitor.settings import Settings
 from monitor.sinks.alertmanager import AlertmanagerSink
@@ -103,6 +104,7 @@ class Monitor:
             load_models(self.checkpoint),
             engine_config(settings, partitions=1),
         )
+        self.metrics.portfolio_view = self._portfolio_view
         self.sinks = sinks if sinks is not None else self._http_sinks()
         self._offers: list[dict[str, Any]] = []  # alerts for the sinks once they are written
         self._indexed: set[int] = set()
@@ -380,9 +382,13 @@ class Monitor:
             self._saved_labels = models.labels
 
     async def _measure_portfolio(self) -> None:
-        book, open_alerts = self.engine.portfolio()
-        self.metrics.record_portfolio(book, self.settings.reserve_amount, open_alerts)
         self.metrics.record_models(self.engine.models)
+
+    def _portfolio_view(self) -> PortfolioView:
+        """The portfolio gauges' reading of the engine (at scrape time)."""
+        book, open_alerts = self.engine.portfolio()
+        tiers = self.engine.accounts_by_tier()
+        return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount)
 
     async def _measure_lag(self) -> None:
         """Lag per assigned input partition: the high-water mark against the last offset seen."""
@@ -403,7 +409,16 @@ class Monitor:
             )
 
     async def _on_revoked(self, app: Any = None, revoked: Any = (), **kwargs: Any) -> None:
-        self._indexed.clear()
+        """Partitions taken from this worker: the engine forgets what it held for each input
+        partition (its state stays in the changelogged tables, and whoever is assigned the
+        partition rebuilds it from them at its first message)."""
+        for tp in revoked:
+            if tp.topic == self.settings.input_topic:
+                self.engine.release(tp.partition)
+                self._indexed.discard(tp.partition)
+                self._last_offset.pop(tp.partition, None)
+                with contextlib.suppress(KeyError):  # its lag is the new holder's to report
+                    self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
 
     # -- web ------------------------------------------------------------------------------
     # Faust calls a bound method with the request only; responses come from the app's web.

@@ -1,5 +1,9 @@
 """The engine: validated events in, decisions out, on event time.
 
+The engine orchestrates the parts of the core: the event-time timers and their pacing
+(:mod:`monitor.core.timers`), labels and learning (:mod:`monitor.core.labels`) and portfolio
+tracking (:mod:`monitor.core.tracking`), over the account state in a :class:`Store`.
+
 For each event the engine first fires the event-time timers of its partition that are due (bills
 about to fall due or falling past due and DPD milestones, which rescore the account; label
 horizons expiring, which only resolve labels), then applies the event to the
@@ -16,9 +20,6 @@ each is still judged as of its day's start.
 
 from __future__ import annotations
 
-import bisect
-import heapq
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,29 +30,27 @@ from monitor.core.actions import recommend
 from monitor.core.alerts import BORROWER_RISK, AlertPolicy, alert_id, build_alert
 from monitor.core.events import Event
 from monitor.core.explain import top_reasons
+from monitor.core.labels import Learning
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook, Score
-from monitor.core.pacing import LookPace
-from monitor.core.portfolio import Contribution, Move, PortfolioBook, month_of
-from monitor.core.portfolio_watch import (
-    PortfolioWatch,
-    WatchConfig,
-    decode_portfolio,
-    encode_portfolio,
-)
+from monitor.core.portfolio import Move, PortfolioBook, month_of
+from monitor.core.portfolio_watch import PortfolioWatch, WatchConfig
 from monitor.core.risk import is_material, risk_record
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
 from monitor.core.store import Store
+from monitor.core.timers import (
+    BILL_LOOKS,
+    DPD_MILESTONES,
+    PRE_DUE_DAYS,
+    Timers,
+    is_bill_look,
+    next_look,
+)
 from monitor.core.timeutil import DAY, day_of
-from monitor.evaluation import roc_auc
+from monitor.core.tracking import PortfolioTracker
 
-#: Days past due at which a past-due account is looked at again without an event.
-DPD_MILESTONES = (1, 3, 7, 10, 14, 18, 23, 30, 45, 60, 90)
-#: Days before a due date at which an account with an unpaid bill is looked at.
-PRE_DUE_DAYS = 3
-#: Days, relative to an unpaid bill's due date, on which its account is looked at again: before
-#: the due date, the day after it, and at each DPD milestone (ascending).
-BILL_LOOKS = tuple(sorted({-PRE_DUE_DAYS, 1, *DPD_MILESTONES}))
+__all__ = ["BILL_LOOKS", "DPD_MILESTONES", "PRE_DUE_DAYS", "Engine", "EngineConfig", "Result"]
+
 _RECENT_BORROWING = 6
 
 
@@ -116,12 +115,10 @@ class Engine:
         self.store = store
         self.models = models or ModelBook()
         self.config = config or EngineConfig()
-        self._timers: dict[int, list[tuple[int, str]]] = {}
-        self._paces: dict[int, LookPace] = {}
+        self.timers = Timers(self.config.looks_per_event)
+        self.learning = Learning(self.models, self.config.horizon_days, self.config.auc_window)
+        self.tracker = PortfolioTracker(store, self.config.lgd, self.config.watch)
         self._macro: dict[int, MacroBook] = {}
-        self._books: dict[int, PortfolioBook] = {}
-        self._watches: dict[int, PortfolioWatch] = {}
-        self._recent_labels: deque[tuple[bool, float]] = deque(maxlen=self.config.auc_window)
         self._offset = -1
 
     # -- recovery -------------------------------------------------------------------------
@@ -134,22 +131,27 @@ class Engine:
         alerts they made are returned here so that none is lost (receivers deduplicate by id).
         """
         resend: list[dict[str, Any]] = []
-        saved = self.store.get_extra(f"portfolio:p{partition}")
-        if saved is not None:
-            self._books[partition], self._watches[partition] = decode_portfolio(saved)
-        book = self.book(partition)
-        book.segments.clear()  # the sums come back from the accounts' own contributions
-        for state in self.store.states():
-            if state.partition != partition:
-                continue
-            for ledger in state.products.values():
-                if ledger.contrib is not None:
-                    book.apply(Move(ledger.product, None, Contribution(*ledger.contrib)))
+        self.release(partition)
+        states = [state for state in self.store.states() if state.partition == partition]
+        self.tracker.recover(partition, states)
+        for state in states:
             if state.next_check >= 0:
                 self._push(state)
             if state.outbox and state.outbox_offset >= from_offset >= 0:
                 resend.extend(state.outbox)
         return resend
+
+    def release(self, partition: int) -> None:
+        """Forget everything held for ``partition`` (revoked from this worker): its timers and
+        pace, portfolio book and watch, tier counts and cached macro book. The store keeps the
+        state, so :meth:`recover` rebuilds them when the partition comes back."""
+        self.timers.release(partition)
+        self.tracker.release(partition)
+        self._macro.pop(partition, None)
+
+    def partitions(self) -> set[int]:
+        """The input partitions the engine holds anything for."""
+        return {*self.timers.partitions(), *self.tracker.partitions(), *self._macro}
 
     def advance(self, partition: int, time: float, result: Result) -> None:
         """Fire the timers of ``partition`` that are due by ``time``: every one of an earlier
@@ -157,52 +159,29 @@ class Engine:
         today's as the partition's :class:`LookPace` allows, so that a day's looks are spread
         over its events instead of pausing the stream at its first one. Each look is judged as
         of its day's start."""
-        heap = self._timers.get(partition)
-        today = day_of(time)
-        pace = self._pace(partition)
-        pace.next_event(today)
-        allowed = pace.allowed()
-        while heap and heap[0][0] <= today:
-            day, account_id = heap[0]
-            if day == today and allowed <= 0:
-                break
-            heapq.heappop(heap)
-            self._close_days(partition, day, result)
+
+        def look(day: int, account_id: str) -> bool:
             state = self.store.get(account_id)
             if state is None or state.next_check != day:
-                continue  # superseded by a later schedule
+                return False  # superseded by a later schedule
             self._look(state, day, result)
-            if day == today:
-                allowed -= 1
-                pace.fired += 1
-        self._close_days(partition, today, result)
+            return True
+
+        self.timers.advance(
+            partition, day_of(time), look, lambda day: self._close_days(partition, day, result)
+        )
 
     def _look(self, state: AccountState, day: int, result: Result) -> None:
         """The account's look of ``day``: rescore it on a bill look, else only resolve the
         labels whose horizon has ended."""
         result.timers += 1
-        if self._bill_check(state, day):
+        if is_bill_look(state, day):
             self._touch(state, day * DAY, f"timer:{state.account_id}:{day}", result)
         else:
             self._expire_labels(state, day, result)
 
     def _push(self, state: AccountState) -> None:
-        heapq.heappush(
-            self._timers.setdefault(state.partition, []), (state.next_check, state.account_id)
-        )
-        self._pace(state.partition).schedule(state.next_check)
-
-    def _pace(self, partition: int) -> LookPace:
-        pace = self._paces.get(partition)
-        if pace is None:
-            pace = self._paces[partition] = LookPace(self.config.looks_per_event)
-        return pace
-
-    @staticmethod
-    def _bill_check(state: AccountState, day: int) -> bool:
-        """True if ``day`` is one of the :data:`BILL_LOOKS` of an unpaid bill, rather than only
-        a label horizon's end."""
-        return any(day - due in BILL_LOOKS for due in _unpaid_dues(state))
+        self.timers.push(state.partition, state.next_check, state.account_id)
 
     def _expire_labels(self, state: AccountState, day: int, result: Result) -> None:
         """Resolve the predictions whose horizon has passed and learn from them. A horizon's end
@@ -213,45 +192,26 @@ class Engine:
         self._schedule(state, day)
         self.store.put(state)
 
-    def _watch(self, partition: int, today: int) -> PortfolioWatch:
-        watch = self._watches.get(partition)
-        if watch is None:
-            watch = self._watches[partition] = PortfolioWatch(self.config.watch, day=today - 1)
-        return watch
-
     def _close_days(self, partition: int, today: int, result: Result) -> None:
-        watch = self._watch(partition, today)
-        if watch.day >= today - 1:
-            return
-        book, macro = self.book(partition), self.macro(partition)
-        labels = list(self._recent_labels)
-        auc = roc_auc([int(y) for y, _ in labels], [p for _, p in labels])
-        enough = len(labels) >= self.config.auc_window // 2
-        for day in range(watch.day + 1, today):
-            result.alerts += watch.close_day(day, book, macro, auc if enough else None)
-        self.store.put_extra(f"portfolio:p{partition}", encode_portfolio(book, watch), partition)
+        result.alerts += self.tracker.close_days(
+            partition, today, self.macro(partition), self.learning.rolling_auc
+        )
 
     def watch(self, partition: int) -> PortfolioWatch | None:
         """The portfolio watch of a partition (None before its first event)."""
-        return self._watches.get(partition)
+        return self.tracker.held_watch(partition)
 
     def portfolio(self) -> tuple[PortfolioBook, list[dict[str, Any]]]:
         """The books of every partition here merged, and the open portfolio alerts."""
-        merged = PortfolioBook.merged(list(self._books.values()))
-        open_alerts = [a for w in self._watches.values() for a in w.open.values()]
-        return merged, open_alerts
+        return self.tracker.portfolio()
+
+    def accounts_by_tier(self) -> dict[str, int]:
+        """Open accounts by current risk tier, over the partitions held."""
+        return self.tracker.accounts_by_tier()
 
     def _schedule(self, state: AccountState, day: int) -> None:
-        """Index the account's next look after ``day``: the earliest of its unpaid bills' next
-        :data:`BILL_LOOKS` and its pending snapshots' horizon ends."""
-        nxt = -1
-        for due in _unpaid_dues(state):
-            i = bisect.bisect_right(BILL_LOOKS, day - due)
-            if i < len(BILL_LOOKS) and (nxt < 0 or due + BILL_LOOKS[i] < nxt):
-                nxt = due + BILL_LOOKS[i]
-        if state.pending:
-            end = min(s.day for s in state.pending) + self.config.horizon_days + 1
-            nxt = end if nxt < 0 else min(nxt, end)
+        """Index the account's next look after ``day``."""
+        nxt = next_look(state, day, self.config.horizon_days)
         if nxt != state.next_check:
             state.next_check = nxt
             if nxt >= 0:
@@ -268,11 +228,7 @@ class Engine:
 
     def book(self, partition: int) -> PortfolioBook:
         """The portfolio book of a partition."""
-        book = self._books.get(partition)
-        if book is None:
-            book = PortfolioBook()
-            self._books[partition] = book
-        return book
+        return self.tracker.book(partition)
 
     def process(self, event: Event, partition: int = 0, offset: int = -1) -> Result:
         """Apply one validated event and return the decisions it led to.
@@ -285,7 +241,7 @@ class Engine:
         self._offset = offset
         self.advance(partition, event.time, result)
         if event.type == "reserve_updated":
-            self._watch(partition, event.day).streamed_reserve = float(event.data["amount"])
+            self.tracker.watch(partition, event.day).streamed_reserve = float(event.data["amount"])
             return result
         if event.type == "macro_indicator":
             book = self.macro(partition)
@@ -385,6 +341,7 @@ class Engine:
         state.tier = self.config.policy.tier(score.probability)
         if old_tier != state.tier:
             result.tier_moves.append((old_tier, state.tier))
+            self.tracker.tier_moved(state.partition, old_tier, state.tier)
         if (
             owes  # nothing owed, nothing to learn: the endless easy negatives of paid-up accounts
             and state.delinquent_since < 0
@@ -429,75 +386,13 @@ class Engine:
 
     def _contribute(self, state: AccountState, day: int, result: Result) -> None:
         """Bring each product's contribution to the portfolio book up to date."""
-        book = self.book(state.partition)
-        region = state.region or "unknown"
-        for ledger in state.products.values():
-            new = None
-            if not ledger.closed:
-                bucket = lg.bucket_of(lg.dpd(ledger, day))
-                exposure = lg.outstanding(ledger)
-                lgd = self.config.lgd.get(ledger.product, 1.0)
-                new = Contribution(
-                    region,
-                    bucket,
-                    round(exposure, 2),
-                    round(state.probability * exposure * lgd, 2),
-                    round(state.probability, 5),
-                    ledger.limit,
-                )
-                month = month_of(day)
-                if ledger.month != month:
-                    if ledger.month >= 0:
-                        book.transition(
-                            ledger.month, ledger.product, region, ledger.month_bucket, bucket
-                        )
-                    ledger.month, ledger.month_bucket = month, bucket
-            old = Contribution(*ledger.contrib) if ledger.contrib is not None else None
-            if new != old:
-                move = Move(ledger.product, old, new)
-                book.apply(move)
-                result.moves.append(move)
-                ledger.contrib = list(new) if new is not None else None
+        result.moves += self.tracker.contribute(state, day)
 
     def _resolve_labels(
         self, state: AccountState, day: int, worst_dpd: int, result: Result
     ) -> None:
-        horizon = self.config.horizon_days
-        if worst_dpd >= 30 and state.delinquent_since < 0:
-            dues = [
-                d
-                for p in state.products.values()
-                if not p.closed
-                for d in [lg.oldest_unpaid_due(p)]
-                if d is not None and day - d >= 30
-            ]
-            state.delinquent_since = min(dues) + 30
-            if not state.ever_delinquent:
-                for ledger in state.products.values():
-                    if lg.dpd(ledger, day) >= 30:
-                        self.book(state.partition).went_bad(
-                            ledger.product,
-                            month_of(ledger.opened),
-                            month_of(state.delinquent_since) - month_of(ledger.opened),
-                        )
-            state.ever_delinquent = True
-        elif worst_dpd < 30:
-            state.delinquent_since = -1
-        keep: list[Snapshot] = []
-        for snap in state.pending:
-            start = state.delinquent_since
-            if start >= 0 and snap.day < start <= snap.day + horizon:
-                self._learn(snap, True, result)
-            elif day > snap.day + horizon:
-                self._learn(snap, False, result)
-            else:
-                keep.append(snap)
-        state.pending = keep
-
-    def _learn(self, snap: Snapshot, outcome: bool, result: Result) -> None:
-        self.models.learn(ft.as_dict(snap.features), outcome)
-        result.labels.append((outcome, snap.probability))
-        self._recent_labels.append((outcome, snap.probability))
+        book = self.book(state.partition)
+        result.labels += self.learning.resolve(state, day, worst_dpd, book.went_bad)
 
     def _alert(
         self,
@@ -567,16 +462,6 @@ class Engine:
             del state.alerts[cause]
         if state.tier:
             result.tier_moves.append((state.tier, None))
+            self.tracker.tier_moved(state.partition, state.tier, None)
         result.risk.append((state.account_id, None))
         self.store.delete(state.account_id)
-
-
-def _unpaid_dues(state: AccountState) -> list[int]:
-    """Due days of the unsatisfied bills of the account's open products."""
-    return [
-        bill.due
-        for ledger in state.products.values()
-        if not ledger.closed
-        for bill in ledger.bills
-        if not bill.satisfied
-    ]

@@ -351,3 +351,95 @@ def test_two_webhooks_are_two_metric_series_named_by_origin_only(tmp_path) -> No
     assert sample("monitor_deliveries_total", receiver=down.base_url, outcome="delivered") == 0
     assert sample("monitor_deliveries_total", receiver=down.base_url, outcome="error") >= 1
     assert b"s3cret" not in page and b"t0ken" not in page and b"/alerts" not in page
+
+
+def _monitor(tmp_path, name: str, partitions: int = 1) -> Monitor:
+    settings = Settings(data_dir=tmp_path / name, partitions=partitions, app_id=f"unit-{name}")
+    monitor = Monitor(settings, CollectorRegistry(), sinks=[])
+    monitor.store.inner.accounts = _DictTable()
+    monitor.store.inner.macro = _DictTable()
+    return monitor
+
+
+def _portfolio_samples(monitor: Monitor) -> dict[tuple[str, tuple], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in monitor.metrics.portfolio.collect()
+        for s in family.samples
+    }
+
+
+def test_after_a_restart_the_portfolio_gauges_equal_a_fresh_replays(tmp_path) -> None:
+    stream = [
+        raw(
+            "account_opened",
+            "2026-01-01",
+            account_id=account,
+            product="credit_pay",
+            credit_limit=1000.0,
+            region="north",
+        )
+        for account in ("a", "b")
+    ] + [
+        raw(
+            "bill_issued",
+            "2026-01-05",
+            account_id="a",
+            product="credit_pay",
+            bill_id="b1",
+            amount_due=900.0,
+            minimum_due=90.0,
+            due_date="2026-01-15",
+        ),
+        raw("payment", "2026-01-10", account_id="a", product="credit_pay", amount=900.0),
+        raw("account_closed", "2026-01-11", account_id="b", product="credit_pay"),
+    ]
+    first = _monitor(tmp_path, "first")
+    for offset, event in enumerate(stream[:2]):
+        first.handle("in", 0, offset, None, orjson.dumps(event))
+    # a restart over the same tables: the next messages go to a new process
+    restarted = _monitor(tmp_path, "restarted")
+    restarted.store.inner.accounts = first.store.inner.accounts
+    restarted.store.inner.macro = first.store.inner.macro
+    for offset, event in list(enumerate(stream))[2:]:
+        restarted.handle("in", 0, offset, None, orjson.dumps(event))
+    fresh = _monitor(tmp_path, "fresh")
+    for offset, event in enumerate(stream):
+        fresh.handle("in", 0, offset, None, orjson.dumps(event))
+    tiers = {
+        labels: value
+        for (name, labels), value in _portfolio_samples(restarted).items()
+        if name == "monitor_accounts_by_risk_tier"
+    }
+    assert tiers[(("tier", "low"),)] == 1  # "a" is open and low; "b" closed
+    assert min(tiers.values()) >= 0
+    assert _portfolio_samples(restarted) == _portfolio_samples(fresh)
+
+
+def test_a_revoked_partition_is_released_and_rebuilt_when_it_comes_back(tmp_path) -> None:
+    from faust.types import TP
+
+    monitor = _monitor(tmp_path, "revoke", partitions=2)
+    topic = monitor.settings.input_topic
+    for partition, account in ((0, "a"), (1, "z")):
+        event = raw(
+            "account_opened",
+            "2026-01-01",
+            account_id=account,
+            product="credit_pay",
+            credit_limit=1000.0,
+            region="north",
+        )
+        monitor.handle(topic, partition, 0, None, orjson.dumps(event))
+    both = monitor.engine.portfolio()[0].summary()["credit_pay|north"]["accounts"]
+    assert both == 2 and monitor.engine.partitions() == {0, 1}
+    asyncio.run(monitor._on_revoked(None, {TP(topic, 1), TP("other", 0)}))
+    assert monitor.engine.partitions() == {0}
+    assert monitor.engine.portfolio()[0].summary()["credit_pay|north"]["accounts"] == 1
+    counts = _portfolio_samples(monitor)
+    key = (("bucket", "current"), ("product", "credit_pay"), ("region", "north"))
+    assert counts[("monitor_accounts_by_dpd_bucket", key)] == 1
+    # assigned again: rebuilt from the tables at its first message
+    tick = raw("macro_indicator", "2026-01-02", region="north", indicator="x", value=1.0)
+    monitor.handle(topic, 1, 1, None, orjson.dumps(tick))
+    assert monitor.engine.portfolio()[0].summary()["credit_pay|north"]["accounts"] == 2
