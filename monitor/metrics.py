@@ -27,9 +27,14 @@ from prometheus_client import (
 )
 
 from monitor.core.engine import Result
+from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
+from monitor.core.portfolio_watch import lending_growth, merged_history
 from monitor.evaluation import calibration, roc_auc
+
+#: Vintages (opening months) per product exported as curves: the newest year.
+VINTAGES_SHOWN = 12
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -196,6 +201,82 @@ class Metrics:
             registry=registry,
         )
 
+        # -- for the dashboards (added beside the metrics above; none of those changed) --
+        self.partition_event_time = Gauge(
+            "monitor_partition_event_time_seconds",
+            "Event time of the newest message processed, by input partition (epoch s); "
+            "dashboards show time() minus this as the event-time lag.",
+            ["partition"],
+            registry=registry,
+        )
+        self.alert_actions = Counter(
+            "monitor_alert_actions_total",
+            "Firing alerts by kind and recommended action.",
+            ["kind", "action"],
+            registry=registry,
+        )
+        self.reserve_amount = Gauge(
+            "monitor_reserve_amount",
+            "The reserve held against expected loss (absent when no reserve is configured).",
+            registry=registry,
+        )
+        self.coverage_min = Gauge(
+            "monitor_reserve_coverage_min",
+            "The floor of reserve over expected loss below which a reserve alert fires.",
+            registry=registry,
+        )
+        self.mean_pd = Gauge(
+            "monitor_mean_pd",
+            "Mean scored probability of reaching 30+ days past due, by product and region.",
+            ["product", "region"],
+            registry=registry,
+        )
+        self.roll_accounts = Gauge(
+            "monitor_roll_accounts",
+            "Accounts that moved between DPD buckets in the last month with moves (the counts "
+            "behind monitor_roll_rate, so that shares can be summed over segments).",
+            ["product", "region", "from_bucket", "to_bucket"],
+            registry=registry,
+        )
+        self.vintage_accounts = Gauge(
+            "monitor_vintage_accounts",
+            "Accounts of a vintage (product accounts opened in one month); the newest only.",
+            ["product", "vintage"],
+            registry=registry,
+        )
+        self.vintage_bad = Gauge(
+            "monitor_vintage_30plus_accounts",
+            "Accounts of a vintage that had reached 30+ days past due by each month on book "
+            "(cumulative); over monitor_vintage_accounts, the vintage curve.",
+            ["product", "vintage", "months_on_book"],
+            registry=registry,
+        )
+        self.lending_growth = Gauge(
+            "monitor_lending_growth",
+            "30-day growth (event time) of limits per account, of drawdowns and of mean PD, by "
+            "product: the over-lending alert's readings.",
+            ["product", "series"],
+            registry=registry,
+        )
+        self.macro_indicator = Gauge(
+            "monitor_macro_indicator",
+            "Latest reading of each regional macro indicator.",
+            ["region", "indicator"],
+            registry=registry,
+        )
+        self.portfolio_alert_open = Gauge(
+            "monitor_portfolio_alert_open",
+            "1 for each open portfolio alert, by kind, segment, series, severity and action.",
+            ["kind", "product", "region", "series", "severity", "action"],
+            registry=registry,
+        )
+        self.outcomes_learned = Gauge(
+            "monitor_model_outcomes_learned",
+            "Resolved outcomes the models have learned (the number in the model version).",
+            registry=registry,
+        )
+        self._newest: dict[int, float] = {}
+
         for reason in ("empty", "oversized", "not_json", "not_object", "schema", "semantic"):
             self.dead_letters.labels(reason=reason)  # at 0 from the start, for rate() queries
         for status in ("firing", "resolved"):
@@ -216,6 +297,8 @@ class Metrics:
             self.alerts.labels(
                 kind=alert["kind"], severity=alert["severity"], status=alert["status"]
             ).inc()
+            if alert["status"] == "firing":
+                self.alert_actions.labels(kind=alert["kind"], action=alert["action"]).inc()
         for move in result.moves:
             old = (move.old.region, move.old.bucket) if move.old is not None else None
             new = (move.new.region, move.new.bucket) if move.new is not None else None
@@ -259,14 +342,73 @@ class Metrics:
                     self.roll_rate.labels(
                         product=product, region=region, from_bucket=old, to_bucket=new
                     ).set(share)
+        if reserve > 0:
+            self.reserve_amount.set(reserve)
+        for key, seg in book.segments.items():
+            product, region = key.split("|")
+            self.mean_pd.labels(product=product, region=region).set(seg.mean_pd)
+        self.roll_accounts.clear()  # the last month's moves only
+        if book.transitions:
+            for key, n in book.transitions[max(book.transitions)].items():
+                product, region, old, new = key.split("|")
+                self.roll_accounts.labels(
+                    product=product, region=region, from_bucket=old, to_bucket=new
+                ).set(n)
+        self.vintage_accounts.clear()
+        self.vintage_bad.clear()
+        by_product: dict[str, list[str]] = {}
+        for key, vintage in book.vintages.items():
+            if vintage["n"]:
+                by_product.setdefault(key.split("|")[0], []).append(key)
+        for keys in by_product.values():
+            for key in sorted(keys)[-VINTAGES_SHOWN:]:
+                product, month = key.split("|")
+                vintage = book.vintages[key]
+                self.vintage_accounts.labels(product=product, vintage=month).set(vintage["n"])
+                horizon = max((int(m) for m in vintage["bad"]), default=-1) + 1
+                running = 0
+                for months in range(horizon):
+                    running += vintage["bad"].get(str(months), 0)
+                    self.vintage_bad.labels(
+                        product=product, vintage=month, months_on_book=str(months)
+                    ).set(running)
+        self.portfolio_alert_open.clear()
+        for alert in open_alerts:
+            self.portfolio_alert_open.labels(
+                kind=alert["kind"],
+                product=alert["product"],
+                region=alert["region"],
+                series=alert["series"],
+                severity=alert["severity"],
+                action=alert["action"],
+            ).set(1)
         kinds: dict[str, int] = {}
         for alert in open_alerts:
             kinds[alert["kind"]] = kinds.get(alert["kind"], 0) + 1
         for kind in ("segment_drift", "model_drift", "reserve_coverage", "over_lending"):
             self.portfolio_alerts_open.labels(kind=kind).set(kinds.get(kind, 0))
 
+    def saw_event(self, partition: int, event_time: float) -> None:
+        """Keep the newest event time of each input partition."""
+        if event_time > self._newest.get(partition, float("-inf")):
+            self._newest[partition] = event_time
+            self.partition_event_time.labels(partition=str(partition)).set(event_time)
+
+    def record_macro(self, macro: MacroBook) -> None:
+        """Set the latest reading of each regional indicator."""
+        for region, series in macro.values.items():
+            for indicator, (latest, _) in series.items():
+                self.macro_indicator.labels(region=region, indicator=indicator).set(latest)
+
+    def record_lending(self, histories: list[list[dict[str, float]]]) -> None:
+        """Set the over-lending readings from the daily product totals of every partition here."""
+        for product, series in lending_growth(merged_history(histories)).items():
+            for name, growth in series.items():
+                self.lending_growth.labels(product=product, series=name).set(growth)
+
     def record_models(self, models: ModelBook) -> None:
         """Set the online model-quality gauges of every role."""
+        self.outcomes_learned.set(models.labels)
         for role, judged in models.judged().items():
             self.model_active.labels(role=role).set(1.0 if judged.model is models.active else 0.0)
             recent = list(judged.recent)
