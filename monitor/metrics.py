@@ -26,6 +26,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 
+from monitor.core.alerts import PORTFOLIO_KINDS
 from monitor.core.engine import Result
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
@@ -284,6 +285,8 @@ class Metrics:
                 self.alerts.labels(kind="borrower_risk", severity=severity, status=status)
         for outcome in ("positive", "negative"):
             self.labels_resolved.labels(outcome=outcome)
+        for kind in PORTFOLIO_KINDS:
+            self.portfolio_alerts_open.labels(kind=kind)  # 0 before the first measurement
 
     def record(self, result: Result) -> None:
         """Apply the decisions of one processed event."""
@@ -385,7 +388,7 @@ class Metrics:
         kinds: dict[str, int] = {}
         for alert in open_alerts:
             kinds[alert["kind"]] = kinds.get(alert["kind"], 0) + 1
-        for kind in ("segment_drift", "model_drift", "reserve_coverage", "over_lending"):
+        for kind in PORTFOLIO_KINDS:
             self.portfolio_alerts_open.labels(kind=kind).set(kinds.get(kind, 0))
 
     def saw_event(self, partition: int, event_time: float) -> None:

@@ -68,6 +68,23 @@ def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> Non
             # rules load and are healthy
             loaded = opsstack.rules(prom)
             assert loaded and all(r["health"] in ("ok", "unknown") for r in loaded)
+            # the alert annotations read Prometheus's ALERTS series (the reserve rule is pending:
+            # it waits 15 minutes before firing) and the opening of portfolio alerts (the
+            # reserve alert opened on the stream's second day)
+            _eventually(
+                lambda: opsstack.query(prom, 'ALERTS{alertname="PortfolioReserveCoverageLow"}'),
+                60,
+                "the reserve rule in ALERTS",
+            )
+            opened = dashboards.ANNOTATIONS[1].expr
+            _eventually(
+                lambda: (
+                    "reserve_coverage"
+                    in {r["metric"]["kind"] for r in opsstack.query(prom, opened)}
+                ),
+                30,
+                "the reserve alert's opening as an annotation",
+            )
             # every recording rule, and every query of every panel of every dashboard, returns
             # data (a number, not NaN) with the variables at "All"
             recorded = [r["name"] for r in loaded if r["type"] == "recording"]
@@ -85,13 +102,6 @@ def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> Non
                             f"data for {t!r}: {e} (returns {opsstack.query(prom, e)})"
                         ),
                     )
-            # the alert annotations read Prometheus's ALERTS series (the reserve alert is
-            # pending: its rule waits 15 minutes before firing)
-            _eventually(
-                lambda: opsstack.query(prom, 'ALERTS{alertname="PortfolioReserveCoverageLow"}'),
-                60,
-                "the reserve rule in ALERTS",
-            )
 
             # a borrower alert and a portfolio alert reached Alertmanager (read back through its
             # API) and its webhook receiver
