@@ -96,6 +96,10 @@ class Monitor:
         self.checkpoint = Path(settings.model_checkpoint or settings.data_dir / "models.ckpt")
         self.outbound = Outbound(on_sent=self._on_sent, on_failed=self._on_output_failed)
         self._changelog = self.accounts.changelog_topic.get_topic_name()
+        self.metrics.coverage_min.set(settings.coverage_min)
+        for topic in (settings.alerts_topic, settings.risk_topic, settings.dead_letter_topic):
+            self.metrics.output_failures.labels(topic=topic)  # at 0 from the start
+        self.metrics.output_failures.labels(topic=self._changelog)
         self.store = WriteBackStore(
             TableStore(self.accounts, self.macro, self.outbound, self._changelog)
         )
@@ -287,6 +291,7 @@ class Monitor:
             self._publish_risk(account, risk)
         self.metrics.record(result)
         self.metrics.event_lag.set(event.time)
+        self.metrics.saw_event(partition, event.time)
         self.metrics.processing.observe(time.perf_counter() - started)
         self.processed += 1
         return result
@@ -383,6 +388,10 @@ class Monitor:
 
     async def _measure_portfolio(self) -> None:
         self.metrics.record_models(self.engine.models)
+        if self._indexed:  # macro indicators reach every partition: any one holds them all
+            self.metrics.record_macro(self.engine.macro(min(self._indexed)))
+        watches = [self.engine.watch(p) for p in sorted(self._indexed)]
+        self.metrics.record_lending([w.history for w in watches if w is not None])
 
     def _portfolio_view(self) -> PortfolioView:
         """The portfolio gauges' reading of the engine (at scrape time)."""
