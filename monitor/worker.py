@@ -238,6 +238,7 @@ class Monitor:
                 for m in (event.message for event in events)
             ]
         finally:
+            self.engine.save()
             written = self.store.flush(lambda p: stream._set_current_event(last[p]))
             stream._set_current_event(None)
             self.metrics.batch_writes.observe(written)
@@ -250,6 +251,7 @@ class Monitor:
         try:
             return self._handle(topic, partition, offset, key, value)
         finally:
+            self.engine.save()
             self.store.flush()
             self._offer()
 

@@ -141,6 +141,12 @@ class Engine:
                 resend.extend(state.outbox)
         return resend
 
+    def save(self) -> None:
+        """Save what the store cannot rebuild from account state (the portfolio books' monthly
+        transitions, vintages and drawdowns); call it at the end of each batch, before the
+        store is flushed."""
+        self.tracker.save_books()
+
     def release(self, partition: int) -> None:
         """Forget everything held for ``partition`` (revoked from this worker): its timers and
         pace, portfolio book and watch, tier counts and cached macro book. The store keeps the

@@ -5,14 +5,19 @@ is kept on its ledger; :class:`PortfolioTracker` brings it up to date when the a
 and applies the change to its partition's :class:`~monitor.core.portfolio.PortfolioBook`. When a
 partition's event-time clock leaves a day, the day is closed: the
 :class:`~monitor.core.portfolio_watch.PortfolioWatch` reads the book as it stands and raises its
-alerts, and book and watch are saved (one store entry per partition and day). After a restart or
-a reassignment the sums come back from the accounts' own contributions (:meth:`recover`);
-revoking a partition forgets everything held for it (:meth:`release`).
+alerts, and book and watch are saved (one store entry per partition and day). What the accounts'
+own contributions cannot rebuild (monthly transitions, vintages, the day's drawdowns) is also saved
+at the end of every batch that changed it (:meth:`save_books`, a few KB per partition), so a
+restart loses none of it. After a restart or a reassignment the segment sums come back from the
+accounts' own contributions (:meth:`recover`); revoking a partition forgets everything held for it
+(:meth:`release`).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import base64
+import pickle
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -33,6 +38,21 @@ def _key(partition: int) -> str:
     return f"portfolio:p{partition}"
 
 
+def _book_key(partition: int) -> str:
+    return f"portfolio-book:p{partition}"
+
+
+def _encode_book(book: PortfolioBook) -> str:
+    parts = (book.transitions, book.vintages, dict(book.drawdowns), book.changes)
+    return base64.b64encode(pickle.dumps(parts, protocol=5)).decode()
+
+
+def _decode_book(text: str, book: PortfolioBook) -> None:
+    transitions, vintages, drawdowns, changes = pickle.loads(base64.b64decode(text))
+    book.transitions, book.vintages, book.changes = transitions, vintages, changes
+    book.drawdowns = defaultdict(float, drawdowns)
+
+
 class PortfolioTracker:
     """Books, watches and tier counts of the input partitions held."""
 
@@ -43,6 +63,7 @@ class PortfolioTracker:
         self._books: dict[int, PortfolioBook] = {}
         self._watches: dict[int, PortfolioWatch] = {}
         self._tiers: dict[int, Counter[str]] = {}
+        self._saved: dict[int, int] = {}  # partition -> book.changes when last saved
 
     # -- per partition --------------------------------------------------------------------
     def book(self, partition: int) -> PortfolioBook:
@@ -71,6 +92,10 @@ class PortfolioTracker:
         if saved is not None:
             self._books[partition], self._watches[partition] = decode_portfolio(saved)
         book = self.book(partition)
+        saved_book = self.store.get_extra(_book_key(partition))
+        if saved_book is not None:  # as of the last batch, newer than the day's close
+            _decode_book(saved_book, book)
+        self._saved[partition] = book.changes
         book.segments.clear()  # the sums come back from the accounts' own contributions
         tiers = self._tiers[partition] = Counter()
         for state in states:
@@ -85,6 +110,15 @@ class PortfolioTracker:
         self._books.pop(partition, None)
         self._watches.pop(partition, None)
         self._tiers.pop(partition, None)
+        self._saved.pop(partition, None)
+
+    def save_books(self) -> None:
+        """Save each book's transitions, vintages and drawdowns if they changed since the last
+        save (the worker calls this at the end of every batch, before the state is written)."""
+        for partition, book in self._books.items():
+            if book.changes != self._saved.get(partition):
+                self.store.put_extra(_book_key(partition), _encode_book(book), partition)
+                self._saved[partition] = book.changes
 
     def partitions(self) -> set[int]:
         """The partitions with a book, a watch or tier counts here."""
@@ -150,6 +184,7 @@ class PortfolioTracker:
         alerts: list[dict[str, Any]] = []
         for day in range(watch.day + 1, today):
             alerts += watch.close_day(day, book, macro, auc)
+        book.changes += 1  # a close takes the day's drawdowns out of the book
         self.store.put_extra(_key(partition), encode_portfolio(book, watch), partition)
         return alerts
 
