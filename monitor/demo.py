@@ -145,12 +145,13 @@ def run_demo(
             return 1
         _summary(simulation.scenario, len(lines), sent, alerts, truth, health)
         if keep_running:
-            print(
-                f"still running: the worker (metrics at http://{settings.web_host}:"
-                f"{settings.web_port}/metrics; Ctrl-C stops it) and "
-                + broker.still_running(bootstrap)
-            )
             try:
+                print(
+                    f"still running: the worker (metrics at http://{settings.web_host}:"
+                    f"{settings.web_port}/metrics; Ctrl-C stops it) and "
+                    + broker.still_running(bootstrap),
+                    flush=True,
+                )
                 worker.wait()
             except KeyboardInterrupt:
                 _stop(worker)

@@ -7,6 +7,7 @@ the shared one on 9092, which these tests must not stop).
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -96,7 +97,11 @@ def test_with_keep_running_the_summary_says_what_still_runs_and_how_to_stop_it(
         f"kafka_data=Path({str(own_broker['kafka_data'])!r})))"
     )
     demo = subprocess.Popen(
-        [sys.executable, "-c", call], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [sys.executable, "-c", call],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert demo.stdout is not None
     seen = []
