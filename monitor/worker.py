@@ -342,8 +342,9 @@ class Monitor:
             _headers(outgoing["trigger_event_ids"][0]),
         )
 
-    def _undeliverable(self, sink: str, alert: dict[str, Any], reason: str) -> None:
-        """An alert a sink gave up on goes to the dead-letter topic (already pseudonymised)."""
+    def _undeliverable(self, sink: str, alert: dict[str, Any], reason: str) -> Any:
+        """An alert a sink gave up on goes to the dead-letter topic (already pseudonymised);
+        returns the record's future (the sink's journal lets the alert go once it is written)."""
         record = dead_letter_record(
             orjson.dumps(alert),
             f"alert delivery failed: {reason}",
@@ -351,7 +352,7 @@ class Monitor:
             {"sink": sink},
         )
         key = alert.get("account_id") or alert.get("segment", "")
-        self.dead_letters.send_soon(
+        return self.dead_letters.send_soon(
             key=key.encode(), value=orjson.dumps(record), headers=_headers(alert["alert_id"])
         )
 
