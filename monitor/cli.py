@@ -449,7 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--keep-running",
         action="store_true",
-        help="leave the worker running after the summary (Ctrl-C stops it)",
+        help="leave the worker, this run's topics and the broker running after the summary "
+        "(Ctrl-C stops the worker; the summary says how to stop the broker)",
     )
     p.add_argument(
         "--checkpoint",
