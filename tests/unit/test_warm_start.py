@@ -308,3 +308,30 @@ def test_the_demo_starts_its_worker_from_a_copy_of_the_checkpoint(
     with pytest.raises(SettingsError, match="cannot be read"):
         _checkpoint_source(bad)
     assert main(["demo", "--checkpoint", str(tmp_path / "absent.ckpt")]) == 2
+
+
+def test_a_worker_starts_from_the_warm_checkpoint_and_exports_both_roles(
+    history: dict[str, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    from monitor.settings import Settings
+    from monitor.worker import Monitor
+
+    checkpoint = tmp_path / "models.ckpt"
+    shutil.copyfile(history["checkpoint"], checkpoint)
+    settings = Settings(
+        data_dir=tmp_path, partitions=1, app_id="unit-warm", model_checkpoint=str(checkpoint)
+    )
+    registry = CollectorRegistry()
+    monitor = Monitor(settings, registry, sinks=[])
+    book = monitor.engine.models
+    assert book.fallback_role == "warm_start" and book.trained == load_models(checkpoint).trained
+    monitor.metrics.record_models(book)
+    assert registry.get_sample_value("monitor_model_active", {"role": "warm_start"}) == 1.0
+    assert registry.get_sample_value("monitor_model_active", {"role": "champion"}) == 0.0
+    other = ModelBook()
+    other.feature_set = FEATURE_NAMES[:-1]
+    save_models(other, checkpoint)
+    with pytest.raises(SettingsError, match=f"not the features {FEATURE_NAMES[-1]}"):
+        Monitor(settings, CollectorRegistry(), sinks=[])
