@@ -224,6 +224,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         hold_back=args.hold_back,
         stream_outcomes=args.stream_outcomes,
+        alert_volume=args.alert_volume,
     )
     try:
         trained = train(args.file, args.truth, _settings(), options)
@@ -254,6 +255,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         "warm-started model is the fallback the online champion must beat (monitor backtest "
         "--checkpoint, or MONITOR_MODEL_CHECKPOINT for a worker or the demo)"
     )
+    volume = s.get("alert_volume")
+    if volume:
+        same = volume["alert_open_same_volume"]
+        print(
+            f"alerts on this history at MONITOR_ALERT_OPEN={volume['alert_open']}: "
+            f"{volume['cold_alerts']} cold, {volume['warm_alerts']} warm-started; "
+            + (
+                f"the warm start raises as many at MONITOR_ALERT_OPEN={same}"
+                if same is not None
+                else "no threshold from 0.5 up gives the warm start as many"
+            )
+        )
     return 0
 
 
@@ -431,6 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--stream-outcomes",
         action="store_true",
         help="also fit the outcomes the stream resolves itself",
+    )
+    p.add_argument(
+        "--alert-volume",
+        action="store_true",
+        help="replay the history again with the trained models and say which MONITOR_ALERT_OPEN "
+        "raises as many alerts as the cold start did on it",
     )
 
     p = add("convert", cmd_convert, "convert a public data set to the event contract")
