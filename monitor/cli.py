@@ -186,6 +186,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         elif key == "models":
             for role, figures in value.items():
                 print(f"models.{role:25} {json.dumps(figures, separators=(', ', ': '))}")
+        elif isinstance(value, dict):
+            print(f"{key:32} {json.dumps(value, separators=(', ', ': '))}")
         else:
             print(f"{key:32} {value}")
     return 0
