@@ -435,7 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--truth",
         type=Path,
         help="labelled outcomes (account_id,label,as_of,delinquent_at): fit on each account's "
-        "features at its as_of; the fitted model becomes the fallback",
+        "features at its as_of (rows without as_of: its scorings, labelled by delinquent_at); "
+        "the fitted model becomes the fallback",
     )
     p.add_argument("--passes", type=int, default=5, help="passes over the examples")
     p.add_argument("--seed", type=int, default=1, help="seed of the order and the held-back set")
