@@ -50,6 +50,8 @@ class Replay:
     #: scorings of accounts that owe money, at most one per account per ``record_every_days``:
     #: account, time, features, probability scored (only when asked for)
     scorings: list[tuple[str, float, dict[str, float], float]] = field(default_factory=list)
+    #: every score in order: account, time, probability (only when asked for)
+    score_log: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,8 @@ def _replay(
             run.first_seen.setdefault(event.account_id, event.time)
         run.alerts.extend(result.alerts)
         run.labels.extend(result.labels)
+        if recorder is not None:
+            run.score_log.extend(result.scores)
         for n, (account, time, probability) in enumerate(result.scores):
             cutoff = as_of.get(account)
             if cutoff is not None and time < cutoff:
