@@ -23,4 +23,5 @@ def engine_config(settings: Settings, partitions: int) -> EngineConfig:
         policy=policy,
         watch=watch,
         model_lag_days=settings.model_lag_days,
+        idle_partition_days=settings.idle_partition_days,
     )

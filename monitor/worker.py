@@ -385,7 +385,8 @@ class Monitor:
         """The portfolio gauges' reading of the engine (at scrape time)."""
         book, open_alerts = self.engine.portfolio()
         tiers = self.engine.accounts_by_tier()
-        return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount)
+        schedule = self.engine.schedule.counts()
+        return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount, schedule)
 
     async def _measure_lag(self) -> None:
         """Lag per assigned input partition: the high-water mark against the last offset seen."""

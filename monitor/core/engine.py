@@ -76,6 +76,8 @@ class EngineConfig:
     looks_per_event: int = 2
     #: days between a day's close and the day its learning scores from (at least 1)
     model_lag_days: int = 1
+    #: a partition this many days of event time behind the newest no longer holds days open
+    idle_partition_days: int = 7
 
 
 @dataclass
@@ -131,6 +133,7 @@ class Engine:
             self.config.watch,
             self.config.model_lag_days,
             self.config.auc_window,
+            idle_days=self.config.idle_partition_days,
         )
         self.timers = Timers(self.config.looks_per_event)
         self.labels = Labels(self.config.horizon_days)

@@ -37,6 +37,7 @@ from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
 from monitor.core.portfolio_watch import PortfolioWatch, WatchConfig
 from monitor.core.quality import roc_auc
+from monitor.core.timeutil import DAY
 
 LABEL = "label"
 BEHAVIOUR = "behaviour"
@@ -120,11 +121,26 @@ class ModelVersions:
 
 
 class Clocks:
-    """How far each input partition's event-time clock has come."""
+    """How far each input partition's event-time clock has come.
 
-    def __init__(self, partitions: Iterable[int] | None = None) -> None:
+    A partition whose clock is more than ``idle_days`` behind the newest is presumed idle: it no
+    longer holds days open (None: it always does).
+
+    >>> clocks = Clocks([0, 1], idle_days=7)
+    >>> clocks.passed(0, 100); clocks.passed(1, 100); clocks.passed(0, 105)
+    >>> clocks.low()
+    100
+    >>> clocks.passed(0, 110)  # partition 1 has had nothing for ten days
+    >>> clocks.low(), clocks.idle()
+    (103, [1])
+    """
+
+    def __init__(
+        self, partitions: Iterable[int] | None = None, idle_days: int | None = None
+    ) -> None:
         #: None: the partitions are those that report (a worker holding some of them)
         self.fixed = set(partitions) if partitions is not None else None
+        self.idle_days = idle_days
         self.at: dict[int, int] = {}
 
     def passed(self, partition: int, day: int) -> None:
@@ -140,7 +156,17 @@ class Clocks:
         members = self.fixed if self.fixed is not None else set(self.at)
         if not members or any(p not in self.at for p in members):
             return None
-        return min(self.at[p] for p in members)
+        low = min(self.at[p] for p in members)
+        if self.idle_days is not None:
+            low = max(low, max(self.at[p] for p in members) - self.idle_days)
+        return low
+
+    def idle(self) -> list[int]:
+        """The partitions presumed idle now."""
+        if self.idle_days is None or not self.at:
+            return []
+        newest = max(self.at.values())
+        return sorted(p for p, day in self.at.items() if day < newest - self.idle_days)
 
 
 class Learner:
@@ -152,11 +178,12 @@ class Learner:
         lag: int = 1,
         auc_window: int = 2000,
         partitions: Iterable[int] | None = None,
+        idle_days: int | None = None,
     ) -> None:
         if lag < 1:
             raise ValueError("the model lag must be at least one day")
         self.models = models
-        self.clocks = Clocks(partitions)
+        self.clocks = Clocks(partitions, idle_days)
         self.versions = ModelVersions(lag=lag, books={-(1 << 30): _copy(models)})
         self.auc_window = auc_window
         self.recent: deque[tuple[bool, float]] = deque(maxlen=auc_window)
@@ -237,16 +264,26 @@ class DayPartial:
 class PortfolioDesk:
     """Merges each day's partials and watches the whole book once per day."""
 
-    def __init__(self, config: WatchConfig, partitions: Iterable[int] | None = None) -> None:
+    def __init__(
+        self,
+        config: WatchConfig,
+        partitions: Iterable[int] | None = None,
+        idle_days: int | None = None,
+    ) -> None:
         self.config = config
-        self.clocks = Clocks(partitions)
+        self.clocks = Clocks(partitions, idle_days)
         self.watch = PortfolioWatch(config)
         self.partials: dict[int, dict[int, DayPartial]] = {}
         self.book = PortfolioBook()  # the whole book as the last closed day ended
+        self.late = 0  # partials of days closed already
 
     def add(self, partial: DayPartial) -> None:
+        """Keep a partition's partial of a day (one of a day closed already comes too late:
+        the partition was presumed idle, and the day was watched without it)."""
         if partial.day > self.watch.day or self.watch.day < 0:
             self.partials.setdefault(partial.day, {})[partial.partition] = partial
+        else:
+            self.late += 1
         self.clocks.passed(partial.partition, partial.day + 1)
 
     def ready(self) -> list[int]:
@@ -283,7 +320,10 @@ class LocalSchedule:
     """Learner and desk in the scorer's process, run as the partitions' clocks move.
 
     With ``partitions`` None the partitions are those that report (a worker holding some of
-    the input's): exact when one process holds every partition, as the backtest does.
+    the input's): exact when one process holds every partition, as the backtest does. A
+    partition more than ``idle_days`` of event time behind the newest is presumed idle and holds
+    no day open; what it hands on later for a closed day is learnt with the next day closed
+    (counted in ``learner.late``; its late partials in ``desk.late``).
     """
 
     def __init__(
@@ -293,10 +333,11 @@ class LocalSchedule:
         lag: int = 1,
         auc_window: int = 2000,
         partitions: Iterable[int] | None = None,
+        idle_days: int | None = 7,
     ) -> None:
         fixed = list(partitions) if partitions is not None else None
-        self.learner = Learner(models, lag, auc_window, fixed)
-        self.desk = PortfolioDesk(watch, fixed)
+        self.learner = Learner(models, lag, auc_window, fixed, idle_days)
+        self.desk = PortfolioDesk(watch, fixed, idle_days)
         #: scorings made before their day's version was published (only when partitions of
         #: one process are days apart); they used the newest version there was
         self.early = 0
@@ -332,6 +373,18 @@ class LocalSchedule:
             auc, model = self.learner.days.get(d, (None, ""))
             alerts += self.desk.close(d, auc, model.split("@")[0])
         return alerts
+
+    def counts(self) -> dict[str, float]:
+        """What the schedule has done, for the metrics."""
+        closed = self.learner.versions.closed_through
+        return {
+            "monitor_learner_outcomes": self.learner.learnt,
+            "monitor_learner_late_outcomes": self.learner.late,
+            "monitor_schedule_early_scorings": self.early,
+            "monitor_portfolio_late_partials": self.desk.late,
+            "monitor_schedule_idle_partitions": len(self.learner.clocks.idle()),
+            "monitor_learner_closed_day_seconds": (closed + 1) * DAY if closed is not None else 0,
+        }
 
     def open_alerts(self) -> list[dict[str, Any]]:
         """The portfolio alerts open now."""

@@ -142,3 +142,22 @@ def test_the_alerts_do_not_depend_on_how_the_stream_is_spread_over_partitions(
         "online-logistic",
     }
     assert _spread("macro-shock", 11, partitions) == alone
+
+
+def test_an_idle_partition_holds_days_open_only_up_to_the_bound() -> None:
+    learner = Learner(ModelBook(), lag=1, idle_days=7)  # the partitions are those that report
+    for partition in (0, 1):
+        learner.passed(partition, 100)
+    closed = []
+    for day in range(101, 112):  # partition 1 receives nothing from day 100 on
+        learner.add(_outcomes(1, day=day - 1, seed=day)[0])
+        closed += learner.passed(0, day)
+    assert learner.clocks.idle() == [1]
+    assert closed == list(range(100, 104))  # up to the newest day minus the bound
+    assert learner.versions.ready(104) and not learner.versions.ready(105)
+    # it wakes up: what it hands on for a day closed already is learnt with the next one
+    learner.add(_outcomes(1, day=100, seed=99)[0])
+    assert learner.late == 1
+    before = learner.models.labels
+    learner.passed(1, 111)
+    assert learner.clocks.idle() == [] and learner.models.labels == before + 8
