@@ -40,7 +40,13 @@ from monitor.core.models import ModelBook, Score
 from monitor.core.portfolio import Move, PortfolioBook, month_of
 from monitor.core.portfolio_watch import WatchConfig
 from monitor.core.risk import is_material, risk_record
-from monitor.core.schedule import BEHAVIOUR, LocalSchedule, Outcome
+from monitor.core.schedule import (
+    BEHAVIOUR,
+    LocalSchedule,
+    Outcome,
+    decode_outcomes,
+    encode_outcomes,
+)
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
 from monitor.core.store import Store
 from monitor.core.timers import (
@@ -140,6 +146,9 @@ class Engine:
         self.tracker = PortfolioTracker(store, self.config.lgd)
         self._macro: dict[int, MacroBook] = {}
         self._offset = -1
+        #: store keys of the outcomes handed on and not learnt yet -> the day they are learnt on
+        self._outcome_keys: dict[int, dict[str, int]] = {}
+        self._kept_key, self._kept = "", list[Outcome]()
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self, partition: int, from_offset: int) -> list[dict[str, Any]]:
@@ -157,12 +166,31 @@ class Engine:
         saved = self.store.get_extra(f"portfolio-desk:p{partition}")
         if saved is not None:
             self.schedule.restore(saved)
+        self._recover_learning(partition)
         for state in states:
             if state.next_check >= 0:
                 self._push(state)
             if state.outbox and state.outbox_offset >= from_offset >= 0:
                 resend.extend(state.outbox)
         return resend
+
+    def _recover_learning(self, partition: int) -> None:
+        """Take back the learner saved when a day last closed, and the outcomes this partition
+        handed on since (what it had learnt and was to learn when the process stopped)."""
+        saved = self.store.get_extra(f"learner:p{partition}")
+        if saved is not None:
+            self.schedule.restore_learner(saved)
+        learner = self.schedule.learner
+        closed = learner.versions.closed_through
+        keys = self._outcome_keys.setdefault(partition, {})
+        for key, text in list(self.store.extras("outcomes:")):
+            if not key.endswith(f":p{partition}"):
+                continue
+            outcomes = decode_outcomes(text)
+            keys[key] = max((o.day for o in outcomes), default=-1)
+            for outcome in outcomes:
+                if closed is None or outcome.day > closed:
+                    learner.add(outcome)
 
     def release(self, partition: int) -> None:
         """Forget everything held for ``partition`` (revoked from this worker): its timers and
@@ -171,6 +199,7 @@ class Engine:
         self.timers.release(partition)
         self.tracker.release(partition)
         self.schedule.release(partition)
+        self._outcome_keys.pop(partition, None)
         self._macro.pop(partition, None)
 
     def partitions(self) -> set[int]:
@@ -238,11 +267,20 @@ class Engine:
         partials = self.tracker.close_days(partition, today, self.macro(partition))
         if partials is None:
             return
-        desk_day = self.schedule.desk.watch.day
+        learnt = self.schedule.learner.versions.closed_through
         result.alerts += self.schedule.passed(partition, today, partials)
-        if self.schedule.desk.watch.day != desk_day:  # the desk closed a day: keep it
-            saved = self.schedule.save()
-            self.store.put_extra(f"portfolio-desk:p{partition}", saved, partition)
+        if self._offset < 0:
+            return  # a file replay: nothing to take back after a restart
+        if partials:  # the desk took them (and may have closed days): keep it
+            self.store.put_extra(f"portfolio-desk:p{partition}", self.schedule.save(), partition)
+        closed = self.schedule.learner.versions.closed_through
+        if closed is not None and closed != learnt:
+            self.store.put_extra(f"learner:p{partition}", self.schedule.save_learner(), partition)
+        if closed is not None:  # outcomes learnt need keeping no longer
+            keys = self._outcome_keys.get(partition, {})
+            for key in [k for k, day in keys.items() if day <= closed]:
+                self.store.delete_extra(key, partition)
+                del keys[key]
 
     @property
     def models(self) -> ModelBook:
@@ -477,9 +515,21 @@ class Engine:
             result.labels.append((bool(outcome.label), outcome.probability))
 
     def _hand_on(self, outcome: Outcome, result: Result) -> None:
-        """An outcome leaves the scoring path for the learner."""
+        """An outcome leaves the scoring path for the learner (and, from a topic, is kept in
+        the store until it is learnt, so that a restart learns it too)."""
         result.outcomes.append(outcome)
         self.schedule.outcome(outcome)
+        if self._offset < 0:
+            return
+        key = f"outcomes:{self._offset}:p{outcome.partition}"
+        if key != self._kept_key:
+            self._kept_key, self._kept = key, []
+        self._kept.append(outcome)
+        self.store.put_extra(key, encode_outcomes(self._kept), outcome.partition)
+        closed = self.schedule.learner.versions.closed_through
+        day = outcome.day if closed is None or outcome.day > closed else closed + 1
+        keys = self._outcome_keys.setdefault(outcome.partition, {})
+        keys[key] = max(keys.get(key, day), day)
 
     def _alert(
         self,

@@ -77,6 +77,25 @@ class Outcome:
         return self.kind, self.account, self.time, tuple(sorted(self.x.items()))
 
 
+def _encode(value: object) -> str:
+    return base64.b64encode(pickle.dumps(value, protocol=5)).decode()
+
+
+def _decode(text: str) -> object:
+    return pickle.loads(base64.b64decode(text))  # the monitor's own state only
+
+
+def encode_outcomes(outcomes: list[Outcome]) -> str:
+    """Outcome records as text, for the store."""
+    return _encode(outcomes)
+
+
+def decode_outcomes(text: str) -> list[Outcome]:
+    """The inverse of :func:`encode_outcomes`."""
+    outcomes = _decode(text)
+    return [o for o in outcomes if isinstance(o, Outcome)] if isinstance(outcomes, list) else []
+
+
 def _copy(book: ModelBook) -> ModelBook:
     copied: ModelBook = pickle.loads(pickle.dumps(book, protocol=5))
     return copied
@@ -193,6 +212,25 @@ class Learner:
         #: day -> (rolling AUC after that day's learning, the model that scored that day)
         self.days: dict[int, tuple[float | None, str]] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the newest version is always a copy of the models (they learn only as a day closes,
+        # and then publish): saved once
+        state = self.__dict__.copy()
+        books = dict(self.versions.books)
+        newest = max(books)
+        books[newest] = None  # type: ignore[assignment]
+        state["versions"] = ModelVersions(
+            self.versions.lag, books, self.versions.closed_through, self.versions.start
+        )
+        state["_newest"] = newest
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        newest = state.pop("_newest", None)
+        self.__dict__.update(state)
+        if newest is not None:
+            self.versions.books[newest] = _copy(self.models)
+
     def add(self, outcome: Outcome) -> None:
         """Keep an outcome for its day (once, however often it is handed on)."""
         day = outcome.day
@@ -276,10 +314,12 @@ class PortfolioDesk:
         self.partials: dict[int, dict[int, DayPartial]] = {}
         self.book = PortfolioBook()  # the whole book as the last closed day ended
         self.late = 0  # partials of days closed already
+        self.changes = 0  # partials taken and days closed (the newer of two saved desks)
 
     def add(self, partial: DayPartial) -> None:
         """Keep a partition's partial of a day (one of a day closed already comes too late:
         the partition was presumed idle, and the day was watched without it)."""
+        self.changes += 1
         if partial.day > self.watch.day or self.watch.day < 0:
             self.partials.setdefault(partial.day, {})[partial.partition] = partial
         else:
@@ -298,6 +338,7 @@ class PortfolioDesk:
         parts = [p for _, p in sorted(self.partials.pop(day, {}).items())]
         if not parts:
             return []
+        self.changes += 1
         book = PortfolioBook.merged([p.book for p in parts])
         for part in parts:
             for key, amount in part.book.drawdowns.items():
@@ -392,14 +433,34 @@ class LocalSchedule:
 
     def save(self) -> str:
         """The desk (watch and partials waiting) as text, for the store."""
-        return base64.b64encode(pickle.dumps(self.desk, protocol=5)).decode()
+        return _encode(self.desk)
 
     def restore(self, text: str) -> None:
-        """Take back a desk saved by :meth:`save`, unless this one has closed a day since."""
-        desk = pickle.loads(base64.b64decode(text))  # the monitor's own state only
-        if isinstance(desk, PortfolioDesk) and desk.watch.day > self.desk.watch.day:
+        """Take back a desk saved by :meth:`save`, unless this one has changed more since."""
+        desk = _decode(text)
+        if isinstance(desk, PortfolioDesk) and desk.changes > self.desk.changes:
             desk.clocks = self.desk.clocks
             self.desk = desk
+
+    def save_learner(self) -> str:
+        """The learner (models, versions, the days learnt) as text, for the store."""
+        return _encode(self.learner)
+
+    def restore_learner(self, text: str) -> None:
+        """Take back a learner saved by :meth:`save_learner` if it has learnt more days than
+        this one; what this one holds for days it has not learnt is kept."""
+        saved = _decode(text)
+        if not isinstance(saved, Learner):
+            return
+        mine, theirs = self.learner.versions.closed_through, saved.versions.closed_through
+        if theirs is None or (mine is not None and mine >= theirs):
+            return
+        for outcomes in self.learner.pending.values():
+            for outcome in outcomes.values():
+                if outcome.day > theirs:
+                    saved.add(outcome)
+        saved.clocks = self.learner.clocks
+        self.learner = saved
 
     def release(self, partition: int) -> None:
         """``partition`` is no longer held here: its clock no longer holds days open."""
