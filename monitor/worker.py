@@ -108,7 +108,7 @@ class Monitor:
         self.engine = Engine(
             self.store,
             load_models(self.checkpoint),
-            engine_config(settings, partitions=1),
+            engine_config(settings, settings.partitions),
         )
         self.metrics.portfolio_view = self._portfolio_view
         self.sinks = sinks if sinks is not None else self._http_sinks()
@@ -419,14 +419,15 @@ class Monitor:
         self.metrics.record_models(self.engine.models)
         if self._indexed:  # macro indicators reach every partition: any one holds them all
             self.metrics.record_macro(self.engine.macro(min(self._indexed)))
-        watches = [self.engine.watch(p) for p in sorted(self._indexed)]
-        self.metrics.record_lending([w.history for w in watches if w is not None])
+        # the desk watches the whole book: one history, whichever partitions are held here
+        self.metrics.record_lending([self.engine.schedule.desk.watch.history])
 
     def _portfolio_view(self) -> PortfolioView:
         """The portfolio gauges' reading of the engine (at scrape time)."""
         book, open_alerts = self.engine.portfolio()
         tiers = self.engine.accounts_by_tier()
-        return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount)
+        schedule = self.engine.schedule.counts()
+        return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount, schedule)
 
     async def _measure_lag(self) -> None:
         """Lag per assigned input partition: the high-water mark against the last offset seen."""
