@@ -108,9 +108,8 @@ class PortfolioWatch:
                 watch = self.segments.setdefault(key, SegmentWatch())
                 for change in watch.update(day, readings):
                     alerts += self._raise("segment_drift", product, region, day, change, seg)
-                for name, series in watch.series.items():
-                    if series.holding:
-                        self.last_seen[f"segment_drift|{product}|{region}|{name}"] = day
+                if any(series.holding for series in watch.series.values()):
+                    self.last_seen[f"segment_drift|{product}|{region}"] = day
         self.history = [*self.history, totals][-90:]
         alerts += self._reserves(day, totals)
         alerts += self._over_lending(day, products)
@@ -192,7 +191,9 @@ class PortfolioWatch:
     def _raise(
         self, kind: str, product: str, region: str, day: int, change: dict[str, Any], seg: Any
     ) -> list[dict[str, Any]]:
-        key = f"{kind}|{product}|{region}|{change['series']}"
+        # one open alert per kind and segment: a second series drifting in a segment already
+        # alerted keeps that alert open instead of raising another with the same start
+        key = f"{kind}|{product}|{region}"
         self.last_seen[key] = day
         if key in self.open:
             return []

@@ -158,3 +158,25 @@ def test_a_change_of_model_does_not_read_as_a_change_of_the_book() -> None:
     ]
     # ... but when it comes with the champion taking over, PD is compared within the new model
     assert _pd_run(["scorecard", "online-logistic"]) == []
+
+
+def test_two_series_drifting_in_one_segment_raise_one_alert() -> None:
+    """The share past due and the mean PD of the east step up on the same day: one segment
+    drift alert for the segment (both would share its kind, segment and start)."""
+    watch, alerts = PortfolioWatch(), []
+    for day in range(120):
+        book = PortfolioBook()
+        for region in REGIONS:
+            shocked = region == "east" and day >= 60
+            for n in range(200):
+                late = shocked and n < 40
+                pd = 0.08 if shocked else 0.03
+                bucket = "1-29" if late else "current"
+                book.apply(
+                    Move("cash_loan", None, Contribution(region, bucket, 500.0, pd * 400, pd, 0.0))
+                )
+        alerts += watch.close_day(day, book, MacroBook(), None, "online-logistic")
+    firing = [(a["kind"], a["region"]) for a in alerts if a["status"] == "firing"]
+    assert firing == [("segment_drift", "east")]
+    ids = [(a["alert_id"], a["status"]) for a in alerts]
+    assert len(ids) == len(set(ids))
