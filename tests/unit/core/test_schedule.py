@@ -161,3 +161,17 @@ def test_an_idle_partition_holds_days_open_only_up_to_the_bound() -> None:
     before = learner.models.labels
     learner.passed(1, 111)
     assert learner.clocks.idle() == [] and learner.models.labels == before + 8
+
+
+def test_an_outcome_handed_on_again_after_its_day_is_learnt_is_not_learnt_twice() -> None:
+    learner = Learner(ModelBook(), partitions=[0])
+    learner.passed(0, 100)
+    outcomes = _outcomes(30, day=100)
+    for outcome in outcomes:
+        learner.add(outcome)
+    learner.passed(0, 101)
+    assert learner.models.labels == 30
+    for outcome in outcomes:  # the events that made them are processed again after a restart
+        learner.add(outcome)
+    learner.passed(0, 102)
+    assert learner.models.labels == 30 and learner.late == 0
