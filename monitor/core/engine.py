@@ -179,8 +179,9 @@ class Engine:
 
     def release(self, partition: int) -> None:
         """Forget everything held for ``partition`` (revoked from this worker): its timers and
-        pace, portfolio book and watch, tier counts and cached macro book. The store keeps the
-        state, so :meth:`recover` rebuilds them when the partition comes back."""
+        pace, portfolio book, tier counts, cached macro book, the outcomes it kept and its clock
+        in the schedule. The store keeps the state, so :meth:`recover` rebuilds them when the
+        partition comes back."""
         self.timers.release(partition)
         self.tracker.release(partition)
         self.schedule.release(partition)
@@ -239,7 +240,7 @@ class Engine:
         self.timers.push(state.partition, state.next_check, state.account_id)
 
     def _expire_labels(self, state: AccountState, day: int, result: Result) -> None:
-        """Resolve the predictions whose horizon has passed and learn from them. A horizon's end
+        """Resolve the predictions whose horizon has passed and hand them on. A horizon's end
         says nothing new about the account, so it is not scored again here (half of all timers
         are these); its next event or bill look scores it."""
         worst = max((lg.dpd(p, day) for p in state.products.values() if not p.closed), default=0)
