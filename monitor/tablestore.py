@@ -84,6 +84,10 @@ class TableStore:
         self.macro = macro
         self.outbound = outbound
         self.changelog = changelog
+        topic = getattr(macro, "changelog_topic", None)
+        #: the macro table's changelog: its writes (macro books, the learner, the portfolio and
+        #: the outcomes kept) leave with the account states, not in Faust's own later sends
+        self.macro_changelog = topic.get_topic_name() if topic is not None else ""
 
     def get(self, account_id: str) -> AccountState | None:
         state: AccountState | None = self.accounts.get(account_id)
@@ -111,7 +115,18 @@ class TableStore:
         return MacroBook.from_dict(raw) if raw is not None else None
 
     def put_macro(self, partition: int, book: MacroBook) -> None:
-        self.macro[f"p{partition}"] = book.to_dict()
+        self._put_other(f"p{partition}", book.to_dict(), partition)
+
+    def _put_other(self, key: str, value: Any, partition: int) -> None:
+        """What the macro table's own write does, with its changelog record produced in the
+        batch (so that it is written with the account states of the same events)."""
+        if not self.macro_changelog:
+            self.macro[key] = value
+            return
+        self.macro.data[key] = value
+        self.outbound.add(
+            self.macro_changelog, orjson.dumps(key), orjson.dumps(value), partition=partition
+        )
 
     def states(self) -> Iterator[AccountState]:
         for state in list(self.accounts.values()):
@@ -123,11 +138,16 @@ class TableStore:
         return value if isinstance(value, str) else None
 
     def put_extra(self, key: str, value: str, partition: int = 0) -> None:
-        self.macro[key] = value
+        self._put_other(key, value, partition)
 
     def delete_extra(self, key: str, partition: int = 0) -> None:
-        if key in self.macro:
+        if key not in self.macro:
+            return
+        if not self.macro_changelog:
             del self.macro[key]
+            return
+        del self.macro.data[key]
+        self.outbound.add(self.macro_changelog, orjson.dumps(key), None, partition=partition)
 
     def extras(self, prefix: str) -> Iterator[tuple[str, str]]:
         for key, value in list(self.macro.items()):

@@ -34,19 +34,14 @@ from monitor.core.actions import recommend
 from monitor.core.alerts import BORROWER_RISK, AlertPolicy, alert_id, build_alert
 from monitor.core.events import Event
 from monitor.core.explain import top_reasons
+from monitor.core.kept import KeptOutcomes
 from monitor.core.labels import Labels
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook, Score
 from monitor.core.portfolio import Move, PortfolioBook, month_of
 from monitor.core.portfolio_watch import WatchConfig
 from monitor.core.risk import is_material, risk_record
-from monitor.core.schedule import (
-    BEHAVIOUR,
-    LocalSchedule,
-    Outcome,
-    decode_outcomes,
-    encode_outcomes,
-)
+from monitor.core.schedule import BEHAVIOUR, LocalSchedule, Outcome
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
 from monitor.core.store import Store
 from monitor.core.timers import (
@@ -148,9 +143,7 @@ class Engine:
         self.tracker = PortfolioTracker(store, self.config.lgd)
         self._macro: dict[int, MacroBook] = {}
         self._offset = -1
-        #: store keys of the outcomes handed on and not learnt yet -> the day they are learnt on
-        self._outcome_keys: dict[int, dict[str, int]] = {}
-        self._kept_key, self._kept = "", list[Outcome]()
+        self.kept = KeptOutcomes(store)
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self, partition: int, from_offset: int) -> list[dict[str, Any]]:
@@ -189,25 +182,18 @@ class Engine:
         if saved is not None:
             self.schedule.restore_learner(saved)
         learner = self.schedule.learner
-        closed = learner.versions.closed_through
-        keys = self._outcome_keys.setdefault(partition, {})
-        for key, text in list(self.store.extras("outcomes:")):
-            if not key.endswith(f":p{partition}"):
-                continue
-            outcomes = decode_outcomes(text)
-            keys[key] = max((o.day for o in outcomes), default=-1)
-            for outcome in outcomes:
-                if closed is None or outcome.day > closed:
-                    learner.add(outcome)
+        for day, outcome in self.kept.recover(partition, learner.versions.closed_through):
+            learner.add(outcome, day)
 
     def release(self, partition: int) -> None:
         """Forget everything held for ``partition`` (revoked from this worker): its timers and
-        pace, portfolio book and watch, tier counts and cached macro book. The store keeps the
-        state, so :meth:`recover` rebuilds them when the partition comes back."""
+        pace, portfolio book, tier counts, cached macro book, the outcomes it kept and its clock
+        in the schedule. The store keeps the state, so :meth:`recover` rebuilds them when the
+        partition comes back."""
         self.timers.release(partition)
         self.tracker.release(partition)
         self.schedule.release(partition)
-        self._outcome_keys.pop(partition, None)
+        self.kept.release(partition)
         self._macro.pop(partition, None)
 
     def partitions(self) -> set[int]:
@@ -262,7 +248,7 @@ class Engine:
         self.timers.push(state.partition, state.next_check, state.account_id)
 
     def _expire_labels(self, state: AccountState, day: int, result: Result) -> None:
-        """Resolve the predictions whose horizon has passed and learn from them. A horizon's end
+        """Resolve the predictions whose horizon has passed and hand them on. A horizon's end
         says nothing new about the account, so it is not scored again here (half of all timers
         are these); its next event or bill look scores it."""
         worst = max((lg.dpd(p, day) for p in state.products.values() if not p.closed), default=0)
@@ -285,10 +271,7 @@ class Engine:
         if closed is not None and closed != learnt:
             self.store.put_extra(f"learner:p{partition}", self.schedule.save_learner(), partition)
         if closed is not None:  # outcomes learnt need keeping no longer
-            keys = self._outcome_keys.get(partition, {})
-            for key in [k for k, day in keys.items() if day <= closed]:
-                self.store.delete_extra(key, partition)
-                del keys[key]
+            self.kept.learnt(partition, closed)
 
     @property
     def models(self) -> ModelBook:
@@ -530,15 +513,9 @@ class Engine:
         self.schedule.outcome(outcome)
         if self._offset < 0:
             return
-        key = f"outcomes:{self._offset}:p{outcome.partition}"
-        if key != self._kept_key:
-            self._kept_key, self._kept = key, []
-        self._kept.append(outcome)
-        self.store.put_extra(key, encode_outcomes(self._kept), outcome.partition)
         closed = self.schedule.learner.versions.closed_through
         day = outcome.day if closed is None or outcome.day > closed else closed + 1
-        keys = self._outcome_keys.setdefault(outcome.partition, {})
-        keys[key] = max(keys.get(key, day), day)
+        self.kept.keep(outcome, day)
 
     def _alert(
         self,

@@ -26,6 +26,7 @@ worker until the learner and desk run as their own agents).
 from __future__ import annotations
 
 import base64
+import hashlib
 import pickle
 from collections import deque
 from collections.abc import Iterable
@@ -41,6 +42,12 @@ from monitor.core.timeutil import DAY
 
 LABEL = "label"
 BEHAVIOUR = "behaviour"
+#: days whose learnt outcomes the learner remembers (not to learn one twice)
+DONE_DAYS = 3
+
+
+def _digest(outcome: Outcome) -> bytes:
+    return hashlib.blake2b(repr(outcome.key).encode(), digest_size=12).digest()
 
 
 @dataclass(frozen=True)
@@ -207,6 +214,9 @@ class Learner:
         self.auc_window = auc_window
         self.recent: deque[tuple[bool, float]] = deque(maxlen=auc_window)
         self.pending: dict[int, dict[tuple[Any, ...], Outcome]] = {}
+        #: keys of the outcomes of the last days learnt, by day: handed on again (an event
+        #: redelivered after a restart), they are not learnt twice
+        self.done: dict[int, set[bytes]] = {}
         self.learnt = 0
         self.late = 0
         #: day -> (rolling AUC after that day's learning, the model that scored that day)
@@ -231,10 +241,13 @@ class Learner:
         if newest is not None:
             self.versions.books[newest] = _copy(self.models)
 
-    def add(self, outcome: Outcome) -> None:
-        """Keep an outcome for its day (once, however often it is handed on)."""
-        day = outcome.day
+    def add(self, outcome: Outcome, day: int | None = None) -> None:
+        """Keep an outcome for its day (``day``: the day it is learnt with, if not its own;
+        once, however often it is handed on)."""
+        day = outcome.day if day is None else day
         closed = self.versions.closed_through
+        if self.done and any(_digest(outcome) in keys for keys in self.done.values()):
+            return
         if closed is not None and day <= closed:
             self.late += 1  # its day is learnt already: learnt with the next day closed
             day = closed + 1
@@ -272,6 +285,9 @@ class Learner:
                 self.models.behaviour.update(outcome.x)
             self.learnt += 1
         self.versions.closed_through = day
+        self.done[day] = {_digest(o) for o in outcomes}
+        for old in [d for d in self.done if d < day - DONE_DAYS]:
+            del self.done[old]
         if outcomes:
             self.versions.publish(day + self.versions.lag, _copy(self.models))
         self.versions.forget_before(day + 1)

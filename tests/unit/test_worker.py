@@ -444,3 +444,30 @@ def test_a_revoked_partition_is_released_and_rebuilt_when_it_comes_back(tmp_path
     tick = raw("macro_indicator", "2026-01-02", region="north", indicator="x", value=1.0)
     monitor.handle(topic, 1, 1, None, orjson.dumps(tick))
     assert monitor.engine.portfolio()[0].summary()["credit_pay|north"]["accounts"] == 2
+
+
+def test_macro_books_and_the_engines_other_state_leave_with_the_account_states(worker) -> None:
+    monitor, _, _ = worker
+    _feed(
+        monitor,
+        [
+            raw("macro_indicator", "2026-01-01", region="north", indicator="x", value=1.0),
+            raw(
+                "account_opened",
+                "2026-01-02",
+                account_id="a",
+                product="credit_pay",
+                credit_limit=1000.0,
+                region="north",
+            ),
+        ],
+    )
+    macro = monitor.store.inner.macro_changelog
+    assert macro.endswith("-changelog")
+    records = monitor.outbound.pending(macro)
+    # produced in the batch with the accounts (Faust's own table sends go later): the macro
+    # book of partition 0, the day closed (its book, the desk, the learner), as the table's
+    # changelog holds them
+    keys = [orjson.loads(r.key) for r in records]
+    assert {"p0", "portfolio:p0", "learner:p0"} <= set(keys)
+    assert monitor.outbound.pending(monitor._changelog)

@@ -138,3 +138,22 @@ def test_a_restart_decides_as_the_uninterrupted_run_did() -> None:
     assert _decisions(after[crash - committed :]) == _decisions(uninterrupted[crash:])
     assert len(_decisions(uninterrupted[crash:])) > 20
     assert again.models.labels == whole.models.labels
+
+
+def test_outcomes_are_kept_in_chunks_until_their_day_is_learnt() -> None:
+    from monitor.core import kept as kp
+    from monitor.core.schedule import LABEL, Outcome
+
+    store = MemoryStore()
+    keeper = kp.KeptOutcomes(store)
+    records = [
+        Outcome(LABEL, 10 + i % 2, float(i), f"a{i}", {"dpd": 1.0}, False) for i in range(450)
+    ]
+    for record in records + records[:30]:  # handed on again after a redelivery: kept once
+        keeper.keep(record, record.day)
+    assert len(list(store.extras(kp.PREFIX))) == 4  # day 10: 225 records in two chunks, day 11 too
+    back = kp.KeptOutcomes(store).recover(0, closed=None)
+    assert sorted((d, o.account) for d, o in back) == sorted((o.day, o.account) for o in records)
+    keeper.learnt(0, closed=10)
+    assert {k.split(":")[1] for k, _ in store.extras(kp.PREFIX)} == {"11"}
+    assert [d for d, _ in kp.KeptOutcomes(store).recover(0, closed=10)] == [11] * 225

@@ -161,3 +161,55 @@ def test_an_idle_partition_holds_days_open_only_up_to_the_bound() -> None:
     before = learner.models.labels
     learner.passed(1, 111)
     assert learner.clocks.idle() == [] and learner.models.labels == before + 8
+
+
+def test_an_outcome_handed_on_again_after_its_day_is_learnt_is_not_learnt_twice() -> None:
+    learner = Learner(ModelBook(), partitions=[0])
+    learner.passed(0, 100)
+    outcomes = _outcomes(30, day=100)
+    for outcome in outcomes:
+        learner.add(outcome)
+    learner.passed(0, 101)
+    assert learner.models.labels == 30
+    for outcome in outcomes:  # the events that made them are processed again after a restart
+        learner.add(outcome)
+    learner.passed(0, 102)
+    assert learner.models.labels == 30 and learner.late == 0
+
+
+def test_the_desk_watches_the_whole_book_once_whatever_its_partitions() -> None:
+    from monitor.core.macro import MacroBook
+    from monitor.core.portfolio import Contribution, Move, PortfolioBook
+    from monitor.core.portfolio_watch import PortfolioWatch
+    from monitor.core.schedule import DayPartial, PortfolioDesk
+
+    rng = random.Random(2)
+
+    def share(late: dict[str, int], n: int) -> PortfolioBook:
+        book = PortfolioBook()
+        for region in ("north", "south", "east", "west"):
+            for i in range(n):
+                bucket = "1-29" if i < late[region] else "current"
+                contribution = Contribution(region, bucket, 500.0, 10.0, 0.03, 1000.0)
+                book.apply(Move("credit_pay", None, contribution))
+        return book
+
+    # a regional rise in past due, over a book of 4 x 120 accounts spread over two partitions:
+    # 60 per segment in each, too few for a segment to be watched in a partition on its own
+    desk = PortfolioDesk(WatchConfig(min_segment=100, reserve=1e9, partitions=2), [0, 1])
+    alone = [PortfolioWatch(WatchConfig(min_segment=100, reserve=1e9 / 2)) for _ in (0, 1)]
+    alerts, alone_alerts = [], []
+    for day in range(120):
+        for partition in (0, 1):
+            late = {r: 10 + rng.randint(-2, 2) for r in ("north", "south", "east", "west")}
+            if day >= 60:
+                late["north"] += min(2 * (day - 60), 30)
+            book = share(late, 60)
+            desk.add(DayPartial(partition, day, book, MacroBook()))
+            alone_alerts += alone[partition].close_day(day, book, MacroBook(), None)
+        for ready in desk.ready():
+            alerts += desk.close(ready, None, "scorecard")
+    firing = [(a["kind"], a["region"]) for a in alerts if a["status"] == "firing"]
+    assert firing == [("segment_drift", "north")]  # once, for the whole book
+    assert alone_alerts == []
+    assert desk.book.summary()["credit_pay|north"]["accounts"] == 120
