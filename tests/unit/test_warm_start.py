@@ -451,3 +451,12 @@ def test_train_trees_puts_a_boosted_challenger_in_the_checkpoint(
     assert book.challenger.model.name == "boosted-trees" and book.promote_challenger
     assert "months_on_book" not in book.challenger.model.names  # type: ignore[attr-defined]
     assert book.trained is not None and book.trained["held_back_roc_auc_trees"] is not None
+
+
+def test_scoringcost_times_both_roles(history: dict[str, Path], capsys) -> None:
+    from monitor.scoringcost import main as cost
+
+    assert cost([str(history["events3"]), str(history["checkpoint"])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 8 and all(float(line.split()[-2]) > 0 for line in lines)
+    assert cost([]) == 2
