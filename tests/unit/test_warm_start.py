@@ -440,7 +440,8 @@ def test_train_trees_puts_a_boosted_challenger_in_the_checkpoint(
     checkpoint = tmp_path / "trees.ckpt"
     events, truth = str(history["events2"]), str(history["truth2"])
     argv = ["train", events, "--truth", truth, "--checkpoint", str(checkpoint), "--trees"]
-    monkeypatch.setitem(__import__("sys").modules, "sklearn", None)  # as if not installed
+    for name in ("sklearn", "sklearn.ensemble"):  # as if not installed
+        monkeypatch.setitem(__import__("sys").modules, name, None)
     assert main(argv) == 2
     assert "--trees needs scikit-learn" in capsys.readouterr().err
     monkeypatch.undo()
