@@ -1,7 +1,7 @@
 """What scoring with a checkpoint's challenger costs against its champion, in one run.
 
-``python -m monitor.scoringcost EVENTS CHECKPOINT`` replays the events (learning off, so only
-scoring differs) once with the champion making every score and once with the challenger (the
+``python -m monitor.scoringcost EVENTS CHECKPOINT`` replays the events once with the champion
+making every score and once with the challenger (the
 boosted trees of ``monitor train --trees``), twice each, and times one prediction of each on the
 features of the stream's resolved outcomes. Ratios within one run are what to read: the machine
 is shared.
@@ -22,10 +22,11 @@ from monitor.settings import Settings
 
 
 def _scoring_with(book: ModelBook, role: str) -> ModelBook:
-    """A copy of ``book`` whose ``role`` model makes every score and nothing learns."""
+    """A copy of ``book`` whose ``role`` model makes every score (it stands in as the fallback,
+    and no model can be promoted over it); the models learn as usual."""
     out = copy.deepcopy(book)
     out.fallback.model = getattr(out, role).model
-    out.learn = lambda x, y: None  # type: ignore[method-assign]
+    out.min_labels = 2**62
     return out
 
 
