@@ -227,6 +227,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         hold_back=args.hold_back,
         stream_outcomes=args.stream_outcomes,
         alert_volume=args.alert_volume,
+        trees=args.trees,
     )
     try:
         trained = train(args.file, args.truth, _settings(), options)
@@ -238,6 +239,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"held back {s['held_back']} examples of {s['held_back_accounts']} accounts "
         f"({s['held_back_positives']} positive): ROC AUC {s['held_back_roc_auc']} fitted, "
         f"{s['held_back_roc_auc_cold']} cold"
+        + (
+            f", {s['held_back_roc_auc_trees']} boosted trees"
+            if "held_back_roc_auc_trees" in s
+            else ""
+        )
         if s["held_back"]
         else "nothing held back"
     )
@@ -453,6 +459,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replay the history again with the trained models and say which MONITOR_ALERT_OPEN "
         "raises as many alerts as the cold start did on it",
+    )
+    p.add_argument(
+        "--trees",
+        action="store_true",
+        help="also fit boosted trees on the same examples as the challenger, promoted by the "
+        "champion's rule (needs scikit-learn)",
     )
 
     p = add("convert", cmd_convert, "convert a public data set to the event contract")

@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from monitor.backtest import Replay, Truth, read_truth, replay_lines
+from monitor.core.features import FEATURE_NAMES
 from monitor.core.models import ModelBook
-from monitor.core.scoring import OnlineLogistic
+from monitor.core.scoring import UNUSED, OnlineLogistic
 from monitor.core.timeutil import DAY, iso_time
+from monitor.core.trees import Trees
 from monitor.engine_config import engine_config
 from monitor.evaluation import roc_auc
 from monitor.settings import Settings
@@ -50,6 +52,26 @@ class TrainOptions:
     #: replay the history again with the warm models and find the alert threshold that raises as
     #: many alerts as the cold start did on it
     alert_volume: bool = False
+    #: also fit boosted trees on the same examples, as the challenger (needs scikit-learn)
+    trees: bool = False
+
+
+def fit_trees(examples: list[Example], seed: int) -> Trees:
+    """scikit-learn's ``HistGradientBoostingClassifier`` (defaults) fitted on ``examples``.
+
+    Chosen over LightGBM because scikit-learn is the better-known dependency of the two and its
+    trees are easy to read out into plain lists (so scoring needs neither).
+    """
+    try:
+        import numpy as np
+        from sklearn.ensemble import HistGradientBoostingClassifier
+    except ImportError:
+        raise ValueError("--trees needs scikit-learn: pip install -e '.[trees]'") from None
+    names = [n for n in FEATURE_NAMES if n not in UNUSED]  # as the online models (by age, not risk)
+    features = np.array([[x.get(n, np.nan) for n in names] for x, _ in examples])
+    labels = np.array([int(y) for _, y in examples])
+    estimator = HistGradientBoostingClassifier(random_state=seed).fit(features, labels)
+    return Trees.from_sklearn(estimator, names)
 
 
 @dataclass
@@ -161,6 +183,7 @@ def train(
         )
     model = OnlineLogistic()
     fit(model, fitting, options.passes, options.seed)
+    trees = fit_trees(fitting, options.seed) if options.trees else None
     cold = run.engine.models
     held_labels = [row[2] for row in held]
     truth_examples = len(rows) - len(held)
@@ -183,10 +206,16 @@ def train(
         "held_back_roc_auc_cold": _auc(held_labels, [row[3] for row in held]),
         "cold_model_version": cold.version,
     }
+    summary["trees"] = trees is not None
+    if trees is not None:
+        summary["held_back_roc_auc_trees"] = _auc(
+            held_labels, [trees.predict(row[1]) for row in held]
+        )
     book = ModelBook.warm_started(
         model,
         summary,
         behaviour=cold.behaviour,
+        challenger=trees,
         min_labels=cold.min_labels,
         min_positives=cold.min_positives,
         window=cold.fallback.losses.maxlen or 1000,

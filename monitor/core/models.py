@@ -13,9 +13,12 @@ scorecard on a cold start; after ``monitor train --truth`` it is the warm-starte
 and the champion starts as a copy of it and keeps learning: the online model scores only while it
 beats what the lender's history taught. A challenger that beats the champion's windowed log loss
 by ``margin`` for ``patience`` consecutive outcomes leads (:attr:`ModelBook.challenger_leads`,
-exported as ``monitor_model_challenger_leads`` and logged once when it starts leading); it is
-never switched in. Every score names the version that made it: ``<model>@<labels learned>``
-(for the warm-started fallback, the examples it was fitted on).
+exported as ``monitor_model_challenger_leads`` and logged once when it starts leading); an online
+challenger is never switched in. A challenger fitted offline (the boosted trees of ``monitor
+train --trees``) is promoted by the champion's rule: it scores while it is the one of the two
+with the lower windowed log loss and beats the fallback's. Every score names the version that
+made it: ``<model>@<labels learned>`` (for the warm-started fallback, the examples it was
+fitted on).
 """
 
 from __future__ import annotations
@@ -179,6 +182,8 @@ class ModelBook:
         self.labels = 0
         self.positives = 0
         self.challenger_streak = 0
+        #: whether the challenger may score by the champion's rule (a model fitted offline)
+        self.promote_challenger = False
         self._active = self.fallback
         #: the behaviour-change detector, checkpointed with the models
         self.behaviour = BehaviourWatch()
@@ -195,22 +200,27 @@ class ModelBook:
         model: OnlineLogistic,
         trained: dict[str, Any],
         behaviour: BehaviourWatch | None = None,
+        challenger: Model | None = None,
         **rule: Any,
     ) -> ModelBook:
         """A book whose fallback is ``model`` frozen, and whose champion and challenger start
         as copies of it and keep learning (the challenger at a fifth of the step size).
 
-        ``trained`` says what the model was fitted on (files, counts, positives, dates); it is
-        kept in the checkpoint and shown in reports.
+        A ``challenger`` fitted offline (it does not learn) takes the challenger's place and is
+        promoted by the champion's rule. ``trained`` says what the model was fitted on (files,
+        counts, positives, dates); it is kept in the checkpoint and shown in reports.
         """
         champion = copy.deepcopy(model)
         champion.name = "online-logistic"
-        challenger = copy.deepcopy(model)
-        challenger.name = "online-logistic-slow"
-        optimizer = challenger.regression.optimizer
-        optimizer.lr.learning_rate = optimizer.lr.learning_rate / 5
+        if challenger is None:
+            slow = copy.deepcopy(model)
+            slow.name = "online-logistic-slow"
+            optimizer = slow.regression.optimizer
+            optimizer.lr.learning_rate = optimizer.lr.learning_rate / 5
+            challenger = slow
         frozen = copy.deepcopy(model)
         book = cls(champion, challenger, fallback=Frozen(frozen, "warm-start"), **rule)
+        book.promote_challenger = not isinstance(challenger, OnlineLogistic)
         book.trained = dict(trained)
         if behaviour is not None:
             book.behaviour = behaviour
@@ -228,8 +238,8 @@ class ModelBook:
 
     @property
     def warmed_up(self) -> bool:
-        """True once the champion scores."""
-        return self._active is self.champion
+        """True once the champion (or a promoted challenger) scores."""
+        return self._active is not self.fallback
 
     @property
     def challenger_leads(self) -> bool:
@@ -262,8 +272,11 @@ class ModelBook:
         self.labels += 1
         self.positives += int(y)
         ready = self.labels >= self.min_labels and self.positives >= self.min_positives
-        better = self.champion.loss < self.fallback.loss
-        self._active = self.champion if ready and better else self.fallback
+        best = self.champion
+        if getattr(self, "promote_challenger", False) and self.challenger.loss < best.loss:
+            best = self.challenger
+        better = best.loss < self.fallback.loss
+        self._active = best if ready and better else self.fallback
         if self.challenger.loss < self.champion.loss - self.margin:
             self.challenger_streak += 1
             if self.challenger_streak == self.patience:
@@ -317,6 +330,7 @@ class ModelBook:
         found = getattr(book, "format", 1)
         if found in _UPGRADABLE:  # a scorecard fallback, built over this feature set
             book.format, book.trained = CHECKPOINT_FORMAT, None
+            book.promote_challenger = False
             book.feature_set, book.inputs = FEATURE_NAMES, input_definition()
         if found != CHECKPOINT_FORMAT and found not in _UPGRADABLE:
             raise ValueError(

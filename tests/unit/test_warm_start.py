@@ -367,3 +367,97 @@ def test_alert_volume_finds_the_threshold_that_raises_as_many_alerts_as_the_cold
     assert alerts_raised(warm_log, when, chosen, 0.5) >= volume["cold_alerts"]
     if higher:
         assert alerts_raised(warm_log, when, min(higher), 0.5) < volume["cold_alerts"]
+
+
+def test_a_challenger_fitted_offline_scores_by_the_champions_rule() -> None:
+    from monitor.core.models import Frozen
+
+    rng = random.Random(11)
+
+    def truth(x: dict[str, float]) -> float:  # what the stream's outcomes follow
+        return 0.02 + 0.9 * x["utilisation"] ** 4
+
+    class Knows:
+        """A fitted model that knows the stream's law (it does not learn)."""
+
+        name = "knows"
+
+        def predict(self, x: dict[str, float]) -> float:
+            return truth(x)
+
+        def contributions(self, x: dict[str, float]) -> dict[str, float]:
+            return {"utilisation": x["utilisation"]}
+
+        def learn(self, x: dict[str, float], y: bool) -> None:
+            return None
+
+    book = _warm_book(min_labels=50, min_positives=5, window=200)
+    book = ModelBook.warm_started(
+        book.fallback.model.model,  # type: ignore[attr-defined]
+        {"examples": 600},
+        challenger=Frozen(Knows(), "knows"),
+        min_labels=50,
+        min_positives=5,
+        window=200,
+    )
+    assert book.promote_challenger and book.version == "warm-start@600"
+    for _ in range(1500):
+        x = {"dpd": 0.0, "utilisation": rng.random()}
+        book.learn(x, rng.random() < truth(x))
+        ready = book.labels >= book.min_labels and book.positives >= book.min_positives
+        best = min((book.champion, book.challenger), key=lambda j: j.loss)
+        expected = best if ready and best.loss < book.fallback.loss else book.fallback
+        assert book.active is expected.model
+    assert book.version.startswith("knows@")  # it knows the law, so it scores in the end
+
+
+def test_boosted_trees_score_like_the_fitted_ensemble_and_explain_their_score() -> None:
+    np = pytest.importorskip("numpy")
+    ensemble = pytest.importorskip("sklearn.ensemble")
+    from monitor.core.trees import Trees
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(1500, 3))
+    features[::5, 1] = np.nan  # missing values go where training sent them
+    labels = features[:, 0] + np.nan_to_num(features[:, 1]) + rng.normal(size=1500) > 0
+    estimator = ensemble.HistGradientBoostingClassifier(max_iter=30, random_state=0)
+    estimator.fit(features, labels.astype(int))
+    trees = Trees.from_sklearn(estimator, ["a", "b", "c"])
+    rows = [
+        {k: float(v) for k, v in zip("abc", row, strict=True) if v == v} for row in features[:50]
+    ]
+    expected = estimator.predict_proba(features[:50])[:, 1]
+    assert [round(trees.predict(r), 9) for r in rows] == [round(float(p), 9) for p in expected]
+    root = trees.baseline + sum(values[0] for *_, values in trees.trees)
+    for row in rows[:10]:
+        assert abs(root + sum(trees.contributions(row).values()) - trees.logit(row)) < 1e-9
+    assert abs(trees.contributions(rows[0])["a"]) > abs(trees.contributions(rows[0]).get("c", 0))
+
+
+def test_train_trees_puts_a_boosted_challenger_in_the_checkpoint(
+    history: dict[str, Path], tmp_path: Path, monkeypatch, capsys
+) -> None:
+    checkpoint = tmp_path / "trees.ckpt"
+    events, truth = str(history["events2"]), str(history["truth2"])
+    argv = ["train", events, "--truth", truth, "--checkpoint", str(checkpoint), "--trees"]
+    for name in ("sklearn", "sklearn.ensemble"):  # as if not installed
+        monkeypatch.setitem(__import__("sys").modules, name, None)
+    assert main(argv) == 2
+    assert "--trees needs scikit-learn" in capsys.readouterr().err
+    monkeypatch.undo()
+    pytest.importorskip("sklearn")
+    assert main(argv) == 0
+    assert "boosted trees" in capsys.readouterr().out
+    book = load_models(checkpoint)
+    assert book.challenger.model.name == "boosted-trees" and book.promote_challenger
+    assert "months_on_book" not in book.challenger.model.names  # type: ignore[attr-defined]
+    assert book.trained is not None and book.trained["held_back_roc_auc_trees"] is not None
+
+
+def test_scoringcost_times_both_roles(history: dict[str, Path], capsys) -> None:
+    from monitor.scoringcost import main as cost
+
+    assert cost([str(history["events3"]), str(history["checkpoint"])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 8 and all(float(line.split()[-2]) > 0 for line in lines)
+    assert cost([]) == 2
