@@ -480,6 +480,7 @@ class Monitor:
                 "status": "ok",
                 "version": __version__,
                 "processed": self.processed,
+                "bytes_out": self.outbound.bytes_added,
                 "model_version": self.engine.models.version,
                 "labels_learned": self.engine.models.labels,
                 "fetch_max_wait_ms": getattr(self._fetcher(), "_fetch_max_wait_ms", None),

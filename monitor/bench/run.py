@@ -177,13 +177,18 @@ def _start_workers(settings: Settings, workdir: Path, count: int) -> list[Proces
     return procs
 
 
-def _processed(procs: Sequence[Process]) -> int:
-    total = 0
+def _sample(procs: Sequence[Process]) -> tuple[int, float, int]:
+    """Events processed, CPU seconds used and bytes written to Kafka, over the workers."""
+    done = bytes_out = 0
+    cpu = 0.0
     for proc in procs:
         if not proc.alive():
             raise RuntimeError(f"a bench worker exited early:\n{proc.tail()}")
-        total += int(proc.get("/health").get("processed", 0))
-    return total
+        health = proc.get("/health")
+        cpu += proc.cpu_seconds()
+        done += int(health.get("processed", 0))
+        bytes_out += int(health.get("bytes_out", 0))
+    return done, cpu, bytes_out
 
 
 def _throughput(
@@ -193,14 +198,19 @@ def _throughput(
     deadline = time.monotonic() + timeout_s
     first = 0.0
     progress: list[tuple[float, int]] = []
-    while (done := _processed(procs)) < messages:
+    late: tuple[int, float, int] | None = None  # the first sample of the late events
+    while (sample := _sample(procs))[0] < messages:
+        done = sample[0]
         if done and not first:
             first = time.monotonic() - POLL_S / 2
+        if late is None and done >= messages * (1 - LATE_SHARE):
+            late = sample
         progress.append((time.monotonic(), done))
         if time.monotonic() > deadline:
             raise TimeoutError(f"the workers processed {done} of {messages} in time")
         time.sleep(POLL_S)
     finished = time.monotonic()
+    done = sample[0]
     progress.append((finished, done))
     alerts, last_change = _end_offsets(settings), finished
     while time.monotonic() - last_change < 2.0:  # the last alerts may still be in flight
@@ -215,6 +225,7 @@ def _throughput(
     return {
         "events_per_s": round(messages / max(end - first, 1e-9)),
         "late_events_per_s": late_rate(progress, messages),
+        **per_event(late, sample),
         "seconds": round(end - first, 1),
         "alerts": alerts,
         "peak_rss_mb": round(max(proc.peak_rss_mb() for proc in procs), 1),
@@ -240,6 +251,26 @@ def late_rate(progress: Sequence[tuple[float, int]], messages: int) -> int | Non
     if start is None or end is None or end[0] - start[0] < LATE_MIN_S:
         return None
     return round((end[1] - start[1]) / (end[0] - start[0]))
+
+
+def per_event(
+    start: tuple[int, float, int] | None, end: tuple[int, float, int]
+) -> dict[str, float | None]:
+    """The workers' CPU time (us) and bytes written to Kafka per event between two samples of
+    (events processed, CPU seconds, bytes written); None without a start or events between.
+
+    >>> per_event((750, 10.0, 1_000_000), (1000, 10.05, 1_200_000))
+    {'cpu_us_per_event': 200.0, 'bytes_out_per_event': 800.0}
+    >>> per_event(None, (1000, 10.0, 0))
+    {'cpu_us_per_event': None, 'bytes_out_per_event': None}
+    """
+    events = end[0] - start[0] if start is not None else 0
+    if start is None or events <= 0:
+        return {"cpu_us_per_event": None, "bytes_out_per_event": None}
+    return {
+        "cpu_us_per_event": round((end[1] - start[1]) / events * 1e6, 1),
+        "bytes_out_per_event": round((end[2] - start[2]) / events, 1),
+    }
 
 
 def _end_offsets(settings: Settings) -> int:

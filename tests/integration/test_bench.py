@@ -69,6 +69,10 @@ def test_bench_reports_every_figure_it_promises(bootstrap: str, tmp_path: Path) 
     assert data["latency_clock"] == "broker append time"
     assert 0 < latency["p50"] <= latency["p99"] <= latency["p999"]
     assert data["peak_rss_mb"] > 50
+    # the worker's CPU time and bytes written over its last quarter of the pre-load, per event:
+    # each event writes at least its account's state to the changelog
+    assert 0 < data["cpu_us_per_event"] < 1_000_000
+    assert 100 < data["bytes_out_per_event"] < 50_000
     assert data["state_accounts"] == 400
     assert 200 < data["state_bytes_per_account"] < 20_000
     assert [s["workers"] for s in data["scaling"]] == [1, 2] and data["workers"] == 1
