@@ -71,9 +71,14 @@ def run_bench(
         bare = bare_consumer_rate(topic_settings, topic_settings.input_topic, messages, timeout_s)
         report["bare_consumer_events_per_s"] = round(bare)
         say(f"bare consumer: {bare:,.0f} events/s")
-        empty = _empty_agent_rate(topic_settings, run, workdir, messages, timeout_s)
+        empty, empty_cpu = _empty_agent(topic_settings, run, workdir, messages, timeout_s)
         report["empty_agent_events_per_s"] = round(empty)
-        say(f"empty Faust agent: {empty:,.0f} events/s")
+        report["empty_agent_cpu_us_per_event"] = round(empty_cpu, 1)
+        say(f"empty Faust agent: {empty:,.0f} events/s, {empty_cpu:,.1f} us of CPU per event")
+        lean, lean_cpu = _empty_agent(topic_settings, run, workdir, messages, timeout_s, True)
+        report["lean_empty_agent_events_per_s"] = round(lean)
+        report["lean_empty_agent_cpu_us_per_event"] = round(lean_cpu, 1)
+        say(f"empty Faust agent as the worker's LeanApp: {lean:,.0f} events/s, {lean_cpu:,.1f} us")
 
         scaling = []
         for index, count in enumerate(workers):
@@ -145,11 +150,24 @@ def _env(settings: Settings, workdir: Path, web_port: int) -> dict[str, str]:
 def _empty_agent_rate(
     settings: Settings, run: str, workdir: Path, messages: int, timeout_s: float
 ) -> float:
-    out = workdir / f"{run}-empty.json"
-    env = _env(replace(settings, app_id=f"{run}-empty"), workdir, free_port())
-    proc = Process(
-        ["monitor.bench.empty_agent", str(messages), str(out)], env, workdir / f"{run}-empty.log"
-    )
+    return _empty_agent(settings, run, workdir, messages, timeout_s)[0]
+
+
+def _empty_agent(
+    settings: Settings,
+    run: str,
+    workdir: Path,
+    messages: int,
+    timeout_s: float,
+    lean: bool = False,
+) -> tuple[float, float]:
+    """Events per second and CPU us per event of an empty Faust agent reading the whole topic
+    (a :class:`~monitor.faustlean.LeanApp` with ``lean``)."""
+    name = f"{run}-empty{'-lean' if lean else ''}"
+    out = workdir / f"{name}.json"
+    env = _env(replace(settings, app_id=name), workdir, free_port())
+    args = ["monitor.bench.empty_agent", str(messages), str(out), *(["--lean"] if lean else [])]
+    proc = Process(args, env, workdir / f"{name}.log")
     proc.start()
     try:
         deadline = time.monotonic() + timeout_s
@@ -162,7 +180,8 @@ def _empty_agent_rate(
         result = orjson.loads(out.read_bytes())
     finally:
         proc.stop()
-    return float(result["count"] / max(result["last"] - result["first"], 1e-9))
+    rate = float(result["count"] / max(result["last"] - result["first"], 1e-9))
+    return rate, float(result.get("cpu", 0.0)) / max(int(result["count"]), 1) * 1e6
 
 
 def _start_workers(settings: Settings, workdir: Path, count: int) -> list[Process]:

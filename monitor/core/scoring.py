@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from itertools import repeat
-from operator import mul
 from typing import Protocol
 
 from river import linear_model, optim
@@ -307,10 +305,8 @@ class OnlineLogistic:
         return min(max(negatives / max(positives, 1), 1.0), self.max_weight)
 
     def _logit(self, inputs: dict[str, float]) -> float:
-        # the same products summed in the same order as sum(get(k, 0.0) * v ...), without a
-        # Python frame per input
-        weights = map(self.regression._weights.get, inputs, repeat(0.0))
-        z = self.regression.intercept + sum(map(mul, weights, inputs.values()))
+        get = self.regression._weights.get
+        z = self.regression.intercept + sum([get(k, 0.0) * v for k, v in inputs.items()])
         return z - math.log(self.positive_weight)
 
     def predict(self, x: dict[str, float]) -> float:

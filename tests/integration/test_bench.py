@@ -56,7 +56,14 @@ def test_bench_reports_every_figure_it_promises(bootstrap: str, tmp_path: Path) 
     assert run.returncode == 0, run.stderr[-3000:]
     data = json.loads(report.read_text())
     assert data["events"] >= 4000  # macro indicators go to every partition
-    for key in ("events_per_s", "bare_consumer_events_per_s", "empty_agent_events_per_s"):
+    for key in (
+        "events_per_s",
+        "bare_consumer_events_per_s",
+        "empty_agent_events_per_s",
+        "lean_empty_agent_events_per_s",
+        "empty_agent_cpu_us_per_event",
+        "lean_empty_agent_cpu_us_per_event",
+    ):
         assert data[key] > 0
     assert data["ratio_to_empty_agent"] == pytest.approx(
         data["events_per_s"] / data["empty_agent_events_per_s"], rel=0.01
