@@ -186,6 +186,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         elif key == "models":
             for role, figures in value.items():
                 print(f"models.{role:25} {json.dumps(figures, separators=(', ', ': '))}")
+        elif isinstance(value, dict):
+            print(f"{key:32} {json.dumps(value, separators=(', ', ': '))}")
         else:
             print(f"{key:32} {value}")
     return 0
@@ -224,6 +226,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         hold_back=args.hold_back,
         stream_outcomes=args.stream_outcomes,
+        alert_volume=args.alert_volume,
     )
     try:
         trained = train(args.file, args.truth, _settings(), options)
@@ -254,6 +257,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         "warm-started model is the fallback the online champion must beat (monitor backtest "
         "--checkpoint, or MONITOR_MODEL_CHECKPOINT for a worker or the demo)"
     )
+    volume = s.get("alert_volume")
+    if volume:
+        same = volume["alert_open_same_volume"]
+        print(
+            f"alerts on this history at MONITOR_ALERT_OPEN={volume['alert_open']}: "
+            f"{volume['cold_alerts']} cold, {volume['warm_alerts']} warm-started; "
+            + (
+                f"the warm start raises as many at MONITOR_ALERT_OPEN={same}"
+                if same is not None
+                else "no threshold from 0.5 up gives the warm start as many"
+            )
+        )
     return 0
 
 
@@ -420,7 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--truth",
         type=Path,
         help="labelled outcomes (account_id,label,as_of,delinquent_at): fit on each account's "
-        "features at its as_of; the fitted model becomes the fallback",
+        "features at its as_of (rows without as_of: its scorings, labelled by delinquent_at); "
+        "the fitted model becomes the fallback",
     )
     p.add_argument("--passes", type=int, default=5, help="passes over the examples")
     p.add_argument("--seed", type=int, default=1, help="seed of the order and the held-back set")
@@ -431,6 +447,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--stream-outcomes",
         action="store_true",
         help="also fit the outcomes the stream resolves itself",
+    )
+    p.add_argument(
+        "--alert-volume",
+        action="store_true",
+        help="replay the history again with the trained models and say which MONITOR_ALERT_OPEN "
+        "raises as many alerts as the cold start did on it",
     )
 
     p = add("convert", cmd_convert, "convert a public data set to the event contract")
@@ -449,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--keep-running",
         action="store_true",
-        help="leave the worker running after the summary (Ctrl-C stops it)",
+        help="leave the worker, this run's topics and the broker running after the summary "
+        "(Ctrl-C stops the worker; the summary says how to stop the broker)",
     )
     p.add_argument(
         "--checkpoint",

@@ -31,7 +31,7 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.core.alerts import PORTFOLIO_KINDS
@@ -56,6 +56,39 @@ class PortfolioView:
     open_alerts: list[dict[str, Any]] = field(default_factory=list)
     tiers: dict[str, int] = field(default_factory=dict)
     reserve: float = 0.0
+    #: the schedule's counts (see :data:`SCHEDULE_METRICS`)
+    schedule: dict[str, float] = field(default_factory=dict)
+
+
+#: what the schedule reports: name -> (help, counter or gauge)
+SCHEDULE_METRICS = {
+    "monitor_learner_outcomes": (
+        "Outcome records the learner has learnt (labels and behaviour observations).",
+        "counter",
+    ),
+    "monitor_learner_late_outcomes": (
+        "Outcome records that came for a day already learnt (from a partition presumed idle); "
+        "learnt with the next day.",
+        "counter",
+    ),
+    "monitor_schedule_early_scorings": (
+        "Scorings made before the model version of their day was published (a partition days "
+        "ahead of another in this worker).",
+        "counter",
+    ),
+    "monitor_portfolio_late_partials": (
+        "Day partials that came for a day the portfolio desk had closed already.",
+        "counter",
+    ),
+    "monitor_schedule_idle_partitions": (
+        "Partitions presumed idle (too far behind the newest event-time clock to hold days open).",
+        "gauge",
+    ),
+    "monitor_learner_closed_day_seconds": (
+        "Event time (epoch s) at which the last day the learner learnt ended.",
+        "gauge",
+    ),
+}
 
 
 class PortfolioCollector(Collector):
@@ -207,7 +240,7 @@ class PortfolioCollector(Collector):
                 ],
                 1.0,
             )
-        return [
+        families: list[Metric] = [
             tiers,
             counts,
             balances,
@@ -222,6 +255,13 @@ class PortfolioCollector(Collector):
             vintage_bad,
             alert_rows,
         ]
+        for name, (text, kind) in SCHEDULE_METRICS.items():
+            value = float(view.schedule.get(name, 0.0))
+            if kind == "counter":
+                families.append(CounterMetricFamily(name, text, value=value))
+            else:
+                families.append(GaugeMetricFamily(name, text, value=value))
+        return families
 
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)

@@ -5,8 +5,9 @@ wake-up and a callback each), more than scoring the event. The worker instead co
 record of an input batch here (alerts, account-risk records, dead letters and the accounts table's
 changelog), and :meth:`Outbound.send` appends them to one aiokafka ``BatchBuilder`` per topic
 partition and hands each batch to the app's own producer. It does so before the input batch is
-acknowledged, and Faust flushes that producer before it commits input offsets, so the guarantees
-are those of ``send_soon``: nothing written is lost to a crash, a crash may repeat some of it.
+acknowledged, and Faust flushes that producer before it commits input offsets: nothing written is
+lost to a crash, a crash may repeat some of it. A batch Kafka does not take calls ``on_failed``
+before that flush returns (the worker then exits without committing the input).
 
 >>> out = Outbound()
 >>> out.add("alerts", b"k", b"v")

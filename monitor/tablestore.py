@@ -183,3 +183,12 @@ class TableStore:
 
     def put_extra(self, key: str, value: str, partition: int = 0) -> None:
         self.macro[key] = value
+
+    def delete_extra(self, key: str, partition: int = 0) -> None:
+        if key in self.macro:
+            del self.macro[key]
+
+    def extras(self, prefix: str) -> Iterator[tuple[str, str]]:
+        for key, value in list(self.macro.items()):
+            if isinstance(key, str) and key.startswith(prefix) and isinstance(value, str):
+                yield key, value

@@ -20,6 +20,7 @@ champion and challenger (:meth:`ModelBook.warm_started`).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import random
 from dataclasses import dataclass
@@ -44,8 +45,11 @@ class TrainOptions:
     passes: int = 5
     seed: int = 1
     hold_back: float = 0.2
-    #: also fit the outcomes the stream resolved itself (always, when the truth has no as_of)
+    #: also fit the outcomes the stream resolved itself
     stream_outcomes: bool = False
+    #: replay the history again with the warm models and find the alert threshold that raises as
+    #: many alerts as the cold start did on it
+    alert_volume: bool = False
 
 
 @dataclass
@@ -189,7 +193,67 @@ def train(
         margin=cold.margin,
         patience=cold.patience,
     )
+    if options.alert_volume:
+        warm_book = copy.deepcopy(book)
+        with open(events, "rb") as handle:
+            warm = replay_lines(handle, settings, as_of, warm_book, record=True)
+        cold_n, warm_n, open_at = same_volume_threshold(run, warm, truth, settings)
+        summary["alert_volume"] = {
+            "alert_open": settings.alert_open,
+            "cold_alerts": cold_n,
+            "warm_alerts": warm_n,
+            "alert_open_same_volume": open_at,
+        }
+        book.trained = dict(summary)
     return Trained(book, summary)
+
+
+#: alert-open thresholds tried for the same alert volume as the cold start
+ALERT_GRID = tuple(round(0.5 + 0.025 * i, 3) for i in range(19))
+
+
+def alerts_raised(
+    scores: list[tuple[str, float, float]],
+    delinquent_at: dict[str, float | None],
+    open_at: float,
+    clear_at: float,
+) -> int:
+    """How many borrower alerts the engine's rule raises over a score log: one opens when the
+    probability reaches ``open_at`` before the account is 30+ days past due, and stays the one
+    open alert until the probability falls below ``clear_at``.
+
+    >>> log = [("a", 1.0, 0.95), ("a", 2.0, 0.6), ("a", 3.0, 0.4), ("a", 4.0, 0.92), ("b", 1, 0.9)]
+    >>> alerts_raised(log, {"a": None, "b": 0.5}, 0.9, 0.5)
+    2
+    """
+    open_now: set[str] = set()
+    raised = 0
+    for account, time, p in scores:
+        if account in open_now:
+            if p < clear_at:
+                open_now.discard(account)
+        elif p >= open_at:
+            bad = delinquent_at.get(account)
+            if bad is None or time < bad:
+                open_now.add(account)
+                raised += 1
+    return raised
+
+
+def same_volume_threshold(
+    cold: Replay, warm: Replay, truth: list[Truth], settings: Settings
+) -> tuple[int, int, float | None]:
+    """Alerts the cold and the warm models raise on the history at the configured threshold,
+    and the highest threshold at which the warm model raises at least as many as the cold one
+    (None when none of :data:`ALERT_GRID` does)."""
+    when = {row.account_id: row.delinquent_at for row in truth}
+    clear = settings.alert_clear
+    cold_n = alerts_raised(cold.score_log, when, settings.alert_open, clear)
+    warm_n = alerts_raised(warm.score_log, when, settings.alert_open, clear)
+    for open_at in sorted(ALERT_GRID, reverse=True):
+        if open_at >= clear and alerts_raised(warm.score_log, when, open_at, clear) >= cold_n:
+            return cold_n, warm_n, open_at
+    return cold_n, warm_n, None
 
 
 def _auc(labels: list[int], scores: list[float]) -> float | None:

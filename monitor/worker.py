@@ -6,7 +6,8 @@ live in changelog-backed tables. What a batch writes (alerts, risk records, dead
 accounts changelog) is produced in a few Kafka batches (:mod:`monitor.outbound`) before the batch
 is acknowledged, and Faust flushes the producer before it commits offsets, so an alert is never
 lost to a crash (it may be repeated on the topic after one: consumers deduplicate by
-``alert_id``). Webhook and Alertmanager sinks
+``alert_id``); output Kafka does not take stops the worker (status 70) before its input is
+committed, so the restart writes it again. Webhook and Alertmanager sinks
 keep a delivery journal in the data dir, so across a crash they lose and repeat no delivery.
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka.errors import MessageSizeTooLargeError
 from faust.types import TP
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
@@ -81,7 +83,7 @@ class Monitor:
             # table writes, alerts and risk records leave in few large produce requests: one
             # request per message costs more than the scoring itself
             producer_linger=0.005,
-            producer_max_batch_size=512 * 1024,
+            producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         )
         self.input = self._topic(settings.input_topic)
         self.alerts_topic = self._topic(settings.alerts_topic)
@@ -108,7 +110,7 @@ class Monitor:
         self.engine = Engine(
             self.store,
             load_models(self.checkpoint),
-            engine_config(settings, partitions=1),
+            engine_config(settings, settings.partitions),
         )
         self.metrics.portfolio_view = self._portfolio_view
         self.sinks = sinks if sinks is not None else self._http_sinks()
@@ -134,6 +136,7 @@ class Monitor:
         self._saved_labels = self.engine.models.labels
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        self.app.sensors.add(_SendErrors(self._on_output_failed))
 
     def _topic(self, name: str) -> Any:
         return self.app.topic(
@@ -205,7 +208,11 @@ class Monitor:
                 # topic have alerts the receivers never see)
                 self._offer()
             except Exception:
-                _stop_at_once()
+                _stop_at_once(
+                    f"processing a batch failed; the worker exits (status "
+                    f"{EXIT_PROCESSING_FAILED}) without committing it, so its restart processes "
+                    "it again"
+                )
 
     def _fetcher(self) -> Any:
         """aiokafka's fetcher inside Faust's consumer thread (None until it has started)."""
@@ -346,8 +353,9 @@ class Monitor:
             _headers(outgoing["trigger_event_ids"][0]),
         )
 
-    def _undeliverable(self, sink: str, alert: dict[str, Any], reason: str) -> None:
-        """An alert a sink gave up on goes to the dead-letter topic (already pseudonymised)."""
+    def _undeliverable(self, sink: str, alert: dict[str, Any], reason: str) -> Any:
+        """An alert a sink gave up on goes to the dead-letter topic (already pseudonymised);
+        returns the record's future (the sink's journal lets the alert go once it is written)."""
         record = dead_letter_record(
             orjson.dumps(alert),
             f"alert delivery failed: {reason}",
@@ -355,7 +363,7 @@ class Monitor:
             {"sink": sink},
         )
         key = alert.get("account_id") or alert.get("segment", "")
-        self.dead_letters.send_soon(
+        return self.dead_letters.send_soon(
             key=key.encode(), value=orjson.dumps(record), headers=_headers(alert["alert_id"])
         )
 
@@ -367,7 +375,26 @@ class Monitor:
             store.set_persisted_offset(TP(topic, partition), offset)
 
     def _on_output_failed(self, topic: str, exc: BaseException) -> None:
+        """Kafka did not take records the worker wrote (after the producer's own retries, or at
+        once when it refuses them for good): stop before their input can be committed.
+
+        Faust commits input offsets only after flushing the producer, and that flush waits for
+        every batch already handed to it, so the failure arrives here (a callback of the batch)
+        before the flush returns: exiting at once leaves the input uncommitted, and the restart
+        processes it again and writes the records then (once Kafka takes them)."""
         self.metrics.output_failures.labels(topic=topic).inc()
+        hint = ""
+        if isinstance(exc, MessageSizeTooLargeError):
+            hint = (
+                f"; the worker writes batches of up to {PRODUCER_MAX_BATCH_BYTES // 1024} KiB, so "
+                f"set the topic's max.message.bytes to at least {PRODUCER_MAX_BATCH_BYTES + 1024}"
+            )
+        _stop_at_once(
+            f"Kafka did not take the records written to {topic} ({type(exc).__name__}: {exc}"
+            f"{hint}); the worker exits (status {EXIT_PROCESSING_FAILED}) without committing "
+            "their input, so its restart writes them again",
+            traceback=False,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
     async def _start_sinks(self) -> None:
@@ -394,14 +421,15 @@ class Monitor:
         self.metrics.record_models(self.engine.models)
         if self._indexed:  # macro indicators reach every partition: any one holds them all
             self.metrics.record_macro(self.engine.macro(min(self._indexed)))
-        watches = [self.engine.watch(p) for p in sorted(self._indexed)]
-        self.metrics.record_lending([w.history for w in watches if w is not None])
+        # the desk watches the whole book: one history, whichever partitions are held here
+        self.metrics.record_lending([self.engine.schedule.desk.watch.history])
 
     def _portfolio_view(self) -> PortfolioView:
         """The portfolio gauges' reading of the engine (at scrape time)."""
         book, open_alerts = self.engine.portfolio()
         tiers = self.engine.accounts_by_tier()
-        return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount)
+        schedule = self.engine.schedule.counts()
+        return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount, schedule)
 
     async def _measure_lag(self) -> None:
         """Lag per assigned input partition: the high-water mark against the last offset seen."""
@@ -492,23 +520,39 @@ class Monitor:
 
 #: Longest time the broker may hold the worker's fetch request waiting for new input (ms).
 FETCH_MAX_WAIT_MS = 50
+#: Largest record batch the worker's producer writes (bytes).
+PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 #: Exit status of a worker whose processing failed (EX_SOFTWARE).
 EXIT_PROCESSING_FAILED = 70
 
 
-def _stop_at_once() -> None:
-    """End the process now: a batch could not be processed (a bug, since bad input is
-    dead-lettered). Faust would acknowledge the failed batch on the way out of ``take_events``
-    and then commit it, and its agent would stay down while the worker looks healthy; exiting
-    at once commits nothing more, so a restart processes the batch again from Kafka."""
-    logging.getLogger(__name__).critical(
-        "processing a batch failed; the worker exits (status %d) without committing it, so "
-        "its restart processes it again",
-        EXIT_PROCESSING_FAILED,
-        exc_info=True,
-    )
+def _stop_at_once(message: str, traceback: bool = True) -> None:
+    """End the process now, with status :data:`EXIT_PROCESSING_FAILED`, saying why.
+
+    For a batch that could not be processed (a bug, since bad input is dead-lettered) or whose
+    output Kafka did not take. Faust would acknowledge a failed batch on the way out of
+    ``take_events`` and then commit it, and its agent would stay down while the worker looks
+    healthy; exiting at once commits nothing more, so a restart processes the batch again."""
+    logging.getLogger(__name__).critical(message, exc_info=traceback)
     logging.shutdown()
     os._exit(EXIT_PROCESSING_FAILED)
+
+
+class _SendErrors(faust.Sensor):
+    """Hears of every record Faust itself failed to produce (the macro table's changelog, the
+    dead letters of undeliverable alerts): Faust only logs those and carries on."""
+
+    def __init__(self, on_failed: Any) -> None:
+        super().__init__()
+        self.on_failed = on_failed
+
+    def on_send_initiated(
+        self, producer: Any, topic: str, message: Any, keysize: int, valsize: int
+    ) -> Any:
+        return topic
+
+    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
+        self.on_failed(str(state), exc)
 
 
 def _headers(correlation_id: str) -> list[tuple[str, bytes]]:

@@ -1,26 +1,30 @@
 """The engine: validated events in, decisions out, on event time.
 
 The engine orchestrates the parts of the core: the event-time timers and their pacing
-(:mod:`monitor.core.timers`), labels and learning (:mod:`monitor.core.labels`) and portfolio
-tracking (:mod:`monitor.core.tracking`), over the account state in a :class:`Store`.
+(:mod:`monitor.core.timers`), labels (:mod:`monitor.core.labels`) and portfolio tracking
+(:mod:`monitor.core.tracking`), over the account state in a :class:`Store`, and hands what it
+learns and closes to the schedule (:mod:`monitor.core.schedule`): the engine scores, the schedule's
+learner learns and its desk watches the whole portfolio.
 
 For each event the engine first fires the event-time timers of its partition that are due (bills
 about to fall due or falling past due and DPD milestones, which rescore the account; label
 horizons expiring, which only resolve labels), then applies the event to the
-account's ledgers, resolves pending predictions whose outcome is now known (and lets the model
-learn from them), scores the account, and applies the alert policy. Nothing here reads the wall
+account's ledgers, resolves pending predictions whose outcome is now known (handing them on as
+outcome records), scores the account with the model version of its day, and applies the alert
+policy. Nothing here reads the wall
 clock, so a replay at full speed gives the same decisions as the live stream.
 
 Timers are kept per input partition, so a partition that lags behind another in a replay never
 has its accounts judged on another partition's clock. The looks due on a day are spread evenly
 over that day's events (:mod:`monitor.core.pacing`: at most ``looks_per_event`` per event, an
 account's own look always before its own event, and the day's rest before the next day begins);
-each is still judged as of its day's start.
+each is still judged as of its day's start, on the macro indicators as they stood then.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from monitor.core import behaviour as bh
@@ -30,12 +34,19 @@ from monitor.core.actions import recommend
 from monitor.core.alerts import BORROWER_RISK, AlertPolicy, alert_id, build_alert
 from monitor.core.events import Event
 from monitor.core.explain import top_reasons
-from monitor.core.labels import Learning
+from monitor.core.labels import Labels
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook, Score
 from monitor.core.portfolio import Move, PortfolioBook, month_of
-from monitor.core.portfolio_watch import PortfolioWatch, WatchConfig
+from monitor.core.portfolio_watch import WatchConfig
 from monitor.core.risk import is_material, risk_record
+from monitor.core.schedule import (
+    BEHAVIOUR,
+    LocalSchedule,
+    Outcome,
+    decode_outcomes,
+    encode_outcomes,
+)
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
 from monitor.core.store import Store
 from monitor.core.timers import (
@@ -69,6 +80,10 @@ class EngineConfig:
     #: looks due today fired per event at most (a day's looks are spread evenly over its
     #: events, see :mod:`monitor.core.pacing`)
     looks_per_event: int = 2
+    #: days between a day's close and the day its learning scores from (at least 1)
+    model_lag_days: int = 1
+    #: a partition this many days of event time behind the newest no longer holds days open
+    idle_partition_days: int = 7
 
 
 @dataclass
@@ -79,7 +94,10 @@ class Result:
     moves: list[Move] = field(default_factory=list)
     tier_moves: list[tuple[str | None, str | None]] = field(default_factory=list)
     labels: list[tuple[bool, float]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
     scores: list[tuple[str, float, float]] = field(default_factory=list)  # account, time, p
+    #: the model inputs of each of ``scores``, in the same order (what was scored)
+    inputs: list[dict[str, float]] = field(default_factory=list)
     risk: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)  # None: closed
     duplicate: bool = False  # the event was applied before (a redelivery): nothing was done
     timers: int = 0
@@ -110,16 +128,29 @@ class Engine:
     """Applies events to account state and makes the borrower decisions."""
 
     def __init__(
-        self, store: Store, models: ModelBook | None = None, config: EngineConfig | None = None
+        self,
+        store: Store,
+        models: ModelBook | None = None,
+        config: EngineConfig | None = None,
+        schedule: LocalSchedule | None = None,
     ) -> None:
         self.store = store
-        self.models = models or ModelBook()
         self.config = config or EngineConfig()
+        self.schedule = schedule or LocalSchedule(
+            models or ModelBook(),
+            self.config.watch,
+            self.config.model_lag_days,
+            self.config.auc_window,
+            idle_days=self.config.idle_partition_days,
+        )
         self.timers = Timers(self.config.looks_per_event)
-        self.learning = Learning(self.models, self.config.horizon_days, self.config.auc_window)
-        self.tracker = PortfolioTracker(store, self.config.lgd, self.config.watch)
+        self.labels = Labels(self.config.horizon_days)
+        self.tracker = PortfolioTracker(store, self.config.lgd)
         self._macro: dict[int, MacroBook] = {}
         self._offset = -1
+        #: store keys of the outcomes handed on and not learnt yet -> the day they are learnt on
+        self._outcome_keys: dict[int, dict[str, int]] = {}
+        self._kept_key, self._kept = "", list[Outcome]()
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self, partition: int, from_offset: int) -> list[dict[str, Any]]:
@@ -134,6 +165,10 @@ class Engine:
         self.release(partition)
         states = [state for state in self.store.states() if state.partition == partition]
         self.tracker.recover(partition, states)
+        saved = self.store.get_extra(f"portfolio-desk:p{partition}")
+        if saved is not None:
+            self.schedule.restore(saved)
+        self._recover_learning(partition)
         for state in states:
             if state.next_check >= 0:
                 self._push(state)
@@ -147,12 +182,32 @@ class Engine:
         store is flushed."""
         self.tracker.save_books()
 
+    def _recover_learning(self, partition: int) -> None:
+        """Take back the learner saved when a day last closed, and the outcomes this partition
+        handed on since (what it had learnt and was to learn when the process stopped)."""
+        saved = self.store.get_extra(f"learner:p{partition}")
+        if saved is not None:
+            self.schedule.restore_learner(saved)
+        learner = self.schedule.learner
+        closed = learner.versions.closed_through
+        keys = self._outcome_keys.setdefault(partition, {})
+        for key, text in list(self.store.extras("outcomes:")):
+            if not key.endswith(f":p{partition}"):
+                continue
+            outcomes = decode_outcomes(text)
+            keys[key] = max((o.day for o in outcomes), default=-1)
+            for outcome in outcomes:
+                if closed is None or outcome.day > closed:
+                    learner.add(outcome)
+
     def release(self, partition: int) -> None:
         """Forget everything held for ``partition`` (revoked from this worker): its timers and
         pace, portfolio book and watch, tier counts and cached macro book. The store keeps the
         state, so :meth:`recover` rebuilds them when the partition comes back."""
         self.timers.release(partition)
         self.tracker.release(partition)
+        self.schedule.release(partition)
+        self._outcome_keys.pop(partition, None)
         self._macro.pop(partition, None)
 
     def partitions(self) -> set[int]:
@@ -160,29 +215,46 @@ class Engine:
         return {*self.timers.partitions(), *self.tracker.partitions(), *self._macro}
 
     def advance(self, partition: int, time: float, result: Result) -> None:
-        """Fire the timers of ``partition`` that are due by ``time``: every one of an earlier
-        day (closing each portfolio day as the clock leaves it, after its looks), and as many of
-        today's as the partition's :class:`LookPace` allows, so that a day's looks are spread
-        over its events instead of pausing the stream at its first one. Each look is judged as
-        of its day's start."""
+        """Fire the timers of ``partition`` that are due by ``time``: :meth:`catch_up`, then
+        :meth:`fire_today`."""
+        self.catch_up(partition, time, result)
+        self.fire_today(partition, time, result)
 
-        def look(day: int, account_id: str) -> bool:
-            state = self.store.get(account_id)
-            if state is None or state.next_check != day:
-                return False  # superseded by a later schedule
-            self._look(state, day, result)
-            return True
-
-        self.timers.advance(
-            partition, day_of(time), look, lambda day: self._close_days(partition, day, result)
+    def catch_up(self, partition: int, time: float, result: Result) -> None:
+        """Bring ``partition``'s clock to the day of ``time``: fire every look of an earlier
+        day (closing each day as the clock leaves it, after its looks) and hand the days closed
+        to the schedule. After it, the partition waits for the model version of its day (see
+        :meth:`ready`)."""
+        self.timers.catch_up(
+            partition,
+            day_of(time),
+            partial(self._fire, result),
+            lambda day: self._close_days(partition, day, result),
         )
+
+    def fire_today(self, partition: int, time: float, result: Result) -> None:
+        """Fire as many of today's looks as the partition's pace allows at this event, so that
+        a day's looks are spread over its events instead of pausing the stream at its first
+        one. Each look is judged as of its day's start."""
+        self.timers.fire_today(partition, day_of(time), partial(self._fire, result))
+
+    def ready(self, day: int) -> bool:
+        """True when the model version that scores ``day`` is published."""
+        return self.schedule.ready(day)
+
+    def _fire(self, result: Result, day: int, account_id: str) -> bool:
+        state = self.store.get(account_id)
+        if state is None or state.next_check != day:
+            return False  # superseded by a later schedule
+        self._look(state, day, result)
+        return True
 
     def _look(self, state: AccountState, day: int, result: Result) -> None:
         """The account's look of ``day``: rescore it on a bill look, else only resolve the
         labels whose horizon has ended."""
         result.timers += 1
         if is_bill_look(state, day):
-            self._touch(state, day * DAY, f"timer:{state.account_id}:{day}", result)
+            self._touch(state, day * DAY, f"timer:{state.account_id}:{day}", result, look=True)
         else:
             self._expire_labels(state, day, result)
 
@@ -199,17 +271,33 @@ class Engine:
         self.store.put(state)
 
     def _close_days(self, partition: int, today: int, result: Result) -> None:
-        result.alerts += self.tracker.close_days(
-            partition, today, self.macro(partition), self.learning.rolling_auc
-        )
+        """Close the days of ``partition`` before ``today`` and tell the schedule."""
+        partials = self.tracker.close_days(partition, today, self.macro(partition))
+        if partials is None:
+            return
+        learnt = self.schedule.learner.versions.closed_through
+        result.alerts += self.schedule.passed(partition, today, partials)
+        if self._offset < 0:
+            return  # a file replay: nothing to take back after a restart
+        if partials:  # the desk took them (and may have closed days): keep it
+            self.store.put_extra(f"portfolio-desk:p{partition}", self.schedule.save(), partition)
+        closed = self.schedule.learner.versions.closed_through
+        if closed is not None and closed != learnt:
+            self.store.put_extra(f"learner:p{partition}", self.schedule.save_learner(), partition)
+        if closed is not None:  # outcomes learnt need keeping no longer
+            keys = self._outcome_keys.get(partition, {})
+            for key in [k for k, day in keys.items() if day <= closed]:
+                self.store.delete_extra(key, partition)
+                del keys[key]
 
-    def watch(self, partition: int) -> PortfolioWatch | None:
-        """The portfolio watch of a partition (None before its first event)."""
-        return self.tracker.held_watch(partition)
+    @property
+    def models(self) -> ModelBook:
+        """The learner's model book (the newest version scores from the next day on)."""
+        return self.schedule.models
 
     def portfolio(self) -> tuple[PortfolioBook, list[dict[str, Any]]]:
         """The books of every partition here merged, and the open portfolio alerts."""
-        return self.tracker.portfolio()
+        return self.tracker.merged(), self.schedule.open_alerts()
 
     def accounts_by_tier(self) -> dict[str, int]:
         """Open accounts by current risk tier, over the partitions held."""
@@ -243,11 +331,24 @@ class Engine:
         file replay); an event at or before the offset an account has already applied is a
         redelivery and changes nothing.
         """
+        return self.finish(event, partition, offset, self.begin(event, partition, offset))
+
+    def begin(self, event: Event, partition: int = 0, offset: int = -1) -> Result:
+        """The first part of :meth:`process`: :meth:`catch_up` to the event's day. A scorer
+        then waits until the model version of that day is :meth:`ready` and calls
+        :meth:`finish`."""
         result = Result()
         self._offset = offset
-        self.advance(partition, event.time, result)
+        self.catch_up(partition, event.time, result)
+        return result
+
+    def finish(self, event: Event, partition: int, offset: int, result: Result) -> Result:
+        """The rest of :meth:`process` after :meth:`catch_up`: today's paced looks and the
+        event itself."""
+        self._offset = offset
+        self.fire_today(partition, event.time, result)
         if event.type == "reserve_updated":
-            self.tracker.watch(partition, event.day).streamed_reserve = float(event.data["amount"])
+            self.tracker.set_reserve(partition, float(event.data["amount"]))
             return result
         if event.type == "macro_indicator":
             book = self.macro(partition)
@@ -318,7 +419,9 @@ class Engine:
         return due is not None and due - day <= ft.BORROW_LEAD
 
     # -- decisions ------------------------------------------------------------------------
-    def _touch(self, state: AccountState, time: float, trigger: str, result: Result) -> None:
+    def _touch(
+        self, state: AccountState, time: float, trigger: str, result: Result, look: bool = False
+    ) -> None:
         day = day_of(time)
         if state.outbox_offset != self._offset:
             state.outbox, state.outbox_offset = [], self._offset
@@ -336,12 +439,30 @@ class Engine:
             self._contribute(state, day, result)
             self._close(state, time, trigger, result)
             return
+        models = self.schedule.model_for(day)
         if settled:  # a bill fell due: how unusual is the account's latest cycle
-            state.behaviour = round(self.models.behaviour.update(bh.behaviour(state, day)), 4)
-        x_values = ft.vector(state, day, self.macro(state.partition))
+            cycle = bh.behaviour(state, day)
+            state.behaviour = round(models.behaviour.score(cycle), 4)
+            self._hand_on(
+                Outcome(
+                    BEHAVIOUR,
+                    day,
+                    time,
+                    state.account_id,
+                    cycle,
+                    partition=state.partition,
+                    offset=self._offset,
+                ),
+                result,
+            )
+        macro = self.macro(state.partition)
+        if look:  # judged on the indicators as its day began, whichever event it fires at
+            macro = self.tracker.day_macro(state.partition, day) or macro
+        x_values = ft.vector(state, day, macro)
         x = ft.as_dict(x_values)
-        score = self.models.score(x)
+        score = models.score(x)
         result.scores.append((state.account_id, time, score.probability))
+        result.inputs.append(x)
         old_tier = state.tier or None
         state.probability = score.probability
         state.tier = self.config.policy.tier(score.probability)
@@ -398,7 +519,26 @@ class Engine:
         self, state: AccountState, day: int, worst_dpd: int, result: Result
     ) -> None:
         book = self.book(state.partition)
-        result.labels += self.learning.resolve(state, day, worst_dpd, book.went_bad)
+        for outcome in self.labels.resolve(state, day, worst_dpd, book.went_bad, self._offset):
+            self._hand_on(outcome, result)
+            result.labels.append((bool(outcome.label), outcome.probability))
+
+    def _hand_on(self, outcome: Outcome, result: Result) -> None:
+        """An outcome leaves the scoring path for the learner (and, from a topic, is kept in
+        the store until it is learnt, so that a restart learns it too)."""
+        result.outcomes.append(outcome)
+        self.schedule.outcome(outcome)
+        if self._offset < 0:
+            return
+        key = f"outcomes:{self._offset}:p{outcome.partition}"
+        if key != self._kept_key:
+            self._kept_key, self._kept = key, []
+        self._kept.append(outcome)
+        self.store.put_extra(key, encode_outcomes(self._kept), outcome.partition)
+        closed = self.schedule.learner.versions.closed_through
+        day = outcome.day if closed is None or outcome.day > closed else closed + 1
+        keys = self._outcome_keys.setdefault(outcome.partition, {})
+        keys[key] = max(keys.get(key, day), day)
 
     def _alert(
         self,
@@ -458,7 +598,7 @@ class Engine:
                     tier=state.tier,
                     reasons=["Account closed."],
                     action="none",
-                    model_version=self.models.version,
+                    model_version=self.schedule.model_for(day_of(time)).version,
                     time=time,
                     opened=alert.opened,
                     trigger_event_id=trigger,

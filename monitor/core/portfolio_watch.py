@@ -3,6 +3,10 @@ against expected loss, over-lending, and the champion model's own performance.
 
 Alerts follow the borrower policy's rules against storms: one open alert per kind and segment,
 resolved when the condition has been gone for ``clear_after_days``.
+
+A change of the model that scores is not a change of the book: when another model scores (the
+online champion taking over from the scorecard, or falling back), each segment's mean-PD
+detector starts afresh, so PD is only ever compared within one model.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from monitor.core.timeutil import DAY
 class WatchConfig:
     """Thresholds of the portfolio alerts."""
 
-    reserve: float = 0.0  # reserve for this partition's share; 0 switches coverage alerts off
-    partitions: int = 1  # input partitions the portfolio is spread over (for a streamed reserve)
+    reserve: float = 0.0  # reserve of the whole portfolio; 0 switches coverage alerts off
+    partitions: int = 1  # input partitions the portfolio is spread over
     coverage_min: float = 1.2  # alert when reserve / expected loss falls below this
     projection_days: int = 30  # ... or is projected to within this many days at the trend
     limit_growth: float = 0.15  # over-lending: 30-day growth of limits per account above this,
@@ -34,12 +38,12 @@ class WatchConfig:
     pd_growth: float = 0.10  # ... while the mean PD grew by more than this (relative)
     clear_after_days: int = 14
     auc_floor: float = 0.75  # model drift: the rolling AUC fell (Page-Hinkley) and is below this
-    min_segment: int = 100  # accounts a segment (in one partition) needs to be watched
+    min_segment: int = 100  # accounts a segment needs to be watched
 
 
 @dataclass
 class PortfolioWatch:
-    """Detectors and open portfolio alerts of one partition."""
+    """Detectors and open portfolio alerts of the portfolio."""
 
     config: WatchConfig = field(default_factory=WatchConfig)
     segments: dict[str, SegmentWatch] = field(default_factory=dict)
@@ -53,12 +57,29 @@ class PortfolioWatch:
     )
     day: int = -1
     streamed_reserve: float | None = None  # the latest reserve_updated amount (whole portfolio)
+    scoring_model: str | None = None  # the model that scored the last day closed
+    share: float = 1.0  # the part of the portfolio the last day's book held
 
     def close_day(
-        self, day: int, book: PortfolioBook, macro: MacroBook, model_auc: float | None
+        self,
+        day: int,
+        book: PortfolioBook,
+        macro: MacroBook,
+        model_auc: float | None,
+        model: str | None = None,
+        share: float = 1.0,
     ) -> list[dict[str, Any]]:
-        """Readings of ``day`` (the book as it stands at its end); the alerts they raise."""
+        """Readings of ``day`` (the book as it stands at its end); the alerts they raise.
+
+        ``model`` names the model that scored the day; ``share`` is the part of the portfolio
+        ``book`` holds (of the reserve it is compared with)."""
         self.day = day
+        self.share = share
+        if model is not None:
+            if getattr(self, "scoring_model", None) not in (None, model):
+                for watch in self.segments.values():
+                    watch.restart("mean_pd")
+            self.scoring_model = model
         alerts: list[dict[str, Any]] = []
         products: dict[str, list[Any]] = {}
         for key, seg in book.segments.items():
@@ -116,7 +137,8 @@ class PortfolioWatch:
     def _reserves(self, day: int, totals: dict[str, float]) -> list[dict[str, Any]]:
         reserve = self.config.reserve
         if self.streamed_reserve is not None:
-            reserve = self.streamed_reserve / self.config.partitions
+            reserve = self.streamed_reserve
+        reserve *= getattr(self, "share", 1.0)
         if reserve <= 0 or len(self.history) < 2:
             return []
         el = sum(v for k, v in totals.items() if k.endswith("|el"))

@@ -79,31 +79,35 @@ class Timers:
             pace = self._paces[partition] = LookPace(self.looks_per_event)
         return pace
 
-    def advance(
+    def catch_up(
         self,
         partition: int,
         today: int,
         look: Callable[[int, str], bool],
         close: Callable[[int], None],
     ) -> None:
-        """Fire the looks of ``partition`` due by ``today`` at one of its events: every one of
-        an earlier day, and as many of today's as the partition's pace allows. ``close(day)`` is
-        called before each look (the portfolio closes the days before it) and once for
-        ``today``; ``look(day, account)`` fires a look and says whether it was current."""
+        """Count an event of ``partition`` on ``today`` and fire every look due before
+        ``today``; ``close(day)`` is called before each (the days before it close) and once for
+        ``today``. ``look(day, account)`` fires a look and says whether it was current."""
+        heap = self._heaps.get(partition)
+        self._pace(partition).next_event(today)
+        while heap and heap[0][0] < today:
+            day, account_id = heapq.heappop(heap)
+            close(day)
+            look(day, account_id)
+        close(today)
+
+    def fire_today(self, partition: int, today: int, look: Callable[[int, str], bool]) -> None:
+        """After :meth:`catch_up`, fire as many of today's looks as the partition's pace
+        allows at this event."""
         heap = self._heaps.get(partition)
         pace = self._pace(partition)
-        pace.next_event(today)
         allowed = pace.allowed()
-        while heap and heap[0][0] <= today:
-            day, account_id = heap[0]
-            if day == today and allowed <= 0:
-                break
-            heapq.heappop(heap)
-            close(day)
-            if look(day, account_id) and day == today:
+        while heap and heap[0][0] <= today and allowed > 0:
+            day, account_id = heapq.heappop(heap)
+            if look(day, account_id):
                 allowed -= 1
                 pace.fired += 1
-        close(today)
 
     def release(self, partition: int) -> None:
         """Forget a partition's index and pace (it was revoked)."""

@@ -1,16 +1,17 @@
-"""Portfolio tracking: each input partition's book, day closes, watch and accounts by risk tier.
+"""Portfolio tracking: each input partition's book, its day closes, and accounts by risk tier.
 
 Every account product's contribution to its segment (:class:`~monitor.core.portfolio.Contribution`)
 is kept on its ledger; :class:`PortfolioTracker` brings it up to date when the account is scored
 and applies the change to its partition's :class:`~monitor.core.portfolio.PortfolioBook`. When a
-partition's event-time clock leaves a day, the day is closed: the
-:class:`~monitor.core.portfolio_watch.PortfolioWatch` reads the book as it stands and raises its
-alerts, and book and watch are saved (one store entry per partition and day). What the accounts'
-own contributions cannot rebuild (monthly transitions, vintages, the day's drawdowns) is also saved
-at the end of every batch that changed it (:meth:`save_books`, a few KB per partition), so a
-restart loses none of it. After a restart or a reassignment the segment sums come back from the
-accounts' own contributions (:meth:`recover`); revoking a partition forgets everything held for it
-(:meth:`release`).
+partition's event-time clock leaves a day, the day is closed: the book as it stands is handed on
+as the partition's :class:`~monitor.core.schedule.DayPartial` of that day (the portfolio desk
+merges the partitions' partials and watches the whole book), and the book is saved (one store
+entry per partition and day). What the accounts' own contributions cannot rebuild
+(monthly transitions, vintages, the day's drawdowns) is also saved at the end of every batch
+that changed it (:meth:`save_books`, a few KB per partition), so a restart loses none of it.
+After a restart or a reassignment the sums come back from the
+accounts' own contributions (:meth:`recover`); revoking a partition forgets everything held for
+it (:meth:`release`).
 """
 
 from __future__ import annotations
@@ -18,18 +19,14 @@ from __future__ import annotations
 import base64
 import pickle
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from monitor.core import ledger as lg
 from monitor.core.macro import MacroBook
 from monitor.core.portfolio import Contribution, Move, PortfolioBook, month_of
-from monitor.core.portfolio_watch import (
-    PortfolioWatch,
-    WatchConfig,
-    decode_portfolio,
-    encode_portfolio,
-)
+from monitor.core.portfolio_watch import PortfolioWatch
+from monitor.core.schedule import DayPartial
 from monitor.core.state import AccountState
 from monitor.core.store import Store
 
@@ -53,15 +50,29 @@ def _decode_book(text: str, book: PortfolioBook) -> None:
     book.drawdowns = defaultdict(float, drawdowns)
 
 
-class PortfolioTracker:
-    """Books, watches and tier counts of the input partitions held."""
+def _encode(value: object) -> str:
+    return base64.b64encode(pickle.dumps(value, protocol=5)).decode()
 
-    def __init__(self, store: Store, lgd: dict[str, float], watch: WatchConfig) -> None:
+
+def _decode(text: str) -> object:
+    return pickle.loads(base64.b64decode(text))  # the monitor's own state only
+
+
+def _copy_book(book: PortfolioBook) -> PortfolioBook:
+    copied: PortfolioBook = pickle.loads(pickle.dumps(book, protocol=5))
+    return copied
+
+
+class PortfolioTracker:
+    """Books, closed days, streamed reserves and tier counts of the input partitions held."""
+
+    def __init__(self, store: Store, lgd: dict[str, float]) -> None:
         self.store = store
         self.lgd = lgd
-        self.watch_config = watch
         self._books: dict[int, PortfolioBook] = {}
-        self._watches: dict[int, PortfolioWatch] = {}
+        self._closed: dict[int, int] = {}  # the last day closed
+        self._reserves: dict[int, float] = {}  # the latest reserve_updated amount
+        self._day_macro: dict[int, tuple[int, MacroBook]] = {}  # as the current day began
         self._tiers: dict[int, Counter[str]] = {}
         self._saved: dict[int, int] = {}  # partition -> book.changes when last saved
 
@@ -73,24 +84,36 @@ class PortfolioTracker:
             book = self._books[partition] = PortfolioBook()
         return book
 
-    def watch(self, partition: int, today: int) -> PortfolioWatch:
-        """The portfolio watch of a partition (started at ``today`` if there is none)."""
-        watch = self._watches.get(partition)
-        if watch is None:
-            watch = self._watches[partition] = PortfolioWatch(self.watch_config, day=today - 1)
-        return watch
+    def closed(self, partition: int) -> int | None:
+        """The last day of ``partition`` closed (None before its first event)."""
+        return self._closed.get(partition)
 
-    def held_watch(self, partition: int) -> PortfolioWatch | None:
-        """The watch of a partition, None before its first event."""
-        return self._watches.get(partition)
+    def day_macro(self, partition: int, day: int) -> MacroBook | None:
+        """The macro indicators of ``partition`` as ``day`` began (None if not kept)."""
+        kept = self._day_macro.get(partition)
+        return kept[1] if kept is not None and kept[0] == day else None
+
+    def set_reserve(self, partition: int, amount: float) -> None:
+        """A streamed reserve (of the whole portfolio) arrived on ``partition``."""
+        self._reserves[partition] = amount
 
     def recover(self, partition: int, states: Iterable[AccountState]) -> None:
-        """Rebuild a partition's book, watch and tier counts from the store: the saved book and
-        watch of its last closed day, with the segment sums recounted from ``states`` (the
-        accounts of this partition)."""
+        """Rebuild a partition's book, closed day and tier counts from the store: the book saved
+        when its last day closed, with the segment sums recounted from ``states`` (the accounts
+        of this partition)."""
         saved = self.store.get_extra(_key(partition))
         if saved is not None:
-            self._books[partition], self._watches[partition] = decode_portfolio(saved)
+            fields: Any = _decode(saved)
+            book, second = fields[0], fields[1]
+            reserve, day_macro = fields[2:] if len(fields) > 2 else (None, None)
+            if isinstance(second, PortfolioWatch):  # saved with the watch, before the desk
+                reserve = second.streamed_reserve
+                second = second.day
+            self._books[partition], self._closed[partition] = book, second
+            if reserve is not None:
+                self._reserves[partition] = reserve
+            if day_macro is not None:
+                self._day_macro[partition] = (second + 1, day_macro)
         book = self.book(partition)
         saved_book = self.store.get_extra(_book_key(partition))
         if saved_book is not None:  # as of the last batch, newer than the day's close
@@ -108,7 +131,9 @@ class PortfolioTracker:
     def release(self, partition: int) -> None:
         """Forget everything held for a partition (it was revoked)."""
         self._books.pop(partition, None)
-        self._watches.pop(partition, None)
+        self._closed.pop(partition, None)
+        self._reserves.pop(partition, None)
+        self._day_macro.pop(partition, None)
         self._tiers.pop(partition, None)
         self._saved.pop(partition, None)
 
@@ -121,8 +146,8 @@ class PortfolioTracker:
                 self._saved[partition] = book.changes
 
     def partitions(self) -> set[int]:
-        """The partitions with a book, a watch or tier counts here."""
-        return {*self._books, *self._watches, *self._tiers}
+        """The partitions with a book, a closed day or tier counts here."""
+        return {*self._books, *self._closed, *self._tiers}
 
     # -- changes --------------------------------------------------------------------------
     def tier_moved(self, partition: int, old: str | None, new: str | None) -> None:
@@ -168,32 +193,33 @@ class PortfolioTracker:
                 ledger.contrib = list(new) if new is not None else None
         return moves
 
-    def close_days(
-        self,
-        partition: int,
-        today: int,
-        macro: MacroBook,
-        model_auc: Callable[[], float | None],
-    ) -> list[dict[str, Any]]:
-        """Close every day of ``partition`` before ``today`` not closed yet; return the alerts."""
-        watch = self.watch(partition, today)
-        if watch.day >= today - 1:
+    def close_days(self, partition: int, today: int, macro: MacroBook) -> list[DayPartial] | None:
+        """Close every day of ``partition`` before ``today`` not closed yet; return their
+        partials (None: the partition was at ``today`` already; the partition's first event
+        closes no day). ``macro`` is the partition's macro book as ``today`` begins."""
+        closed = self._closed.get(partition)
+        if closed is not None and closed >= today - 1:
+            return None
+        self._day_macro[partition] = (today, macro.copy())
+        if closed is None:
+            self._closed[partition] = today - 1
             return []
         book = self.book(partition)
-        auc = model_auc()
-        alerts: list[dict[str, Any]] = []
-        for day in range(watch.day + 1, today):
-            alerts += watch.close_day(day, book, macro, auc)
-        book.changes += 1  # a close takes the day's drawdowns out of the book
-        self.store.put_extra(_key(partition), encode_portfolio(book, watch), partition)
-        return alerts
+        reserve = self._reserves.get(partition)
+        partials = []
+        for day in range(closed + 1, today):
+            partials.append(DayPartial(partition, day, _copy_book(book), macro.copy(), reserve))
+            book.drawdowns.clear()  # a day's drawdowns go with that day
+        book.changes += 1  # the day's drawdowns left the book
+        self._closed[partition] = today - 1
+        saved = (book, today - 1, reserve, self._day_macro[partition][1])
+        self.store.put_extra(_key(partition), _encode(saved), partition)
+        return partials
 
     # -- reading --------------------------------------------------------------------------
-    def portfolio(self) -> tuple[PortfolioBook, list[dict[str, Any]]]:
-        """The books of every partition here merged, and the open portfolio alerts."""
-        merged = PortfolioBook.merged(list(self._books.values()))
-        open_alerts = [a for w in self._watches.values() for a in w.open.values()]
-        return merged, open_alerts
+    def merged(self) -> PortfolioBook:
+        """The books of every partition here merged."""
+        return PortfolioBook.merged(list(self._books.values()))
 
     def accounts_by_tier(self) -> dict[str, int]:
         """Open accounts by current risk tier, over the partitions held."""

@@ -24,6 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import httpx
@@ -34,7 +35,10 @@ from monitor.signing import SIGNATURE_HEADER, sign
 from monitor.sinks.base import Sink
 from monitor.sinks.journal import DeliveryJournal
 
-GiveUp = Callable[[dict[str, Any], str], None]
+#: Called with an alert the sink gives up on and why; it may return the future of the record
+#: that keeps the alert (the worker's dead letter), and the journal lets the alert go once that
+#: future is done without error.
+GiveUp = Callable[[dict[str, Any], str], Any]
 _RETRYABLE = {408, 429}
 _MAX_EXPONENT = 32  # 2**32 x any sane back-off is past max_backoff_s; a float cannot overflow
 log = logging.getLogger(__name__)
@@ -104,18 +108,25 @@ class HttpSink(Sink):
 
     def _give_up(self, alert: dict[str, Any], outcome: str, reason: str) -> None:
         self._count(outcome)
-        if self.journal is not None and self.journalled(alert):
-            self.journal.dropped(alert)
-        if self.on_give_up is None:
+        written: Any = None
+        if self.on_give_up is not None:
+            try:
+                written = self.on_give_up(alert, f"{self.origin}: {reason}")
+            except Exception:  # the callback's failure must not stop delivery or offer()
+                log.exception(
+                    "%s sink: the give-up callback failed for alert %s",
+                    self.name,
+                    alert.get("alert_id"),
+                )
+        journal = self.journal
+        if journal is None or not self.journalled(alert):
             return
-        try:
-            self.on_give_up(alert, f"{self.origin}: {reason}")
-        except Exception:  # the callback's failure must not stop delivery or offer()
-            log.exception(
-                "%s sink: the give-up callback failed for alert %s",
-                self.name,
-                alert.get("alert_id"),
-            )
+        if isinstance(written, asyncio.Future):
+            # out of the journal once the dead letter is written: if the worker stops first, the
+            # restart still has the alert to deliver
+            written.add_done_callback(partial(_drop_if_written, journal, alert))
+        else:
+            journal.dropped(alert)
 
     # -- interface ------------------------------------------------------------------------
     def offer(self, alert: dict[str, Any]) -> bool:
@@ -226,6 +237,11 @@ class HttpSink(Sink):
             delay = min(self.backoff_s * 2.0 ** min(attempt, _MAX_EXPONENT), self.max_backoff_s)
             await asyncio.sleep(delay * (1 + random.random() * 0.1))
             attempt += 1
+
+
+def _drop_if_written(journal: DeliveryJournal, alert: dict[str, Any], future: Any) -> None:
+    if not future.cancelled() and future.exception() is None:
+        journal.dropped(alert)
 
 
 def receiver_labels(urls: Sequence[str]) -> list[str]:

@@ -104,3 +104,25 @@ def test_portfolio_gauges_for_the_dashboards() -> None:
     day = {"c|limit": 100.0, "c|accounts": 1.0, "c|mean_pd": 0.1, "c|drawn": 0.0}
     metrics.record_lending([[day] * 30 + [dict(day, **{"c|limit": 150.0})]])
     assert value("monitor_lending_growth", product="c", series="limit_per_account") == 0.5
+
+
+def test_the_schedule_counts_are_exported_from_the_engine_at_scrape_time() -> None:
+    from monitor.core.engine import Engine
+    from monitor.core.store import MemoryStore
+    from monitor.metrics import PortfolioView
+    from tests.unit.core.helpers import bill, opened, pay
+
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    engine = Engine(MemoryStore())
+    metrics.portfolio_view = lambda: PortfolioView(schedule=engine.schedule.counts())
+    assert registry.get_sample_value("monitor_learner_outcomes_total") == 0
+    engine.process(opened("a", "2026-01-01"))
+    engine.process(bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"))
+    engine.process(pay("a", "2026-01-10", 900.0, "b1"))
+    engine.process(pay("a", "2026-04-10", 1.0))  # the snapshots' horizons have passed
+    learnt = registry.get_sample_value("monitor_learner_outcomes_total")
+    assert learnt is not None and learnt == engine.schedule.learner.learnt > 0
+    closed = registry.get_sample_value("monitor_learner_closed_day_seconds")
+    assert closed == 20_553 * 86400  # 2026-04-10 begins: every day before it is learnt
+    assert registry.get_sample_value("monitor_schedule_early_scorings_total") == 0

@@ -295,16 +295,75 @@ def test_the_demo_starts_its_worker_from_a_copy_of_the_checkpoint(
     monkeypatch.setenv("MONITOR_MODEL_CHECKPOINT", str(history["checkpoint"]))
     source = _checkpoint_source(None)  # the variable is honoured
     assert source == history["checkpoint"]
-    settings, env = _demo_settings("t1", source)
+    settings, env = _demo_settings("t1", "127.0.0.1:9092", source)
     copy = Path(env["MONITOR_MODEL_CHECKPOINT"])
     assert copy != source and copy.read_bytes() == source.read_bytes()
     assert settings.model_checkpoint == str(copy)
     assert load_models(copy).fallback_role == "warm_start"
     monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT")
-    _, env = _demo_settings("t2", _checkpoint_source(None))
+    _, env = _demo_settings("t2", "127.0.0.1:9092", _checkpoint_source(None))
     assert env["MONITOR_MODEL_CHECKPOINT"] == ""  # cold: the worker's own file in its data dir
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"junk")
     with pytest.raises(SettingsError, match="cannot be read"):
         _checkpoint_source(bad)
     assert main(["demo", "--checkpoint", str(tmp_path / "absent.ckpt")]) == 2
+
+
+def test_a_worker_starts_from_the_warm_checkpoint_and_exports_both_roles(
+    history: dict[str, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    from monitor.settings import Settings
+    from monitor.worker import Monitor
+
+    checkpoint = tmp_path / "models.ckpt"
+    shutil.copyfile(history["checkpoint"], checkpoint)
+    settings = Settings(
+        data_dir=tmp_path, partitions=1, app_id="unit-warm", model_checkpoint=str(checkpoint)
+    )
+    registry = CollectorRegistry()
+    monitor = Monitor(settings, registry, sinks=[])
+    book = monitor.engine.models
+    assert book.fallback_role == "warm_start" and book.trained == load_models(checkpoint).trained
+    monitor.metrics.record_models(book)
+    assert registry.get_sample_value("monitor_model_active", {"role": "warm_start"}) == 1.0
+    assert registry.get_sample_value("monitor_model_active", {"role": "champion"}) == 0.0
+    other = ModelBook()
+    other.feature_set = FEATURE_NAMES[:-1]
+    save_models(other, checkpoint)
+    with pytest.raises(SettingsError, match=f"not the features {FEATURE_NAMES[-1]}"):
+        Monitor(settings, CollectorRegistry(), sinks=[])
+
+
+def test_alert_volume_finds_the_threshold_that_raises_as_many_alerts_as_the_cold_start(
+    history: dict[str, Path], tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from monitor.backtest import read_truth, replay_file
+    from monitor.report import borrower_alerts
+    from monitor.settings import Settings
+    from monitor.training import ALERT_GRID, alerts_raised
+
+    monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT", raising=False)
+    checkpoint = tmp_path / "v.ckpt"
+    events, truth = str(history["events2"]), str(history["truth2"])
+    argv = ["train", events, "--truth", truth, "--checkpoint", str(checkpoint), "--alert-volume"]
+    assert main(argv) == 0
+    assert "raises as many at MONITOR_ALERT_OPEN=" in capsys.readouterr().out
+    trained = load_models(checkpoint).trained
+    assert trained is not None
+    volume = trained["alert_volume"]
+    # the count over the score log is the engine's own: a cold backtest raises as many
+    cold = replay_file(history["events2"], Settings(), record=True)
+    assert volume["cold_alerts"] == len(borrower_alerts(cold)) > 0
+    warm = replay_file(history["events2"], Settings(), models=load_models(checkpoint), record=True)
+    assert volume["warm_alerts"] == len(borrower_alerts(warm))
+    chosen = volume["alert_open_same_volume"]
+    assert chosen in ALERT_GRID
+    higher = [t for t in ALERT_GRID if t > chosen]
+    warm_log = warm.score_log
+    when = {row.account_id: row.delinquent_at for row in read_truth(history["truth2"])}
+    assert alerts_raised(warm_log, when, chosen, 0.5) >= volume["cold_alerts"]
+    if higher:
+        assert alerts_raised(warm_log, when, min(higher), 0.5) < volume["cold_alerts"]

@@ -128,3 +128,33 @@ def test_lending_growth_reads_the_daily_totals_the_alert_reads() -> None:
     assert growth["limit_per_account"] == pytest.approx(1.0)
     assert growth["mean_pd"] == pytest.approx(0.0)
     assert growth["drawdowns"] == pytest.approx(30 / 10 - 1)  # 30 days against the 10 before
+
+
+def _pd_book(pds: dict[str, float], n: int = 200) -> PortfolioBook:
+    book = PortfolioBook()
+    for region in REGIONS:
+        pd = pds.get(region, 0.03)
+        for _ in range(n):
+            book.apply(
+                Move("cash_loan", None, Contribution(region, "current", 500.0, pd * 400, pd, 0.0))
+            )
+    return book
+
+
+def _pd_run(models: list[str]) -> list[dict]:
+    """A second model scores from day 60 on and ranks the east higher than the first did."""
+    watch, alerts = PortfolioWatch(), []
+    for day in range(120):
+        pds = {"east": 0.08} if day >= 60 else {}
+        alerts += watch.close_day(day, _pd_book(pds), MacroBook(), None, models[day >= 60])
+    return [a for a in alerts if a["status"] == "firing"]
+
+
+def test_a_change_of_model_does_not_read_as_a_change_of_the_book() -> None:
+    # the same step in the east's mean PD under one model is a drift ...
+    same = _pd_run(["online-logistic", "online-logistic"])
+    assert [(a["kind"], a["region"], a["series"]) for a in same] == [
+        ("segment_drift", "east", "mean_pd")
+    ]
+    # ... but when it comes with the champion taking over, PD is compared within the new model
+    assert _pd_run(["scorecard", "online-logistic"]) == []

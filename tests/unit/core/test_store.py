@@ -59,6 +59,13 @@ class SerialisingStore:
         assert partition == self.current
         self.extra[key] = value
 
+    def delete_extra(self, key: str, partition: int = 0) -> None:
+        assert partition == self.current
+        self.extra.pop(key, None)
+
+    def extras(self, prefix: str) -> Iterator[tuple[str, str]]:
+        return iter([(k, v) for k, v in self.extra.items() if k.startswith(prefix)])
+
 
 def _events(accounts: int = 300, days: int = 120) -> list[dict]:
     return sim.simulate(sim.SimConfig(accounts=accounts, days=days, seed=3)).events

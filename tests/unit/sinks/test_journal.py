@@ -175,3 +175,35 @@ def test_a_dead_lettered_alert_is_not_sent_after_a_restart(tmp_path: Path) -> No
 
     asyncio.run(run())
     assert len(given_up) == 1 and second.bodies == []
+
+
+def test_a_given_up_alert_leaves_the_journal_only_once_its_dead_letter_is_written(
+    tmp_path: Path,
+) -> None:
+    """The give-up callback returns the future of the dead-letter record: until Kafka has it,
+    the alert stays pending in the journal, so a worker that stops first (Kafka refused the
+    record) delivers or dead-letters it again after its restart."""
+    path = tmp_path / "webhook.jsonl"
+    letters: dict[str, asyncio.Future[Any]] = {}
+
+    async def give_up_twice() -> None:
+        loop = asyncio.get_running_loop()
+
+        def dead_letter(alert: dict[str, Any], reason: str) -> asyncio.Future[Any]:
+            letters[alert["alert_id"]] = loop.create_future()
+            return letters[alert["alert_id"]]
+
+        sink = sink_for(path, Recorder(400), CollectorRegistry(), on_give_up=dead_letter)
+        await sink.start()
+        sink.offer(alert(1))
+        sink.offer(alert(2))
+        while len(letters) < 2:
+            await asyncio.sleep(0.01)
+        letters[alert(1)["alert_id"]].set_result(None)  # written
+        letters[alert(2)["alert_id"]].set_exception(RuntimeError("refused"))  # not written
+        await asyncio.sleep(0)
+        assert sink._task is not None
+        sink._task.cancel()  # the worker exits
+
+    asyncio.run(give_up_twice())
+    assert [a["alert_id"] for a in DeliveryJournal(path).pending()] == [alert(2)["alert_id"]]
