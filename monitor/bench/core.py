@@ -22,7 +22,7 @@ import gc
 import io
 import pstats
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,6 @@ from monitor.bench.data import make_data
 from monitor.bench.run import LATE_SHARE
 from monitor.core.engine import Engine
 from monitor.core.events import InvalidEvent, parse_event
-from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore, WriteBackStore
@@ -43,42 +42,24 @@ from monitor.worker import GC_THRESHOLDS
 LIVE_EVENTS = 600_000
 
 
-class EncodingStore:
+class EncodingStore(MemoryStore):
     """A :class:`MemoryStore` that encodes every state written to it as the changelog would
     and counts the records and bytes."""
 
     def __init__(self) -> None:
-        self.inner = MemoryStore()
+        super().__init__()
         self.records = 0
         self.bytes = 0
-
-    def get(self, account_id: str) -> AccountState | None:
-        return self.inner.get(account_id)
 
     def put(self, state: AccountState) -> None:
         self.records += 1
         self.bytes += len(encode_state(state)) + len(state.account_id) + 2  # key as JSON
-        self.inner.put(state)
+        super().put(state)
 
     def delete(self, account_id: str) -> None:
         self.records += 1
         self.bytes += len(account_id) + 2
-        self.inner.delete(account_id)
-
-    def get_macro(self, partition: int) -> MacroBook | None:
-        return self.inner.get_macro(partition)
-
-    def put_macro(self, partition: int, book: MacroBook) -> None:
-        self.inner.put_macro(partition, book)
-
-    def states(self) -> Iterator[AccountState]:
-        return self.inner.states()
-
-    def get_extra(self, key: str) -> str | None:
-        return self.inner.get_extra(key)
-
-    def put_extra(self, key: str, value: str, partition: int = 0) -> None:
-        self.inner.put_extra(key, value, partition)
+        super().delete(account_id)
 
 
 @dataclass
