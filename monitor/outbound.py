@@ -54,6 +54,9 @@ class Outbound:
         on_failed: Callable[[str, BaseException], None] | None = None,
     ) -> None:
         self._records: list[Record] = []
+        #: bytes of every record added so far (keys, values and headers), for the bench's
+        #: bytes written per event
+        self.bytes_added = 0
         self.on_sent = on_sent
         self.on_failed = on_failed
 
@@ -67,6 +70,10 @@ class Outbound:
     ) -> None:
         """Queue a record (``value`` None is a tombstone)."""
         self._records.append(Record(topic, key, value, headers, partition))
+        size = (len(key) if key else 0) + (len(value) if value else 0)
+        for name, header in headers:
+            size += len(name) + len(header)
+        self.bytes_added += size
 
     def pending(self, topic: str | None = None) -> list[Record]:
         """The records not yet sent (of one topic, or all)."""

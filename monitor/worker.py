@@ -37,6 +37,7 @@ from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.privacy import private_record, pseudonymise
 from monitor.core.store import WriteBackStore
 from monitor.engine_config import engine_config
+from monitor.faustlean import LeanApp
 from monitor.kafkasecurity import faust_credentials
 from monitor.metrics import Metrics, PortfolioView, watch_process
 from monitor.outbound import Outbound
@@ -63,7 +64,8 @@ class Monitor:
         self.settings = settings
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
-        self.app = faust.App(
+        # without Faust's Monitor sensor on every event (see monitor.faustlean)
+        self.app = LeanApp(
             settings.app_id,
             broker=settings.broker_url,
             broker_credentials=faust_credentials(settings),
@@ -508,6 +510,7 @@ class Monitor:
                 "status": "ok",
                 "version": __version__,
                 "processed": self.processed,
+                "bytes_out": self.outbound.bytes_added,
                 "model_version": self.engine.models.version,
                 "labels_learned": self.engine.models.labels,
                 "fetch_max_wait_ms": getattr(self._fetcher(), "_fetch_max_wait_ms", None),

@@ -56,7 +56,14 @@ def test_bench_reports_every_figure_it_promises(bootstrap: str, tmp_path: Path) 
     assert run.returncode == 0, run.stderr[-3000:]
     data = json.loads(report.read_text())
     assert data["events"] >= 4000  # macro indicators go to every partition
-    for key in ("events_per_s", "bare_consumer_events_per_s", "empty_agent_events_per_s"):
+    for key in (
+        "events_per_s",
+        "bare_consumer_events_per_s",
+        "empty_agent_events_per_s",
+        "lean_empty_agent_events_per_s",
+        "empty_agent_cpu_us_per_event",
+        "lean_empty_agent_cpu_us_per_event",
+    ):
         assert data[key] > 0
     assert data["ratio_to_empty_agent"] == pytest.approx(
         data["events_per_s"] / data["empty_agent_events_per_s"], rel=0.01
@@ -69,6 +76,10 @@ def test_bench_reports_every_figure_it_promises(bootstrap: str, tmp_path: Path) 
     assert data["latency_clock"] == "broker append time"
     assert 0 < latency["p50"] <= latency["p99"] <= latency["p999"]
     assert data["peak_rss_mb"] > 50
+    # the worker's CPU time and bytes written over its last quarter of the pre-load, per event:
+    # each event writes at least its account's state to the changelog
+    assert 0 < data["cpu_us_per_event"] < 1_000_000
+    assert 100 < data["bytes_out_per_event"] < 50_000
     assert data["state_accounts"] == 400
     assert 200 < data["state_bytes_per_account"] < 20_000
     assert [s["workers"] for s in data["scaling"]] == [1, 2] and data["workers"] == 1
