@@ -4,7 +4,8 @@
 simulates the same events as ``monitor bench`` (same seed, same sizes) and replays them through
 what the worker runs for each one, with no broker: decoding and validation, the engine, and the
 account-state records it would write to the changelog (a write-back store flushed every ``B``
-events, as the worker flushes each batch, each state encoded by the accounts table's codec). It
+events, as the worker flushes each batch, each state encoded by the accounts table's codec), and
+the other per-partition state it writes (portfolio books, the learner, kept outcomes). It
 prints the CPU time per event (``time.process_time``) over the late events, the last quarter,
 which are the dearer ones (accounts with history, outcomes to learn), and the changelog bytes
 per event over the same events. With ``--profile`` it also writes a cProfile of the late events
@@ -50,6 +51,11 @@ class EncodingStore(MemoryStore):
         super().__init__()
         self.records = 0
         self.bytes = 0
+        self.extra_bytes = 0  # the other per-partition state (portfolio, learner, outcomes)
+
+    def put_extra(self, key: str, value: str, partition: int = 0) -> None:
+        self.extra_bytes += len(key) + len(value) + 2
+        super().put_extra(key, value, partition)
 
     def put(self, state: AccountState) -> None:
         self.records += 1
@@ -71,6 +77,7 @@ class CoreFigures:
     cpu_us_per_event: float
     changelog_records_per_event: float
     changelog_bytes_per_event: float
+    extra_bytes_per_event: float
     looks_per_event: float
     alerts: int
     seconds: float
@@ -83,6 +90,7 @@ class CoreFigures:
             ("looks per late event", f"{self.looks_per_event:.2f}"),
             ("changelog records per late event", f"{self.changelog_records_per_event:.2f}"),
             ("changelog bytes per late event", f"{self.changelog_bytes_per_event:.0f}"),
+            ("other state bytes per late event", f"{self.extra_bytes_per_event:.0f}"),
             ("alerts (all events)", f"{self.alerts}"),
             ("replay seconds (wall)", f"{self.seconds:.1f}"),
         ]
@@ -103,12 +111,13 @@ def replay(
     late_from = int(len(lines) * (1 - LATE_SHARE))
     alerts = looks = 0
     cpu_start = 0.0
-    records0 = bytes0 = looks0 = 0
+    records0 = bytes0 = extra0 = looks0 = 0
     started = time.monotonic()
     for offset, line in enumerate(lines):
         if offset == late_from:
             store.flush()
             records0, bytes0, looks0 = inner.records, inner.bytes, looks
+            extra0 = inner.extra_bytes
             if profile is not None:
                 profile.enable()
             cpu_start = time.process_time()
@@ -134,6 +143,7 @@ def replay(
         cpu_us_per_event=cpu / late * 1e6,
         changelog_records_per_event=(inner.records - records0) / late,
         changelog_bytes_per_event=(inner.bytes - bytes0) / late,
+        extra_bytes_per_event=(inner.extra_bytes - extra0) / late,
         looks_per_event=(looks - looks0) / late,
         alerts=alerts,
         seconds=time.monotonic() - started,
