@@ -39,6 +39,8 @@ class AccountStateCodec(codecs.Codec):
     """
 
     def _dumps(self, obj: Any) -> bytes:
+        if _primed[0] is obj:  # TableStore.put encoded it a moment ago
+            return _primed[1]  # type: ignore[return-value]
         return encode_state(obj)
 
     def _loads(self, s: bytes) -> Any:
@@ -135,6 +137,10 @@ def state_bytes(state: AccountState) -> int:
     return len(encode_state(state))
 
 
+#: the state :meth:`TableStore.put` is writing and its record, while it writes it (else None)
+_primed: list[object] = [None, None]
+
+
 class TableStore:
     """Account states in one Faust table, macro books (one per partition) in another; account
     writes go to the table's store, their changelog records to ``outbound`` (topic
@@ -155,13 +161,17 @@ class TableStore:
         return state
 
     def put(self, state: AccountState) -> None:
-        # what the table's own write does, with the changelog record produced in a batch
-        self.accounts.data[state.account_id] = state
+        # what the table's own write does, with the changelog record produced in a batch; a
+        # store that keeps bytes (RocksDB) encodes the state with the codec, which takes the
+        # record encoded here instead of deflating the same state twice
+        record = encode_state(state)
+        _primed[0], _primed[1] = state, record
+        try:
+            self.accounts.data[state.account_id] = state
+        finally:
+            _primed[0] = _primed[1] = None
         self.outbound.add(
-            self.changelog,
-            orjson.dumps(state.account_id),
-            encode_state(state),
-            partition=state.partition,
+            self.changelog, orjson.dumps(state.account_id), record, partition=state.partition
         )
 
     def delete(self, account_id: str) -> None:

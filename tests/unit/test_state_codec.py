@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import orjson
 import pytest
 
@@ -46,3 +48,45 @@ def test_a_record_in_neither_format_is_refused(states: list[AccountState]) -> No
     with pytest.raises(ValueError, match="not an account-state record"):
         decode_state(b"\x02garbage")
     assert encode_state(states[0])[:1] == b"\x01"
+
+
+def test_a_store_that_keeps_bytes_gets_the_changelog_record_without_a_second_encoding(
+    states: list[AccountState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import monitor.tablestore as ts
+    from monitor.outbound import Outbound
+
+    codec = AccountStateCodec()
+    kept: dict[str, bytes] = {}
+
+    class BytesStore(dict):  # type: ignore[type-arg]
+        """Like Faust's RocksDB store: values are kept encoded with the table's codec."""
+
+        def __setitem__(self, key: str, value: AccountState) -> None:
+            kept[key] = codec.dumps(value)
+            super().__setitem__(key, value)
+
+    class Table:
+        data = BytesStore()
+
+    encodings = 0
+    encode = ts.encode_state
+
+    def counted(state: AccountState) -> bytes:
+        nonlocal encodings
+        encodings += 1
+        return encode(state)
+
+    monkeypatch.setattr(ts, "encode_state", counted)
+    out = Outbound()
+    store = ts.TableStore(Table(), {}, out, "changelog")
+    for state in states[:20]:
+        store.put(state)
+    assert encodings == 20  # once per write, for both the changelog and the store
+    records = {orjson.loads(r.key): r.value for r in out.pending("changelog")}
+    assert records == kept
+    assert all(decode_state(kept[s.account_id]) == s for s in states[:20])
+    # outside a put, the codec encodes afresh (nothing stale is handed out)
+    state = copy.deepcopy(states[0])
+    state.probability += 0.5
+    assert decode_state(codec.dumps(state)) == state
