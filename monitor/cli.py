@@ -11,9 +11,13 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from monitor.core.models import ModelBook
 
 
 class UsageError(Exception):
@@ -122,6 +126,27 @@ def cmd_kafka(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint_for(args: argparse.Namespace, settings: Settings) -> ModelBook | None:
+    """The models a backtest starts from: ``--checkpoint``, else ``MONITOR_MODEL_CHECKPOINT``
+    when it names a file (said on stderr, so a cold and a warm run are never confused)."""
+    from monitor.checkpoint import load_models
+
+    path: Path | None = args.checkpoint
+    if path is None and settings.model_checkpoint:
+        path = Path(settings.model_checkpoint)
+        if not path.is_file():
+            raise UsageError(
+                f"MONITOR_MODEL_CHECKPOINT names {path}, which does not exist: train it with "
+                "monitor train, or unset the variable for a cold start."
+            )
+        print(f"backtest from the models in {path} (MONITOR_MODEL_CHECKPOINT)", file=sys.stderr)
+    if path is None:
+        return None
+    if not path.is_file():
+        raise UsageError(f"no model checkpoint at {path}: check the path or train one.")
+    return load_models(path)
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     from monitor.backtest import read_truth, replay_lines
     from monitor.report import build_report, write_plots
@@ -131,9 +156,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         truth = read_truth(args.truth) if args.truth else None
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    models = _checkpoint_for(args, settings)
     as_of = {row.account_id: row.as_of for row in truth or [] if row.as_of is not None}
     lines = _open_lines(args.file)
-    run = replay_lines(_progress(lines, "backtest"), settings, as_of)
+    run = replay_lines(_progress(lines, "backtest"), settings, as_of, models)
     scenario_file = Path(f"{args.truth}.scenario.json") if args.truth else None
     scenario = (
         json.loads(scenario_file.read_text())
@@ -157,6 +183,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
                 if k != "alerts":
                     print(f"portfolio.{k:22} {v}")
             print(f"portfolio.alerts{'':16} {len(value['alerts'])}")
+        elif key == "models":
+            for role, figures in value.items():
+                print(f"models.{role:25} {json.dumps(figures, separators=(', ', ': '))}")
+        elif isinstance(value, dict):
+            print(f"{key:32} {json.dumps(value, separators=(', ', ': '))}")
         else:
             print(f"{key:32} {value}")
     return 0
@@ -172,17 +203,78 @@ def _progress(items: list[bytes], what: str) -> Iterable[bytes]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from monitor.backtest import replay_lines
-    from monitor.worker import save_models
+    from monitor.checkpoint import save_models
 
-    run = replay_lines(_progress(_open_lines(args.file), "train"), _settings())
-    save_models(run.engine.models, args.checkpoint)
-    models = run.engine.models
-    print(
-        f"trained on {run.events} events: {models.labels} outcomes learned, active model "
-        f"{models.version}; checkpoint {args.checkpoint} (start a worker with "
-        f"MONITOR_MODEL_CHECKPOINT={args.checkpoint})"
+    if args.truth is None:
+        from monitor.backtest import replay_lines
+
+        run = replay_lines(_progress(_open_lines(args.file), "train"), _settings())
+        save_models(run.engine.models, args.checkpoint)
+        models = run.engine.models
+        print(
+            f"trained on {run.events} events: {models.labels} outcomes learned, active model "
+            f"{models.version}; checkpoint {args.checkpoint} (start a worker with "
+            f"MONITOR_MODEL_CHECKPOINT={args.checkpoint})"
+        )
+        return 0
+    from monitor.training import TrainOptions, train
+
+    if args.passes < 1 or not 0 <= args.hold_back < 1:
+        raise UsageError("--passes must be at least 1 and --hold-back from 0 up to (not) 1.")
+    options = TrainOptions(
+        passes=args.passes,
+        seed=args.seed,
+        hold_back=args.hold_back,
+        stream_outcomes=args.stream_outcomes,
+        alert_volume=args.alert_volume,
+        trees=args.trees,
     )
+    try:
+        trained = train(args.file, args.truth, _settings(), options)
+    except (FileNotFoundError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    save_models(trained.book, args.checkpoint)
+    s = trained.summary
+    held = (
+        f"held back {s['held_back']} examples of {s['held_back_accounts']} accounts "
+        f"({s['held_back_positives']} positive): ROC AUC {s['held_back_roc_auc']} fitted, "
+        f"{s['held_back_roc_auc_cold']} cold"
+        + (
+            f", {s['held_back_roc_auc_trees']} boosted trees"
+            if "held_back_roc_auc_trees" in s
+            else ""
+        )
+        if s["held_back"]
+        else "nothing held back"
+    )
+    kinds = [
+        f"{s[key]} {what}"
+        for key, what in (
+            ("as_of_examples", "at as_of"),
+            ("scoring_examples", "scorings labelled by delinquent_at"),
+            ("stream_outcomes", "stream outcomes"),
+        )
+        if s[key]
+    ]
+    print(
+        f"trained on {s['events']['count']} events from {s['from']} to {s['to']}: "
+        f"{s['examples']} examples ({', '.join(kinds)}; {s['positives']} positive), "
+        f"{s['passes']} passes, seed {s['seed']}; {held}\ncheckpoint {args.checkpoint}: the "
+        "warm-started model is the fallback the online champion must beat (monitor backtest "
+        "--checkpoint, or MONITOR_MODEL_CHECKPOINT for a worker or the demo)"
+    )
+    volume = s.get("alert_volume")
+    if volume:
+        same = volume["alert_open_same_volume"]
+        print(
+            f"alerts on this history at MONITOR_ALERT_OPEN={volume['alert_open']}: "
+            f"{volume['cold_alerts']} cold, {volume['warm_alerts']} warm-started; "
+            + (
+                f"the warm start raises as many at MONITOR_ALERT_OPEN={same}"
+                if same is not None
+                else "no threshold from 0.5 up gives the warm start as many"
+            )
+        )
     return 0
 
 
@@ -190,8 +282,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from monitor import simulator as sim
     from monitor import taiwan
 
+    config = taiwan.TaiwanConfig()
+    if args.id_mod:
+        try:
+            m, r = (int(part) for part in args.id_mod.split(":"))
+        except ValueError:
+            m = 0
+        if m < 1:
+            raise UsageError(
+                f"--id-mod takes M:R (clients whose ID % M == R), not {args.id_mod!r}."
+            )
+        config = taiwan.TaiwanConfig(id_mod=(m, r))
     try:
-        events, truth = taiwan.convert(args.csv)
+        events, truth = taiwan.convert(args.csv, config)
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     sim.write_events(events, args.events)
@@ -209,6 +312,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         scenario=args.scenario,
         keep_running=args.keep_running,
+        checkpoint=args.checkpoint,
     )
 
 
@@ -320,23 +424,72 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, help="write the JSON report here")
     p.add_argument("--plots", type=Path, help="write PNG plots into this folder")
     p.add_argument("--alerts", type=Path, help="write the alerts as JSON lines here")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="start from these models (from monitor train) instead of cold; they keep learning",
+    )
 
-    p = add("train", cmd_train, "learn from a file of past events; write a model checkpoint")
+    p = add(
+        "train",
+        cmd_train,
+        "learn from a file of past events (and their labelled outcomes); write a model checkpoint",
+    )
     p.add_argument("file", type=Path)
     p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument(
+        "--truth",
+        type=Path,
+        help="labelled outcomes (account_id,label,as_of,delinquent_at): fit on each account's "
+        "features at its as_of (rows without as_of: its scorings, labelled by delinquent_at); "
+        "the fitted model becomes the fallback",
+    )
+    p.add_argument("--passes", type=int, default=5, help="passes over the examples")
+    p.add_argument("--seed", type=int, default=1, help="seed of the order and the held-back set")
+    p.add_argument(
+        "--hold-back", type=float, default=0.2, help="share of the truth's accounts not fitted"
+    )
+    p.add_argument(
+        "--stream-outcomes",
+        action="store_true",
+        help="also fit the outcomes the stream resolves itself",
+    )
+    p.add_argument(
+        "--alert-volume",
+        action="store_true",
+        help="replay the history again with the trained models and say which MONITOR_ALERT_OPEN "
+        "raises as many alerts as the cold start did on it",
+    )
+    p.add_argument(
+        "--trees",
+        action="store_true",
+        help="also fit boosted trees on the same examples as the challenger, promoted by the "
+        "champion's rule (needs scikit-learn)",
+    )
 
     p = add("convert", cmd_convert, "convert a public data set to the event contract")
     p.add_argument("source", choices=["taiwan"])
     p.add_argument("csv", type=Path)
     p.add_argument("--events", type=Path, required=True)
     p.add_argument("--truth", type=Path, required=True)
+    p.add_argument(
+        "--id-mod",
+        metavar="M:R",
+        help="keep only the clients whose ID %% M == R (a split by client, e.g. 4:1)",
+    )
 
     p = add("demo", cmd_demo, "local broker, simulated portfolio with a shock, live alerts")
     sim_args(p, 2000, 180, "macro-shock")
     p.add_argument(
         "--keep-running",
         action="store_true",
-        help="leave the worker running after the summary (Ctrl-C stops it)",
+        help="leave the worker, this run's topics and the broker running after the summary "
+        "(Ctrl-C stops the worker; the summary says how to stop the broker)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="start the worker from these models (from monitor train; the file is not changed)",
     )
 
     p = add("receiver", cmd_receiver, "a webhook receiver that logs each request as JSON")

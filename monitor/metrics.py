@@ -34,14 +34,18 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from monitor.core.alerts import PORTFOLIO_KINDS
 from monitor.core.engine import Result
+from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
+from monitor.core.portfolio_watch import lending_growth, merged_history
 from monitor.evaluation import calibration, roc_auc
 
 #: Risk tiers always exported (at 0 when no account is in one).
 TIERS = ("low", "medium", "high", "critical")
-PORTFOLIO_KINDS = ("segment_drift", "model_drift", "reserve_coverage", "over_lending")
+#: Vintages (opening months) per product exported as curves: the newest year.
+VINTAGES_SHOWN = 12
 
 
 @dataclass
@@ -172,7 +176,85 @@ class PortfolioCollector(Collector):
         )
         for kind in PORTFOLIO_KINDS:
             alerts.add_metric([kind], float(kinds.get(kind, 0)))
-        families: list[Metric] = [tiers, counts, balances, losses, coverage, rolls, alerts]
+        reserve = GaugeMetricFamily(
+            "monitor_reserve_amount",
+            "The reserve held against expected loss (absent when no reserve is configured).",
+        )
+        if view.reserve > 0:
+            reserve.add_metric([], view.reserve)
+        mean_pd = GaugeMetricFamily(
+            "monitor_mean_pd",
+            "Mean scored probability of reaching 30+ days past due, by product and region.",
+            labels=segment_labels,
+        )
+        for key, seg in sorted(view.book.segments.items()):
+            mean_pd.add_metric(key.split("|"), seg.mean_pd)
+        roll_accounts = GaugeMetricFamily(
+            "monitor_roll_accounts",
+            "Accounts that moved between DPD buckets in the last month with moves (the counts "
+            "behind monitor_roll_rate, so that shares can be summed over segments).",
+            labels=[*segment_labels, "from_bucket", "to_bucket"],
+        )
+        if view.book.transitions:
+            for key, n in sorted(view.book.transitions[max(view.book.transitions)].items()):
+                roll_accounts.add_metric(key.split("|"), float(n))
+        vintage_accounts = GaugeMetricFamily(
+            "monitor_vintage_accounts",
+            "Accounts of a vintage (product accounts opened in one month); the newest only.",
+            labels=["product", "vintage"],
+        )
+        vintage_bad = GaugeMetricFamily(
+            "monitor_vintage_30plus_accounts",
+            "Accounts of a vintage that had reached 30+ days past due by each month on book "
+            "(cumulative); over monitor_vintage_accounts, the vintage curve.",
+            labels=["product", "vintage", "months_on_book"],
+        )
+        by_product: dict[str, list[str]] = {}
+        for key, vintage in view.book.vintages.items():
+            if vintage["n"]:
+                by_product.setdefault(key.split("|")[0], []).append(key)
+        for keys in by_product.values():
+            for key in sorted(keys)[-VINTAGES_SHOWN:]:
+                product, month = key.split("|")
+                vintage = view.book.vintages[key]
+                vintage_accounts.add_metric([product, month], float(vintage["n"]))
+                horizon = max((int(m) for m in vintage["bad"]), default=-1) + 1
+                running = 0
+                for months in range(horizon):
+                    running += vintage["bad"].get(str(months), 0)
+                    vintage_bad.add_metric([product, month, str(months)], float(running))
+        alert_rows = GaugeMetricFamily(
+            "monitor_portfolio_alert_open",
+            "1 for each open portfolio alert, by kind, segment, series, severity and action.",
+            labels=["kind", "product", "region", "series", "severity", "action"],
+        )
+        for alert in view.open_alerts:
+            alert_rows.add_metric(
+                [
+                    alert["kind"],
+                    alert["product"],
+                    alert["region"],
+                    alert["series"],
+                    alert["severity"],
+                    alert["action"],
+                ],
+                1.0,
+            )
+        families: list[Metric] = [
+            tiers,
+            counts,
+            balances,
+            losses,
+            coverage,
+            rolls,
+            alerts,
+            reserve,
+            mean_pd,
+            roll_accounts,
+            vintage_accounts,
+            vintage_bad,
+            alert_rows,
+        ]
         for name, (text, kind) in SCHEDULE_METRICS.items():
             value = float(view.schedule.get(name, 0.0))
             if kind == "counter":
@@ -230,8 +312,9 @@ class Metrics:
         )
         self.deliveries = Counter(
             "monitor_deliveries_total",
-            "Alert deliveries to sinks, by sink and outcome.",
-            ["sink", "outcome"],
+            "Alert deliveries, by sink (webhook, alertmanager, kafka), receiver (a URL's origin, "
+            "or the alerts topic) and outcome.",
+            ["sink", "receiver", "outcome"],
             registry=registry,
         )
         self.output_failures = Counter(
@@ -248,8 +331,8 @@ class Metrics:
         )
         self.delivery_queue = Gauge(
             "monitor_delivery_queue",
-            "Alerts waiting for delivery, by sink.",
-            ["sink"],
+            "Alerts waiting for delivery, by sink and receiver (a URL's origin).",
+            ["sink", "receiver"],
             registry=registry,
         )
         self.score_distribution = Histogram(
@@ -308,6 +391,51 @@ class Metrics:
             ["role"],
             registry=registry,
         )
+        self.challenger_leads = Gauge(
+            "monitor_model_challenger_leads",
+            "1 while the challenger has beaten the champion's log loss by the margin for the "
+            "patience in a row (it is not switched in).",
+            registry=registry,
+        )
+
+        # -- for the dashboards (added beside the metrics above; none of those changed) --
+        self.partition_event_time = Gauge(
+            "monitor_partition_event_time_seconds",
+            "Event time of the newest message processed, by input partition (epoch s); "
+            "dashboards show time() minus this as the event-time lag.",
+            ["partition"],
+            registry=registry,
+        )
+        self.alert_actions = Counter(
+            "monitor_alert_actions_total",
+            "Firing alerts by kind and recommended action.",
+            ["kind", "action"],
+            registry=registry,
+        )
+        self.coverage_min = Gauge(
+            "monitor_reserve_coverage_min",
+            "The floor of reserve over expected loss below which a reserve alert fires.",
+            registry=registry,
+        )
+        self.lending_growth = Gauge(
+            "monitor_lending_growth",
+            "30-day growth (event time) of limits per account, of drawdowns and of mean PD, by "
+            "product: the over-lending alert's readings.",
+            ["product", "series"],
+            registry=registry,
+        )
+        self.macro_indicator = Gauge(
+            "monitor_macro_indicator",
+            "Latest reading of each regional macro indicator.",
+            ["region", "indicator"],
+            registry=registry,
+        )
+        self.outcomes_learned = Gauge(
+            "monitor_model_outcomes_learned",
+            "Resolved outcomes the models have learned (the number in the model version).",
+            registry=registry,
+        )
+        self._newest: dict[int, float] = {}
 
         for reason in ("empty", "oversized", "not_json", "not_object", "schema", "semantic"):
             self.dead_letters.labels(reason=reason)  # at 0 from the start, for rate() queries
@@ -329,11 +457,33 @@ class Metrics:
             self.alerts.labels(
                 kind=alert["kind"], severity=alert["severity"], status=alert["status"]
             ).inc()
+            if alert["status"] == "firing":
+                self.alert_actions.labels(kind=alert["kind"], action=alert["action"]).inc()
         for outcome, _ in result.labels:
             self.labels_resolved.labels(outcome="positive" if outcome else "negative").inc()
 
+    def saw_event(self, partition: int, event_time: float) -> None:
+        """Keep the newest event time of each input partition."""
+        if event_time > self._newest.get(partition, float("-inf")):
+            self._newest[partition] = event_time
+            self.partition_event_time.labels(partition=str(partition)).set(event_time)
+
+    def record_macro(self, macro: MacroBook) -> None:
+        """Set the latest reading of each regional indicator."""
+        for region, series in macro.values.items():
+            for indicator, (latest, _) in series.items():
+                self.macro_indicator.labels(region=region, indicator=indicator).set(latest)
+
+    def record_lending(self, histories: list[list[dict[str, float]]]) -> None:
+        """Set the over-lending readings from the daily product totals of every partition here."""
+        for product, series in lending_growth(merged_history(histories)).items():
+            for name, growth in series.items():
+                self.lending_growth.labels(product=product, series=name).set(growth)
+
     def record_models(self, models: ModelBook) -> None:
         """Set the online model-quality gauges of every role."""
+        self.challenger_leads.set(1.0 if models.challenger_leads else 0.0)
+        self.outcomes_learned.set(models.labels)
         for role, judged in models.judged().items():
             self.model_active.labels(role=role).set(1.0 if judged.model is models.active else 0.0)
             recent = list(judged.recent)

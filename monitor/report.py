@@ -6,7 +6,9 @@ event comes after the first 20% of the stream; null when the truth has no ``as_o
 ``prequential_roc_auc`` / ``prequential_pr_auc`` (every resolved prediction, scored before its
 outcome was known), ``alert_precision``, ``alert_recall``, ``recall_with_7d_lead``,
 ``lead_time_days_median``, ``alerts_per_1000_accounts_month``, ``events``, ``accounts``,
-``model_version``.
+``model_version``, ``models`` (each role — ``scorecard`` or ``warm_start``, ``champion``,
+``challenger`` — with its windowed log loss and whether it scores), ``warm_start`` (what the
+checkpoint's fallback was trained on; null on a cold start).
 """
 
 from __future__ import annotations
@@ -137,6 +139,8 @@ def build_report(
             pr_auc([int(y) for y, _ in run.labels], [p for _, p in run.labels])
         ),
         "resolved_predictions": len(run.labels),
+        "models": run.engine.models.roles(),
+        "warm_start": run.engine.models.trained,
     }
     report["portfolio"] = portfolio_section(run, scenario)
     if truth is None:

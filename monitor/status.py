@@ -88,7 +88,8 @@ class StatusBoard:
         }
         deliveries: dict[str, dict[str, float]] = {}
         for labels, value in _samples(m.deliveries):
-            deliveries.setdefault(labels["sink"], {})[labels["outcome"]] = value
+            sink = f"{labels['sink']} {labels['receiver']}".rstrip()
+            deliveries.setdefault(sink, {})[labels["outcome"]] = value
         lag = sum(v for _, v in _samples(m.consumer_lag))
         event_time = _samples(m.event_lag)[0][1]
         return {

@@ -1,8 +1,12 @@
 """The engine's :class:`~monitor.core.store.Store` over changelog-backed Faust tables.
 
 The accounts table's values are :class:`AccountState` objects: the ``account-state`` codec turns
-them into compact JSON only on their way to the changelog (and back when a table is recovered),
-so an in-memory table hands the engine ready objects instead of decoding a dict on every read.
+them into bytes only on their way to the changelog (and back when a table is recovered), so an
+in-memory table hands the engine ready objects instead of decoding a dict on every read. A state
+is written as the JSON of :meth:`AccountState.to_dict`, deflated against a fixed preset
+dictionary (a typical state's JSON, so that the keys, product names and the shape of bills and
+pending snapshots cost almost nothing): about a third of its JSON, for about 20 us of CPU per
+record. A record that begins with ``{`` is the plain JSON written before, and is still read.
 With an :class:`~monitor.outbound.Outbound`, a write sets the table's store and queues the
 changelog record there (Faust's own write would send it alone, at several times the cost); the
 record is the one Faust writes: the key as JSON, the value in the codec.
@@ -10,6 +14,7 @@ record is the one Faust writes: the key as JSON, the value in the codec.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +31,7 @@ ACCOUNT_CODEC = "account-state"
 
 
 class AccountStateCodec(codecs.Codec):
-    """Account states as the JSON of :meth:`AccountState.to_dict` in changelogs.
+    """Account states in changelogs: :func:`encode_state` and :func:`decode_state`.
 
     >>> codec = AccountStateCodec()
     >>> codec.loads(codec.dumps(AccountState("a1", partition=2))).partition
@@ -37,7 +42,7 @@ class AccountStateCodec(codecs.Codec):
         return encode_state(obj)
 
     def _loads(self, s: bytes) -> Any:
-        return AccountState.from_dict(orjson.loads(s))
+        return decode_state(s)
 
 
 codecs.register(ACCOUNT_CODEC, AccountStateCodec())
@@ -64,9 +69,63 @@ def accounts_table(app: Any, partitions: int) -> Any:
     return table
 
 
+#: The preset dictionary of the deflated state records of format 1: never change it (records
+#: of format 1 in changelogs and RocksDB are read with it); a new dictionary is a new format.
+_ZDICT_1 = (
+    b'{"a":"a000009","pt":0,"r":"north","pr":[{"p":"cash_loan","l":20600.0,"o":20454,"c":0,'
+    b'"b":[["a000009-L01-01",20580,20590,2352.89,2352.89,2352.89,1,"F"]],"oc":"F","pr":[1.0],'
+    b'"lp":20584,"lb":4635.889999999999,"pu":0.3392611650485437,"pl":0,"ct":["north","current",'
+    b'4635.89,3.83,0.00127,20600.0],"mo":676,"mb":"current"},{"p":"credit_pay","l":12500.0,'
+    b'"o":20454,"c":0,"b":[["a000009-C04",20554,20564,250.0,25.0,250.0,1,"F"],["a000009-C05",'
+    b'20584,20594,1460.91,146.09,146.09,1,""]],"oc":"FFXF","pr":[1.0,1.0,0.0,1.0],"lp":20593,'
+    b'"lb":0.0,"pu":0.0,"pl":0,"ct":["north","current",1314.82,1.34,0.00127,12500.0],"mo":676,'
+    b'"mb":"current"}],"at":{"age":35,"monthly_income":7940.61,"employment":"salaried"},"br":[],'
+    b'"ds":-1,"ed":0,"p":0.0012696436258092649,"t":"low","pp":0.02537952211231668,"ptr":"low",'
+    b'"le":1779287040.0,"li":"a000009-0017","nc":20602,"of":19271,"ob":[],"oo":19271,"pe":[[20541,'
+    b"0.23934,[7.0,1.0,0.6666666666666666,0.0,0.3333333333333333,0.6666666666666666,1.0,"
+    b"0.0959056,0.0959056,41.0,0.0,2.0,0.0,0.0,2.9,10.407318772389159,5.13,-0.04924058543389975,"
+    b'60.0,0.9552,0.0,0.0959056],"scorecard@0"],[20560,0.00191,[0.0,0.0,0.6666666666666666,0.0,'
+    b"0.3333333333333333,0.6666666666666666,1.0,0.0,0.0,3.0,0.0,2.0,0.0,0.3392611650485437,"
+    b"3.533333333333333,10.407318772389159,5.14,-0.0405963867813135,60.0,0.9552,0.0,0.02],"
+    b'"online-logistic@1987"],[20580,0.00246,[0.0,0.0,0.75,0.0,0.25,0.6666666666666666,0.0,0.0,'
+    b"0.0,23.0,0.0,2.0,0.0,0.3392611650485437,4.2,10.407318772389159,5.27,0.08460523403642206,"
+    b'10.0,0.5885,1.0,0.02],"online-logistic@3221"]],"al":{},"bh":0.6008}'
+)
+#: First byte of a deflated state record of format 1 (plain JSON records begin with ``{``).
+_DEFLATED_1 = b"\x01"
+#: Deflate level of state records: 3 gave 338 bytes per record on the bench's states, against
+#: 367 at 1 and 320 at 6, at about the same CPU time as 1 and a fifth less than 6.
+_LEVEL = 3
+
+
 def encode_state(state: AccountState) -> bytes:
-    """An account's state as its changelog record holds it."""
-    return orjson.dumps(state.to_dict())
+    """An account's state as its changelog record holds it (deflated JSON, format 1).
+
+    >>> state = AccountState("a1", partition=2, region="north")
+    >>> record = encode_state(state)
+    >>> record[:1], decode_state(record) == state, len(record) < len(orjson.dumps(state.to_dict()))
+    (b'\\x01', True, True)
+    """
+    deflate = zlib.compressobj(_LEVEL, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, _ZDICT_1)
+    return _DEFLATED_1 + deflate.compress(orjson.dumps(state.to_dict())) + deflate.flush()
+
+
+def decode_state(record: bytes) -> AccountState:
+    """An account's state from its changelog record: deflated JSON (format 1) or plain JSON.
+
+    Raises ValueError for a record in neither.
+
+    >>> decode_state(b'{"a":"a1","pt":0,"r":"","pr":[],"at":{},"br":[],"ds":-1,"ed":0,"p":0.0,'
+    ...     b'"t":"","pp":-1.0,"ptr":"","le":0.0,"li":"","nc":-1,"of":-1,"ob":[],"oo":-1,"pe":[],'
+    ...     b'"al":{}}').account_id
+    'a1'
+    """
+    if record[:1] == _DEFLATED_1:
+        inflate = zlib.decompressobj(-15, _ZDICT_1)
+        record = inflate.decompress(record[1:]) + inflate.flush()
+    elif record[:1] != b"{":
+        raise ValueError(f"not an account-state record (begins with {record[:1]!r})")
+    return AccountState.from_dict(orjson.loads(record))
 
 
 def state_bytes(state: AccountState) -> int:

@@ -91,6 +91,8 @@ class Result:
     labels: list[tuple[bool, float]] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     scores: list[tuple[str, float, float]] = field(default_factory=list)  # account, time, p
+    #: the model inputs of each of ``scores``, in the same order (what was scored)
+    inputs: list[dict[str, float]] = field(default_factory=list)
     risk: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)  # None: closed
     duplicate: bool = False  # the event was applied before (a redelivery): nothing was done
     timers: int = 0
@@ -166,6 +168,12 @@ class Engine:
             if state.outbox and state.outbox_offset >= from_offset >= 0:
                 resend.extend(state.outbox)
         return resend
+
+    def save(self) -> None:
+        """Save what the store cannot rebuild from account state (the portfolio books' monthly
+        transitions, vintages and drawdowns); call it at the end of each batch, before the
+        store is flushed."""
+        self.tracker.save_books()
 
     def _recover_learning(self, partition: int) -> None:
         """Take back the learner saved when a day last closed, and the outcomes this partition
@@ -437,6 +445,7 @@ class Engine:
         x = ft.as_dict(x_values)
         score = models.score(x)
         result.scores.append((state.account_id, time, score.probability))
+        result.inputs.append(x)
         old_tier = state.tier or None
         state.probability = score.probability
         state.tier = self.config.policy.tier(score.probability)
@@ -523,7 +532,9 @@ class Engine:
         p = state.probability
         current = state.alerts.get(BORROWER_RISK)
         if current is None and p >= policy.open_at and dpd < 30:
-            current = OpenAlert(alert_id(state.account_id, BORROWER_RISK, trigger), time, p)
+            current = OpenAlert(
+                alert_id(state.account_id, BORROWER_RISK, trigger), time, p, product, state.region
+            )
             state.alerts[BORROWER_RISK] = current
             status = "firing"
         elif current is not None and p < policy.clear_at:
@@ -535,8 +546,8 @@ class Engine:
             alert_id=current.alert_id,
             status=status,
             account_id=state.account_id,
-            product=product,
-            region=state.region,
+            product=current.product or product,  # a resolution names what its alert named
+            region=current.region or state.region,
             probability=p,
             tier=state.tier,
             reasons=told.reasons,
@@ -558,8 +569,8 @@ class Engine:
                     alert_id=alert.alert_id,
                     status="resolved",
                     account_id=state.account_id,
-                    product="",
-                    region=state.region,
+                    product=alert.product or next(iter(state.products), ""),
+                    region=alert.region or state.region,
                     probability=state.probability,
                     tier=state.tier,
                     reasons=["Account closed."],

@@ -6,7 +6,10 @@ and applies the change to its partition's :class:`~monitor.core.portfolio.Portfo
 partition's event-time clock leaves a day, the day is closed: the book as it stands is handed on
 as the partition's :class:`~monitor.core.schedule.DayPartial` of that day (the portfolio desk
 merges the partitions' partials and watches the whole book), and the book is saved (one store
-entry per partition and day). After a restart or a reassignment the sums come back from the
+entry per partition and day). What the accounts' own contributions cannot rebuild
+(monthly transitions, vintages, the day's drawdowns) is also saved at the end of every batch
+that changed it (:meth:`save_books`, a few KB per partition), so a restart loses none of it.
+After a restart or a reassignment the sums come back from the
 accounts' own contributions (:meth:`recover`); revoking a partition forgets everything held for
 it (:meth:`release`).
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import pickle
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +33,21 @@ from monitor.core.store import Store
 
 def _key(partition: int) -> str:
     return f"portfolio:p{partition}"
+
+
+def _book_key(partition: int) -> str:
+    return f"portfolio-book:p{partition}"
+
+
+def _encode_book(book: PortfolioBook) -> str:
+    parts = (book.transitions, book.vintages, dict(book.drawdowns), book.changes)
+    return base64.b64encode(pickle.dumps(parts, protocol=5)).decode()
+
+
+def _decode_book(text: str, book: PortfolioBook) -> None:
+    transitions, vintages, drawdowns, changes = pickle.loads(base64.b64decode(text))
+    book.transitions, book.vintages, book.changes = transitions, vintages, changes
+    book.drawdowns = defaultdict(float, drawdowns)
 
 
 def _encode(value: object) -> str:
@@ -51,6 +69,7 @@ class PortfolioTracker:
         self._reserves: dict[int, float] = {}  # the latest reserve_updated amount
         self._day_macro: dict[int, tuple[int, MacroBook]] = {}  # as the current day began
         self._tiers: dict[int, Counter[str]] = {}
+        self._saved: dict[int, int] = {}  # partition -> book.changes when last saved
 
     # -- per partition --------------------------------------------------------------------
     def book(self, partition: int) -> PortfolioBook:
@@ -91,6 +110,10 @@ class PortfolioTracker:
             if day_macro is not None:
                 self._day_macro[partition] = (second + 1, day_macro)
         book = self.book(partition)
+        saved_book = self.store.get_extra(_book_key(partition))
+        if saved_book is not None:  # as of the last batch, newer than the day's close
+            _decode_book(saved_book, book)
+        self._saved[partition] = book.changes
         book.segments.clear()  # the sums come back from the accounts' own contributions
         tiers = self._tiers[partition] = Counter()
         for state in states:
@@ -107,6 +130,15 @@ class PortfolioTracker:
         self._reserves.pop(partition, None)
         self._day_macro.pop(partition, None)
         self._tiers.pop(partition, None)
+        self._saved.pop(partition, None)
+
+    def save_books(self) -> None:
+        """Save each book's transitions, vintages and drawdowns if they changed since the last
+        save (the worker calls this at the end of every batch, before the state is written)."""
+        for partition, book in self._books.items():
+            if book.changes != self._saved.get(partition):
+                self.store.put_extra(_book_key(partition), _encode_book(book), partition)
+                self._saved[partition] = book.changes
 
     def partitions(self) -> set[int]:
         """The partitions with a book, a closed day or tier counts here."""
@@ -173,6 +205,7 @@ class PortfolioTracker:
         for day in range(closed + 1, today):
             partials.append(DayPartial(partition, day, book.copy(), macro.copy(), reserve))
             book.drawdowns.clear()  # a day's drawdowns go with that day
+        book.changes += 1  # the day's drawdowns left the book
         self._closed[partition] = today - 1
         saved = (book, today - 1, reserve, self._day_macro[partition][1])
         self.store.put_extra(_key(partition), _encode(saved), partition)

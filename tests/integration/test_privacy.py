@@ -16,14 +16,11 @@ import re
 import urllib.request
 
 import orjson
-import pytest
 
 from monitor import kafkaio
 from monitor import simulator as sim
 from monitor.core.privacy import pseudonymise
 from tests.support.receiver import WebhookReceiver
-
-pytestmark = pytest.mark.integration
 
 KEY = "it-pseudonymise-key-7f3a"
 SECRET = "it-webhook-secret-91c2"

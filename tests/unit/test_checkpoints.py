@@ -7,12 +7,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from monitor.checkpoint import load_models, save_models
 from monitor.cli import main
 from monitor.core.models import ModelBook
 from monitor.simulator import SimConfig, simulate, write_events
-from monitor.worker import load_models, save_models
-
-pytestmark = pytest.mark.unit
 
 
 def test_checkpoint_round_trip_predicts_the_same(tmp_path: Path) -> None:
@@ -59,5 +57,5 @@ def test_checkpoint_of_another_model_format_says_so(tmp_path: Path) -> None:
     old.format = 1
     path = tmp_path / "old.ckpt"
     path.write_bytes(old.to_bytes())
-    with pytest.raises(SettingsError, match="model format 1, this version reads format 2"):
+    with pytest.raises(SettingsError, match="model format 1, this version reads format 3"):
         load_models(path)

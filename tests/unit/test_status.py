@@ -1,11 +1,8 @@
-import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.core.portfolio import Contribution, Move, PortfolioBook
 from monitor.metrics import Metrics, PortfolioView
 from monitor.status import PAGE, RECENT_ALERTS, StatusBoard
-
-pytestmark = pytest.mark.unit
 
 
 def test_state_reports_buckets_rates_tiers_and_newest_alerts_first() -> None:

@@ -17,7 +17,6 @@ from monitor.core.state import ProductLedger
 from monitor.core.timeutil import DAY, iso_time, parse_time
 from monitor.taiwan import COLUMNS, STATUS, client_events, convert
 
-pytestmark = pytest.mark.unit
 SHARED = Path(
     os.environ.get(
         "MONITOR_TAIWAN_DIR",

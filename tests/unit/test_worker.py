@@ -16,8 +16,6 @@ from monitor.sinks.base import MemorySink
 from monitor.worker import Monitor
 from tests.unit.core.helpers import raw
 
-pytestmark = pytest.mark.unit
-
 
 class Capture:
     """What the worker wrote to one topic: records queued in its outbound, and ``send_soon``
@@ -307,6 +305,53 @@ def test_a_failing_batch_ends_the_process_before_faust_can_commit_it(worker, mon
         asyncio.run(monitor._agent(_Batches()))
     # the process ended inside the batch, before it was acknowledged
     assert exits == [(worker_module.EXIT_PROCESSING_FAILED, [])]
+
+
+def test_two_webhooks_are_two_metric_series_named_by_origin_only(tmp_path) -> None:
+    """Each webhook URL has its own queue gauge and delivery counters, labelled with its origin
+    (never the path or query, which may carry a token): one receiver down, one up."""
+    from prometheus_client import generate_latest
+
+    from tests.support.receiver import WebhookReceiver
+
+    with WebhookReceiver() as up, WebhookReceiver() as down:
+        down.set_status(503)
+        settings = Settings(
+            data_dir=tmp_path,
+            partitions=1,
+            app_id="unit-two-hooks",
+            webhook_urls=(f"{up.url}?token=s3cret", f"{down.base_url}/hooks/t0ken"),
+        )
+        registry = CollectorRegistry()
+        monitor = Monitor(settings, registry)
+
+        def sample(name: str, **labels: str) -> float | None:
+            return registry.get_sample_value(name, {"sink": "webhook", **labels})
+
+        async def deliver() -> bytes:
+            for sink in monitor.sinks:
+                await sink.start()
+            for n in range(4):
+                for sink in monitor.sinks:
+                    sink.offer({"alert_id": f"{n:024x}", "status": "firing"})
+            for _ in range(600):  # until the up sink's queue is empty (its gauge went to 4)
+                empty = sample("monitor_delivery_queue", receiver=up.base_url) == 0
+                if empty and len(down.all_requests) >= 1:
+                    break
+                await asyncio.sleep(0.05)
+            page = generate_latest(registry)
+            assert sample("monitor_delivery_queue", receiver=up.base_url) == 0
+            assert sample("monitor_delivery_queue", receiver=down.base_url) == 4  # 1 in flight
+            for sink in monitor.sinks:
+                await sink.stop(timeout_s=0.1)
+            return page
+
+        page = asyncio.run(deliver())
+
+    assert sample("monitor_deliveries_total", receiver=up.base_url, outcome="delivered") == 4
+    assert sample("monitor_deliveries_total", receiver=down.base_url, outcome="delivered") == 0
+    assert sample("monitor_deliveries_total", receiver=down.base_url, outcome="error") >= 1
+    assert b"s3cret" not in page and b"t0ken" not in page and b"/alerts" not in page
 
 
 def _monitor(tmp_path, name: str, partitions: int = 1) -> Monitor:

@@ -16,8 +16,6 @@ from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore
 from tests.unit.core.helpers import bill, opened, pay
 
-pytestmark = pytest.mark.unit
-
 
 def _steady(rng: random.Random) -> dict[str, float]:
     return {

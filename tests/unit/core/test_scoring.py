@@ -11,8 +11,6 @@ import pytest
 from monitor.core.models import CHECKPOINT_FORMAT, Judged, ModelBook
 from monitor.core.scoring import OnlineLogistic, Scorecard, band, base_feature, model_inputs
 
-pytestmark = pytest.mark.unit
-
 
 def test_inputs_carry_bands_and_the_billing_phase() -> None:
     ahead = model_inputs({"pay_to_due_ratio": 0.1, "days_to_next_due": 5.0, "dpd": 0.0})
@@ -95,7 +93,7 @@ def test_a_checkpoint_round_trips_with_its_detector() -> None:
 def test_a_checkpoint_of_the_previous_format_is_refused_with_a_sentence() -> None:
     book = ModelBook()
     del book.format  # as books pickled before the format existed
-    with pytest.raises(ValueError, match="model format 1, this version reads format 2"):
+    with pytest.raises(ValueError, match="model format 1, this version reads format 3"):
         ModelBook.from_bytes(pickle.dumps(book))
 
 

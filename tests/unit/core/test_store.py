@@ -14,8 +14,6 @@ from monitor.core.macro import MacroBook
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore, WriteBackStore
 
-pytestmark = pytest.mark.unit
-
 
 class SerialisingStore:
     """Like the worker's table store: every write is serialised to bytes, every read parsed,
