@@ -146,6 +146,21 @@ class PortfolioBook:
         self.changes += 1
         self.drawdowns[segment(product, region)] += amount
 
+    def copy(self) -> PortfolioBook:
+        """An independent copy of the book as it stands."""
+        out = PortfolioBook()
+        for key, seg in self.segments.items():
+            out.segments[key] = Segment(
+                dict(seg.counts), dict(seg.balances), seg.expected_loss, seg.pd_sum, seg.limit
+            )
+        out.transitions = {month: dict(counts) for month, counts in self.transitions.items()}
+        out.vintages = {
+            key: {"n": vintage["n"], "bad": dict(vintage["bad"])}
+            for key, vintage in self.vintages.items()
+        }
+        out.drawdowns.update(self.drawdowns)
+        return out
+
     @classmethod
     def merged(cls, books: list[PortfolioBook]) -> PortfolioBook:
         """One book summing several (the partitions a worker holds)."""

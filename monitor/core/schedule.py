@@ -26,7 +26,6 @@ worker until the learner and desk run as their own agents).
 from __future__ import annotations
 
 import base64
-import hashlib
 import pickle
 from collections import deque
 from collections.abc import Iterable
@@ -34,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.core.macro import MacroBook
-from monitor.core.models import ModelBook
+from monitor.core.models import ModelBook, Score
 from monitor.core.portfolio import PortfolioBook
 from monitor.core.portfolio_watch import PortfolioWatch, WatchConfig
 from monitor.core.quality import roc_auc
@@ -44,10 +43,6 @@ LABEL = "label"
 BEHAVIOUR = "behaviour"
 #: days whose learnt outcomes the learner remembers (not to learn one twice)
 DONE_DAYS = 3
-
-
-def _digest(outcome: Outcome) -> bytes:
-    return hashlib.blake2b(repr(outcome.key).encode(), digest_size=12).digest()
 
 
 @dataclass(frozen=True)
@@ -80,8 +75,9 @@ class Outcome:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        """What makes it the same outcome when it is handed on twice (after a redelivery)."""
-        return self.kind, self.account, self.time, tuple(sorted(self.x.items()))
+        """What makes it the same outcome when it is handed on twice (after a redelivery): an
+        account has one snapshot a day at most, and one behaviour observation a touch."""
+        return self.kind, self.account, self.time
 
 
 def _encode(value: object) -> str:
@@ -103,9 +99,25 @@ def decode_outcomes(text: str) -> list[Outcome]:
     return [o for o in outcomes if isinstance(o, Outcome)] if isinstance(outcomes, list) else []
 
 
-def _copy(book: ModelBook) -> ModelBook:
-    copied: ModelBook = pickle.loads(pickle.dumps(book, protocol=5))
-    return copied
+class ModelVersion:
+    """What scores the days a version applies to: copies of the model that scored when it was
+    published and of the behaviour-change detector (the judges and the other roles stay with
+    the learner's book)."""
+
+    def __init__(self, book: ModelBook) -> None:
+        self.version = book.version
+        self.labels = book.labels
+        self.model, self.behaviour = pickle.loads(
+            pickle.dumps((book.active, book.behaviour), protocol=5)
+        )
+
+    def score(self, x: dict[str, float]) -> Score:
+        """Score one account."""
+        return Score(self.model.predict(x), self.version, self.model, x)
+
+
+def _copy(book: ModelBook) -> ModelVersion:
+    return ModelVersion(book)
 
 
 @dataclass
@@ -114,13 +126,13 @@ class ModelVersions:
 
     lag: int = 1
     #: applies-from day -> the model book (read only); the first applies from the start
-    books: dict[int, ModelBook] = field(default_factory=dict)
+    books: dict[int, ModelVersion] = field(default_factory=dict)
     #: the last day learnt (None: none yet)
     closed_through: int | None = None
     #: the first day of the stream: days before it have nothing to learn
     start: int | None = None
 
-    def publish(self, applies_from: int, book: ModelBook) -> None:
+    def publish(self, applies_from: int, book: ModelVersion) -> None:
         self.books[applies_from] = book
 
     def ready(self, day: int) -> bool:
@@ -130,7 +142,7 @@ class ModelVersions:
             return True
         return self.closed_through is not None and self.closed_through >= needed
 
-    def for_day(self, day: int) -> ModelBook:
+    def for_day(self, day: int) -> ModelVersion:
         """The newest version applying on ``day`` (the first one if none applies yet)."""
         best = min(self.books)
         for applies_from in self.books:
@@ -216,7 +228,7 @@ class Learner:
         self.pending: dict[int, dict[tuple[Any, ...], Outcome]] = {}
         #: keys of the outcomes of the last days learnt, by day: handed on again (an event
         #: redelivered after a restart), they are not learnt twice
-        self.done: dict[int, set[bytes]] = {}
+        self.done: dict[int, set[tuple[Any, ...]]] = {}
         self.learnt = 0
         self.late = 0
         #: day -> (rolling AUC after that day's learning, the model that scored that day)
@@ -246,7 +258,7 @@ class Learner:
         once, however often it is handed on)."""
         day = outcome.day if day is None else day
         closed = self.versions.closed_through
-        if self.done and any(_digest(outcome) in keys for keys in self.done.values()):
+        if self.done and any(outcome.key in keys for keys in self.done.values()):
             return
         if closed is not None and day <= closed:
             self.late += 1  # its day is learnt already: learnt with the next day closed
@@ -285,7 +297,7 @@ class Learner:
                 self.models.behaviour.update(outcome.x)
             self.learnt += 1
         self.versions.closed_through = day
-        self.done[day] = {_digest(o) for o in outcomes}
+        self.done[day] = {o.key for o in outcomes}
         for old in [d for d in self.done if d < day - DONE_DAYS]:
             del self.done[old]
         if outcomes:
@@ -408,7 +420,7 @@ class LocalSchedule:
         """True when the version that scores ``day`` is published."""
         return self.learner.versions.ready(day)
 
-    def model_for(self, day: int) -> ModelBook:
+    def model_for(self, day: int) -> ModelVersion:
         """The version that scores ``day``."""
         versions = self.learner.versions
         if not versions.ready(day):

@@ -58,11 +58,6 @@ def _decode(text: str) -> object:
     return pickle.loads(base64.b64decode(text))  # the monitor's own state only
 
 
-def _copy_book(book: PortfolioBook) -> PortfolioBook:
-    copied: PortfolioBook = pickle.loads(pickle.dumps(book, protocol=5))
-    return copied
-
-
 class PortfolioTracker:
     """Books, closed days, streamed reserves and tier counts of the input partitions held."""
 
@@ -208,7 +203,7 @@ class PortfolioTracker:
         reserve = self._reserves.get(partition)
         partials = []
         for day in range(closed + 1, today):
-            partials.append(DayPartial(partition, day, _copy_book(book), macro.copy(), reserve))
+            partials.append(DayPartial(partition, day, book.copy(), macro.copy(), reserve))
             book.drawdowns.clear()  # a day's drawdowns go with that day
         book.changes += 1  # the day's drawdowns left the book
         self._closed[partition] = today - 1
