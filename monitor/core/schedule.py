@@ -26,7 +26,9 @@ worker until the learner and desk run as their own agents).
 from __future__ import annotations
 
 import base64
+import hashlib
 import pickle
+from array import array
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -78,6 +80,12 @@ class Outcome:
         """What makes it the same outcome when it is handed on twice (after a redelivery): an
         account has one snapshot a day at most, and one behaviour observation a touch."""
         return self.kind, self.account, self.time
+
+
+def _digest(key: tuple[Any, ...]) -> int:
+    """A stable 64-bit digest of an outcome's key (what the learner remembers of the outcomes
+    it has learnt: a few bytes each, the same in every process)."""
+    return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "big")
 
 
 def _encode(value: object) -> str:
@@ -226,9 +234,9 @@ class Learner:
         self.auc_window = auc_window
         self.recent: deque[tuple[bool, float]] = deque(maxlen=auc_window)
         self.pending: dict[int, dict[tuple[Any, ...], Outcome]] = {}
-        #: keys of the outcomes of the last days learnt, by day: handed on again (an event
-        #: redelivered after a restart), they are not learnt twice
-        self.done: dict[int, set[tuple[Any, ...]]] = {}
+        #: digests of the keys of the outcomes of the last days learnt, by day: handed on again
+        #: (an event redelivered after a restart), they are not learnt twice
+        self.done: dict[int, set[int]] = {}
         self.learnt = 0
         self.late = 0
         #: day -> (rolling AUC after that day's learning, the model that scored that day)
@@ -236,8 +244,12 @@ class Learner:
 
     def __getstate__(self) -> dict[str, Any]:
         # the newest version is always a copy of the models (they learn only as a day closes,
-        # and then publish): saved once
+        # and then publish): saved once. The outcomes waiting for their day are not saved: the
+        # store keeps them apart until they are learnt, and a restart adds them back, so the
+        # saved learner stays the size of its models however many outcomes are waiting
         state = self.__dict__.copy()
+        state["pending"] = {}
+        state["done"] = {day: array("Q", sorted(keys)).tobytes() for day, keys in self.done.items()}
         books = dict(self.versions.books)
         newest = max(books)
         books[newest] = None  # type: ignore[assignment]
@@ -249,6 +261,10 @@ class Learner:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         newest = state.pop("_newest", None)
+        state["done"] = {
+            day: keys if isinstance(keys, set) else set(array("Q", keys))
+            for day, keys in state.get("done", {}).items()
+        }
         self.__dict__.update(state)
         if newest is not None:
             self.versions.books[newest] = _copy(self.models)
@@ -258,7 +274,7 @@ class Learner:
         once, however often it is handed on)."""
         day = outcome.day if day is None else day
         closed = self.versions.closed_through
-        if self.done and any(outcome.key in keys for keys in self.done.values()):
+        if self.done and any(_digest(outcome.key) in keys for keys in self.done.values()):
             return
         if closed is not None and day <= closed:
             self.late += 1  # its day is learnt already: learnt with the next day closed
@@ -297,7 +313,7 @@ class Learner:
                 self.models.behaviour.update(outcome.x)
             self.learnt += 1
         self.versions.closed_through = day
-        self.done[day] = {o.key for o in outcomes}
+        self.done[day] = {_digest(o.key) for o in outcomes}
         for old in [d for d in self.done if d < day - DONE_DAYS]:
             del self.done[old]
         if outcomes:

@@ -213,3 +213,31 @@ def test_the_desk_watches_the_whole_book_once_whatever_its_partitions() -> None:
     assert firing == [("segment_drift", "north")]  # once, for the whole book
     assert alone_alerts == []
     assert desk.book.summary()["credit_pay|north"]["accounts"] == 120
+
+
+def test_the_saved_learner_is_the_size_of_its_models_not_of_the_outcomes_waiting() -> None:
+    """A saved learner goes to the changelog as one record, each day: the outcomes waiting for
+    their day are kept apart in the store (and added back at a restart), and the outcomes learnt
+    are remembered by small digests, so a large book does not make the record too large for
+    Kafka."""
+    schedule = LocalSchedule(ModelBook(), WatchConfig(), partitions=[0])
+    schedule.learner.passed(0, 100)
+    for outcome in _outcomes(100, day=100):
+        schedule.outcome(outcome)
+    schedule.learner.passed(0, 101)
+    small = len(schedule.save_learner())
+    for outcome in _outcomes(20_000, day=101, seed=5):
+        schedule.outcome(outcome)
+    assert len(schedule.save_learner()) < small * 1.05
+    schedule.learner.passed(0, 102)  # 20,000 outcomes learnt and remembered
+    assert schedule.learner.models.labels == 20_100
+    remembered = schedule.learner.__getstate__()["done"]
+    assert sum(len(keys) for keys in remembered.values()) <= 20_100 * 8  # 8 bytes an outcome
+    assert len(schedule.save_learner()) < 512 * 1024  # one record of the worker's batches
+    restored = LocalSchedule(ModelBook(), WatchConfig(), partitions=[0])
+    restored.restore_learner(schedule.save_learner())
+    assert restored.learner.models.labels == 20_100
+    for outcome in _outcomes(20_000, day=101, seed=5):  # handed on again after a restart
+        restored.outcome(outcome)
+    restored.learner.passed(0, 103)
+    assert restored.learner.models.labels == 20_100 and restored.learner.late == 0
