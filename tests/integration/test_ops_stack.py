@@ -54,6 +54,15 @@ def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> Non
         )
         try:
             worker.start()
+            # Prometheus has the worker's gauges before the stream starts, so the annotations
+            # see the reserve alert open (0, then 1) instead of finding it open at the first scrape
+            _eventually(
+                lambda: opsstack.query(
+                    prom, 'monitor_portfolio_alerts_open{kind="reserve_coverage"} == 0'
+                ),
+                90,
+                "Prometheus scraping the worker before the stream",
+            )
             simulation = sim.simulate(
                 sim.SimConfig(accounts=300, days=150, seed=21, scenario="macro-shock")
             )
