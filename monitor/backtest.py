@@ -16,7 +16,8 @@ from typing import Any
 
 from monitor.core.engine import Engine
 from monitor.core.events import InvalidEvent, parse_event
-from monitor.core.models import ModelBook, Score
+from monitor.core.models import ModelBook
+from monitor.core.schedule import LABEL
 from monitor.core.store import MemoryStore
 from monitor.core.timeutil import DAY, parse_time
 from monitor.engine_config import engine_config
@@ -89,43 +90,15 @@ def read_truth(path: Path) -> list[Truth]:
 def engine_for(settings: Settings, models: ModelBook | None = None) -> Engine:
     """An engine configured like the worker's, over an in-memory store, with ``models`` (a
     checkpoint's) or fresh ones."""
-    return Engine(
-        MemoryStore(), models or ModelBook(), engine_config(settings, settings.partitions)
-    )
+    return Engine(MemoryStore(), models or ModelBook(), engine_config(settings, 1))
 
 
 class _Recorder:
-    """Records what the book is asked to score and learn while a replay runs.
+    """What a recording replay keeps between scorings: how far apart they are kept."""
 
-    The engine scores through ``ModelBook.score`` once per entry of ``Result.scores``, in the
-    same order, and learns through ``ModelBook.learn``; the recorder shadows both on the book
-    instance for the length of the replay and removes itself after (the book stays picklable).
-    """
-
-    def __init__(self, book: ModelBook) -> None:
-        self.book = book
-        self.scored: list[dict[str, float]] = []
-        self.learned: list[tuple[dict[str, float], bool]] = []
-        self.every = 0.0
+    def __init__(self, every: float) -> None:
+        self.every = every
         self.last: dict[str, float] = {}
-
-    def __enter__(self) -> _Recorder:
-        score, learn = self.book.score, self.book.learn
-
-        def scored(x: dict[str, float]) -> Score:
-            self.scored.append(x)
-            return score(x)
-
-        def learned(x: dict[str, float], y: bool) -> None:
-            self.learned.append((x, y))
-            learn(x, y)
-
-        setattr(self.book, "score", scored)  # noqa: B010 (an instance attribute, on purpose)
-        setattr(self.book, "learn", learned)  # noqa: B010
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        del self.book.__dict__["score"], self.book.__dict__["learn"]
 
 
 def replay_lines(
@@ -147,12 +120,8 @@ def replay_lines(
     settings = settings or Settings()
     run = Replay(engine_for(settings, models))
     as_of = as_of or {}
-    if record:
-        with _Recorder(run.engine.models) as recorder:
-            recorder.every = record_every_days * DAY
-            _replay(lines, settings, as_of, run, recorder)
-    else:
-        _replay(lines, settings, as_of, run, None)
+    recorder = _Recorder(record_every_days * DAY) if record else None
+    _replay(lines, settings, as_of, run, recorder)
     return run
 
 
@@ -193,22 +162,22 @@ def _replay(
             if cutoff is not None and time < cutoff:
                 run.as_of_scores[account] = probability
                 if recorder is not None:
-                    run.as_of_inputs[account] = recorder.scored[n]
+                    run.as_of_inputs[account] = result.inputs[n]
             if (
                 recorder is not None
                 and recorder.every
-                and _owes(recorder.scored[n])
+                and _owes(result.inputs[n])
                 and time - recorder.last.get(account, -math.inf) >= recorder.every
             ):
                 recorder.last[account] = time
-                run.scorings.append((account, time, recorder.scored[n], probability))
+                run.scorings.append((account, time, result.inputs[n], probability))
             week = run.weekly_risk[int(time // WEEK)]
             week[0] += probability
             week[1] += 1
         if recorder is not None:
-            run.outcomes.extend((x, y, event.time) for x, y in recorder.learned)
-            recorder.scored.clear()
-            recorder.learned.clear()
+            run.outcomes.extend(
+                (o.x, bool(o.label), event.time) for o in result.outcomes if o.kind == LABEL
+            )
 
 
 def _owes(x: dict[str, float]) -> bool:

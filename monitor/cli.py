@@ -166,7 +166,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         if scenario_file is not None and scenario_file.is_file()
         else None
     )
-    report = build_report(run, truth, settings.horizon_days, scenario)
+    source_file = Path(f"{args.truth}.source.json") if args.truth else None
+    source = (
+        json.loads(source_file.read_text())
+        if source_file is not None and source_file.is_file()
+        else {}
+    )
+    report = build_report(run, truth, settings.horizon_days, scenario, source)
     if args.report:
         args.report.write_text(json.dumps(report, indent=2) + "\n")
     if args.alerts:  # a file leaves the process: pseudonymised like the worker's alerts
@@ -299,6 +305,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     sim.write_events(events, args.events)
     sim.write_truth(truth, args.truth)
+    Path(f"{args.truth}.source.json").write_text(json.dumps(taiwan.SOURCE_NOTE, indent=2))
     print(f"converted {len(truth)} clients into {len(events)} events: {args.events}, {args.truth}")
     return 0
 
@@ -483,7 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--keep-running",
         action="store_true",
-        help="leave the worker running after the summary (Ctrl-C stops it)",
+        help="leave the worker, this run's topics and the broker running after the summary "
+        "(Ctrl-C stops the worker; the summary says how to stop the broker)",
     )
     p.add_argument(
         "--checkpoint",

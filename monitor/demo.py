@@ -1,9 +1,10 @@
 """``monitor demo``: the whole monitor on this machine, watched live from the terminal.
 
-Starts the local broker (unless ``MONITOR_BOOTSTRAP`` names another cluster), creates fresh topics
-for this run, starts a worker process, streams a simulated portfolio with a regional shock into
-Kafka, prints every alert as it arrives, and ends with a summary scored against the simulator's
-truth.
+Starts the local broker (unless ``MONITOR_BOOTSTRAP`` names another cluster, or one already runs),
+creates fresh topics for this run, starts a worker process, streams a simulated portfolio with a
+regional shock into Kafka, prints every alert as it arrives, and ends with a summary scored against
+the simulator's truth. Then it stops what it started (the worker, the broker if it started it) and
+deletes this run's topics, unless told to keep running; the summary says what still runs.
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ def _checkpoint_source(checkpoint: Path | None) -> Path | None:
     return source
 
 
-def _demo_settings(run: str, checkpoint: Path | None = None) -> tuple[Settings, dict[str, str]]:
+def _demo_settings(
+    run: str, bootstrap: str, checkpoint: Path | None = None
+) -> tuple[Settings, dict[str, str]]:
     """The run's settings; a checkpoint is copied into the run's data folder, so the worker
     starts from it without overwriting it with what it learns."""
     base = Settings.from_env()
     env = {
-        "MONITOR_BOOTSTRAP": base.bootstrap,
+        "MONITOR_BOOTSTRAP": bootstrap,
         "MONITOR_APP_ID": f"monitor-demo-{run}",
         "MONITOR_INPUT_TOPIC": f"demo-{run}-repayment-events",
         "MONITOR_ALERTS_TOPIC": f"demo-{run}-alerts",
@@ -106,66 +109,157 @@ def run_demo(
     seed: int,
     scenario: str,
     keep_running: bool,
+    kafka_port: int = 9092,
+    kafka_controller_port: int | None = None,
+    kafka_data: Path | None = None,
     checkpoint: Path | None = None,
 ) -> int:
     """Run the demo; returns the exit status. With ``checkpoint`` (or
-    ``MONITOR_MODEL_CHECKPOINT``) the worker starts from those models."""
+    ``MONITOR_MODEL_CHECKPOINT``) the worker starts from those models.
+
+    Without ``MONITOR_BOOTSTRAP`` the demo uses the local broker on ``kafka_port`` (its
+    controller port and data folder as :func:`monitor.localkafka.start` takes them), starting it
+    if none answers there. At the end it stops the worker, deletes this run's topics and stops
+    the broker if it started it; with ``keep_running`` it leaves all of them running (the worker
+    until Ctrl-C) and says how to stop the broker.
+    """
     source = _checkpoint_source(checkpoint)
-    if "MONITOR_BOOTSTRAP" not in os.environ:
-        print("starting the local Kafka broker (first run downloads it with Maven) ...")
-        localkafka.start()
-    run = time.strftime("%Y%m%d-%H%M%S")
-    settings, env = _demo_settings(run, source)
+    broker = _Broker(kafka_port, kafka_controller_port, kafka_data)
+    bootstrap = os.environ.get("MONITOR_BOOTSTRAP") or broker.ensure()
+    run = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"  # two demos never share
+    settings, env = _demo_settings(run, bootstrap, source)
     if source is not None:
         print(f"the worker starts from the models in {source} (a copy: the file is not changed)")
-    kafkaio.create_topics(settings)
-    print(f"simulating {accounts} accounts over {days} days ({scenario}, seed {seed}) ...")
-    simulation = sim.simulate(
-        sim.SimConfig(accounts=accounts, days=days, seed=seed, scenario=scenario)
-    )
-    truth = {row.account_id: row for row in simulation.truth}
-    log_path = Path(settings.data_dir) / "worker.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "worker"],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=log,
-        )
-    print(
-        f"worker started (log: {log_path}); metrics at "
-        f"http://{settings.web_host}:{settings.web_port}/metrics"
-    )
-    lines = [orjson.dumps(e) for e in simulation.events]
-    sent: list[int] = []
-    producer = threading.Thread(
-        target=lambda: sent.append(kafkaio.produce_lines(settings, lines)), daemon=True
-    )
-    producer.start()
-    alerts: list[dict[str, Any]] = []
-    health: dict[str, Any] = {}
+    worker: subprocess.Popen[bytes] | None = None
+    cleaned: list[bool] = []
+
+    def clean_up() -> None:
+        """Stop the worker, delete this run's topics, stop the broker if the demo started it."""
+        if worker is not None:
+            _stop(worker)
+        if not cleaned:
+            cleaned.append(True)
+            _delete_topics(settings, run)
+            broker.stop()
+
     try:
+        kafkaio.create_topics(settings)
+        print(f"simulating {accounts} accounts over {days} days ({scenario}, seed {seed}) ...")
+        simulation = sim.simulate(
+            sim.SimConfig(accounts=accounts, days=days, seed=seed, scenario=scenario)
+        )
+        truth = {row.account_id: row for row in simulation.truth}
+        log_path = Path(settings.data_dir) / "worker.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "monitor", "worker"],
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=log,
+            )
+        print(
+            f"worker started (log: {log_path}); metrics at "
+            f"http://{settings.web_host}:{settings.web_port}/metrics"
+        )
+        lines = [orjson.dumps(e) for e in simulation.events]
+        sent: list[int] = []
+        producer = threading.Thread(
+            target=lambda: sent.append(kafkaio.produce_lines(settings, lines)), daemon=True
+        )
+        producer.start()
         alerts = _follow_alerts(settings, worker, producer, sent)
         health = _health(settings)
-    finally:
         if not keep_running:
-            worker.terminate()
+            _stop(worker)
+        if not health:
+            print(f"the worker stopped early; its log: {log_path}", file=sys.stderr)
+            return 1
+        _summary(simulation.scenario, len(lines), sent, alerts, truth, health)
+        if keep_running:
             try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-    if not health:
-        print(f"the worker stopped early; its log: {log_path}", file=sys.stderr)
-        return 1
-    _summary(simulation.scenario, len(lines), sent, alerts, truth, health)
-    if keep_running:
-        print("worker still running; Ctrl-C to stop it")
+                print(
+                    f"still running: the worker (metrics at http://{settings.web_host}:"
+                    f"{settings.web_port}/metrics; Ctrl-C stops it) and "
+                    + broker.still_running(bootstrap),
+                    flush=True,
+                )
+                worker.wait()
+            except KeyboardInterrupt:
+                _stop(worker)
+        else:
+            left = broker.left(bootstrap)
+            clean_up()
+            print(f"stopped: the worker; this run's topics are deleted; {left}")
+        return 0
+    finally:
+        if keep_running:
+            if worker is not None:
+                _stop(worker)
+        else:
+            clean_up()  # also after Ctrl-C or an error
+
+
+class _Broker:
+    """The local broker of the demo: whether it was already running, and stopping it if not."""
+
+    def __init__(self, port: int, controller_port: int | None, data: Path | None) -> None:
+        self.port, self.controller_port, self.data = port, controller_port, data
+        self.started = False
+
+    def ensure(self) -> str:
+        """The local broker's address, starting it if none answers on the port."""
+        if localkafka.broker_answers(self.port):
+            return localkafka.bootstrap_address(self.port)
+        print("starting the local Kafka broker (first run downloads it with Maven) ...")
+        address = localkafka.start(
+            port=self.port, controller_port=self.controller_port, data_dir=self.data
+        )
+        self.started = True
+        return address
+
+    def stop(self) -> None:
+        if self.started:
+            localkafka.stop(port=self.port, data_dir=self.data)
+            self.started = False
+
+    def left(self, bootstrap: str) -> str:
+        """What the end of the demo does to the broker, in words."""
+        if self.started:
+            return f"the Kafka broker it started at {bootstrap} is stopped."
+        return f"the Kafka broker at {bootstrap} was running before the demo and stays up."
+
+    def still_running(self, bootstrap: str) -> str:
+        """The broker that stays up with ``--keep-running``, and how to stop it."""
+        if self.started:
+            return (
+                f"the Kafka broker the demo started at {bootstrap} (it stays up after the worker; "
+                f"`monitor kafka stop{_port_flag(self.port)}` stops it)."
+            )
+        return f"the Kafka broker at {bootstrap}, as before the demo."
+
+
+def _port_flag(port: int) -> str:
+    return "" if port == 9092 else f" --port {port}"
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    if worker.poll() is None:
+        worker.terminate()
         try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
             worker.wait()
-        except KeyboardInterrupt:
-            worker.terminate()
-    return 0
+
+
+def _delete_topics(settings: Settings, run: str) -> None:
+    """This run's topics and its worker's changelogs (left behind they pile up in the broker)."""
+    try:
+        kafkaio.delete_topics(settings, f"demo-{run}-")
+        kafkaio.delete_topics(settings, f"{settings.app_id}-")
+    except Exception as exc:  # the broker may be gone: the summary is what matters
+        print(f"could not delete this run's topics: {exc}", file=sys.stderr)
 
 
 def _follow_alerts(

@@ -2,6 +2,11 @@
 
 Labels are aggregates only (event type, outcome, product, bucket, tier, sink): never an account.
 
+The portfolio's figures (accounts by tier and bucket, balances, expected loss, roll rates, open
+portfolio alerts) are not counted up and down as accounts move: :class:`PortfolioCollector` reads
+them from the engine's state whenever the registry is scraped, so after a restart, a rebalance
+or a revoked partition they say what the state says.
+
 >>> from prometheus_client import CollectorRegistry
 >>> registry = CollectorRegistry()
 >>> m = Metrics(registry)
@@ -14,7 +19,8 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import (
@@ -25,11 +31,238 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from monitor.core.alerts import PORTFOLIO_KINDS
 from monitor.core.engine import Result
+from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
+from monitor.core.portfolio_watch import lending_growth, merged_history
 from monitor.evaluation import calibration, roc_auc
+
+#: Risk tiers always exported (at 0 when no account is in one).
+TIERS = ("low", "medium", "high", "critical")
+#: Vintages (opening months) per product exported as curves: the newest year.
+VINTAGES_SHOWN = 12
+
+
+@dataclass
+class PortfolioView:
+    """The portfolio as the engine holds it now (what the portfolio gauges show)."""
+
+    book: PortfolioBook = field(default_factory=PortfolioBook)
+    open_alerts: list[dict[str, Any]] = field(default_factory=list)
+    tiers: dict[str, int] = field(default_factory=dict)
+    reserve: float = 0.0
+    #: the schedule's counts (see :data:`SCHEDULE_METRICS`)
+    schedule: dict[str, float] = field(default_factory=dict)
+
+
+#: what the schedule reports: name -> (help, counter or gauge)
+SCHEDULE_METRICS = {
+    "monitor_learner_outcomes": (
+        "Outcome records the learner has learnt (labels and behaviour observations).",
+        "counter",
+    ),
+    "monitor_learner_late_outcomes": (
+        "Outcome records that came for a day already learnt (from a partition presumed idle); "
+        "learnt with the next day.",
+        "counter",
+    ),
+    "monitor_schedule_early_scorings": (
+        "Scorings made before the model version of their day was published (a partition days "
+        "ahead of another in this worker).",
+        "counter",
+    ),
+    "monitor_portfolio_late_partials": (
+        "Day partials that came for a day the portfolio desk had closed already.",
+        "counter",
+    ),
+    "monitor_schedule_idle_partitions": (
+        "Partitions presumed idle (too far behind the newest event-time clock to hold days open).",
+        "gauge",
+    ),
+    "monitor_learner_closed_day_seconds": (
+        "Event time (epoch s) at which the last day the learner learnt ended.",
+        "gauge",
+    ),
+}
+
+
+class PortfolioCollector(Collector):
+    """The portfolio gauges, computed from ``source()`` at scrape time.
+
+    >>> from monitor.core.portfolio import Contribution, Move
+    >>> book = PortfolioBook()
+    >>> book.apply(Move("credit_pay", None, Contribution("north", "1-29", 50.0, 2.0, 0.1, 900.0)))
+    >>> registry = CollectorRegistry()
+    >>> _ = PortfolioCollector(lambda: PortfolioView(book, [], {"low": 1}), registry)
+    >>> registry.get_sample_value(
+    ...     "monitor_accounts_by_dpd_bucket",
+    ...     {"product": "credit_pay", "region": "north", "bucket": "1-29"},
+    ... )
+    1.0
+    >>> registry.get_sample_value("monitor_accounts_by_risk_tier", {"tier": "medium"})
+    0.0
+    """
+
+    def __init__(
+        self, source: Callable[[], PortfolioView], registry: CollectorRegistry | None = None
+    ) -> None:
+        self.source = source
+        if registry is not None:
+            registry.register(self)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(self._families(PortfolioView()))
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families(self.source()))
+
+    @staticmethod
+    def _families(view: PortfolioView) -> list[Metric]:
+        segment_labels = ["product", "region"]
+        tiers = GaugeMetricFamily(
+            "monitor_accounts_by_risk_tier", "Open accounts by current risk tier.", labels=["tier"]
+        )
+        for tier in sorted({*TIERS, *view.tiers}):
+            tiers.add_metric([tier], float(view.tiers.get(tier, 0)))
+        counts = GaugeMetricFamily(
+            "monitor_accounts_by_dpd_bucket",
+            "Open product accounts by days-past-due bucket.",
+            labels=[*segment_labels, "bucket"],
+        )
+        balances = GaugeMetricFamily(
+            "monitor_balance_by_dpd_bucket",
+            "Outstanding balance by product, region and days-past-due bucket.",
+            labels=[*segment_labels, "bucket"],
+        )
+        losses = GaugeMetricFamily(
+            "monitor_expected_loss",
+            "Expected loss (PD x exposure x LGD) by product and region.",
+            labels=segment_labels,
+        )
+        total_el = 0.0
+        for key, seg in sorted(view.book.segments.items()):
+            product, region = key.split("|")
+            for bucket, n in seg.counts.items():
+                counts.add_metric([product, region, bucket], float(n))
+                balances.add_metric([product, region, bucket], seg.balances[bucket])
+            losses.add_metric([product, region], seg.expected_loss)
+            total_el += seg.expected_loss
+        coverage = GaugeMetricFamily(
+            "monitor_reserve_coverage_ratio",
+            "Reserve over expected loss (absent when no reserve is configured).",
+        )
+        if view.reserve > 0 and total_el > 0:
+            coverage.add_metric([], view.reserve / total_el)
+        rolls = GaugeMetricFamily(
+            "monitor_roll_rate",
+            "Share of accounts moving between DPD buckets in the last month with moves.",
+            labels=[*segment_labels, "from_bucket", "to_bucket"],
+        )
+        for key, rows in view.book.roll_rates().items():
+            product, region = key.split("|")
+            for old, shares in rows.items():
+                for new, share in shares.items():
+                    rolls.add_metric([product, region, old, new], share)
+        kinds: dict[str, int] = {}
+        for alert in view.open_alerts:
+            kinds[alert["kind"]] = kinds.get(alert["kind"], 0) + 1
+        alerts = GaugeMetricFamily(
+            "monitor_portfolio_alerts_open", "Open portfolio alerts by kind.", labels=["kind"]
+        )
+        for kind in PORTFOLIO_KINDS:
+            alerts.add_metric([kind], float(kinds.get(kind, 0)))
+        reserve = GaugeMetricFamily(
+            "monitor_reserve_amount",
+            "The reserve held against expected loss (absent when no reserve is configured).",
+        )
+        if view.reserve > 0:
+            reserve.add_metric([], view.reserve)
+        mean_pd = GaugeMetricFamily(
+            "monitor_mean_pd",
+            "Mean scored probability of reaching 30+ days past due, by product and region.",
+            labels=segment_labels,
+        )
+        for key, seg in sorted(view.book.segments.items()):
+            mean_pd.add_metric(key.split("|"), seg.mean_pd)
+        roll_accounts = GaugeMetricFamily(
+            "monitor_roll_accounts",
+            "Accounts that moved between DPD buckets in the last month with moves (the counts "
+            "behind monitor_roll_rate, so that shares can be summed over segments).",
+            labels=[*segment_labels, "from_bucket", "to_bucket"],
+        )
+        if view.book.transitions:
+            for key, n in sorted(view.book.transitions[max(view.book.transitions)].items()):
+                roll_accounts.add_metric(key.split("|"), float(n))
+        vintage_accounts = GaugeMetricFamily(
+            "monitor_vintage_accounts",
+            "Accounts of a vintage (product accounts opened in one month); the newest only.",
+            labels=["product", "vintage"],
+        )
+        vintage_bad = GaugeMetricFamily(
+            "monitor_vintage_30plus_accounts",
+            "Accounts of a vintage that had reached 30+ days past due by each month on book "
+            "(cumulative); over monitor_vintage_accounts, the vintage curve.",
+            labels=["product", "vintage", "months_on_book"],
+        )
+        by_product: dict[str, list[str]] = {}
+        for key, vintage in view.book.vintages.items():
+            if vintage["n"]:
+                by_product.setdefault(key.split("|")[0], []).append(key)
+        for keys in by_product.values():
+            for key in sorted(keys)[-VINTAGES_SHOWN:]:
+                product, month = key.split("|")
+                vintage = view.book.vintages[key]
+                vintage_accounts.add_metric([product, month], float(vintage["n"]))
+                horizon = max((int(m) for m in vintage["bad"]), default=-1) + 1
+                running = 0
+                for months in range(horizon):
+                    running += vintage["bad"].get(str(months), 0)
+                    vintage_bad.add_metric([product, month, str(months)], float(running))
+        alert_rows = GaugeMetricFamily(
+            "monitor_portfolio_alert_open",
+            "1 for each open portfolio alert, by kind, segment, series, severity and action.",
+            labels=["kind", "product", "region", "series", "severity", "action"],
+        )
+        for alert in view.open_alerts:
+            alert_rows.add_metric(
+                [
+                    alert["kind"],
+                    alert["product"],
+                    alert["region"],
+                    alert["series"],
+                    alert["severity"],
+                    alert["action"],
+                ],
+                1.0,
+            )
+        families: list[Metric] = [
+            tiers,
+            counts,
+            balances,
+            losses,
+            coverage,
+            rolls,
+            alerts,
+            reserve,
+            mean_pd,
+            roll_accounts,
+            vintage_accounts,
+            vintage_bad,
+            alert_rows,
+        ]
+        for name, (text, kind) in SCHEDULE_METRICS.items():
+            value = float(view.schedule.get(name, 0.0))
+            if kind == "counter":
+                families.append(CounterMetricFamily(name, text, value=value))
+            else:
+                families.append(GaugeMetricFamily(name, text, value=value))
+        return families
+
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -39,6 +272,9 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        #: what the portfolio gauges read at scrape time (the worker points it at its engine)
+        self.portfolio_view: Callable[[], PortfolioView] = PortfolioView
+        self.portfolio = PortfolioCollector(lambda: self.portfolio_view(), registry)
         self.events = Counter(
             "monitor_events_total",
             "Input messages by event type and outcome (ok, invalid, duplicate).",
@@ -76,8 +312,9 @@ class Metrics:
         )
         self.deliveries = Counter(
             "monitor_deliveries_total",
-            "Alert deliveries to sinks, by sink and outcome.",
-            ["sink", "outcome"],
+            "Alert deliveries, by sink (webhook, alertmanager, kafka), receiver (a URL's origin, "
+            "or the alerts topic) and outcome.",
+            ["sink", "receiver", "outcome"],
             registry=registry,
         )
         self.output_failures = Counter(
@@ -94,8 +331,8 @@ class Metrics:
         )
         self.delivery_queue = Gauge(
             "monitor_delivery_queue",
-            "Alerts waiting for delivery, by sink.",
-            ["sink"],
+            "Alerts waiting for delivery, by sink and receiver (a URL's origin).",
+            ["sink", "receiver"],
             registry=registry,
         )
         self.score_distribution = Histogram(
@@ -122,35 +359,6 @@ class Metrics:
             "monitor_consumer_lag_messages",
             "Messages in the input topic not yet processed by this worker, by partition.",
             ["topic", "partition"],
-            registry=registry,
-        )
-        self.balance_by_bucket = Gauge(
-            "monitor_balance_by_dpd_bucket",
-            "Outstanding balance by product, region and days-past-due bucket.",
-            ["product", "region", "bucket"],
-            registry=registry,
-        )
-        self.expected_loss = Gauge(
-            "monitor_expected_loss",
-            "Expected loss (PD x exposure x LGD) by product and region.",
-            ["product", "region"],
-            registry=registry,
-        )
-        self.reserve_coverage = Gauge(
-            "monitor_reserve_coverage_ratio",
-            "Reserve over expected loss (absent when no reserve is configured).",
-            registry=registry,
-        )
-        self.roll_rate = Gauge(
-            "monitor_roll_rate",
-            "Share of accounts moving between DPD buckets in the last month with moves.",
-            ["product", "region", "from_bucket", "to_bucket"],
-            registry=registry,
-        )
-        self.portfolio_alerts_open = Gauge(
-            "monitor_portfolio_alerts_open",
-            "Open portfolio alerts by kind.",
-            ["kind"],
             registry=registry,
         )
         self.model_auc = Gauge(
@@ -189,18 +397,45 @@ class Metrics:
             "patience in a row (it is not switched in).",
             registry=registry,
         )
-        self.accounts_by_tier = Gauge(
-            "monitor_accounts_by_risk_tier",
-            "Open accounts by current risk tier.",
-            ["tier"],
+
+        # -- for the dashboards (added beside the metrics above; none of those changed) --
+        self.partition_event_time = Gauge(
+            "monitor_partition_event_time_seconds",
+            "Event time of the newest message processed, by input partition (epoch s); "
+            "dashboards show time() minus this as the event-time lag.",
+            ["partition"],
             registry=registry,
         )
-        self.accounts_by_bucket = Gauge(
-            "monitor_accounts_by_dpd_bucket",
-            "Open product accounts by days-past-due bucket.",
-            ["product", "region", "bucket"],
+        self.alert_actions = Counter(
+            "monitor_alert_actions_total",
+            "Firing alerts by kind and recommended action.",
+            ["kind", "action"],
             registry=registry,
         )
+        self.coverage_min = Gauge(
+            "monitor_reserve_coverage_min",
+            "The floor of reserve over expected loss below which a reserve alert fires.",
+            registry=registry,
+        )
+        self.lending_growth = Gauge(
+            "monitor_lending_growth",
+            "30-day growth (event time) of limits per account, of drawdowns and of mean PD, by "
+            "product: the over-lending alert's readings.",
+            ["product", "series"],
+            registry=registry,
+        )
+        self.macro_indicator = Gauge(
+            "monitor_macro_indicator",
+            "Latest reading of each regional macro indicator.",
+            ["region", "indicator"],
+            registry=registry,
+        )
+        self.outcomes_learned = Gauge(
+            "monitor_model_outcomes_learned",
+            "Resolved outcomes the models have learned (the number in the model version).",
+            registry=registry,
+        )
+        self._newest: dict[int, float] = {}
 
         for reason in ("empty", "oversized", "not_json", "not_object", "schema", "semantic"):
             self.dead_letters.labels(reason=reason)  # at 0 from the start, for rate() queries
@@ -222,58 +457,33 @@ class Metrics:
             self.alerts.labels(
                 kind=alert["kind"], severity=alert["severity"], status=alert["status"]
             ).inc()
-        for move in result.moves:
-            old = (move.old.region, move.old.bucket) if move.old is not None else None
-            new = (move.new.region, move.new.bucket) if move.new is not None else None
-            if old == new:
-                continue  # only balance, PD or expected loss changed
-            if old is not None:
-                self.accounts_by_bucket.labels(
-                    product=move.product, region=old[0], bucket=old[1]
-                ).dec()
-            if new is not None:
-                self.accounts_by_bucket.labels(
-                    product=move.product, region=new[0], bucket=new[1]
-                ).inc()
-        for old_tier, new_tier in result.tier_moves:
-            if old_tier is not None:
-                self.accounts_by_tier.labels(tier=old_tier).dec()
-            if new_tier is not None:
-                self.accounts_by_tier.labels(tier=new_tier).inc()
+            if alert["status"] == "firing":
+                self.alert_actions.labels(kind=alert["kind"], action=alert["action"]).inc()
         for outcome, _ in result.labels:
             self.labels_resolved.labels(outcome="positive" if outcome else "negative").inc()
 
-    def record_portfolio(
-        self, book: PortfolioBook, reserve: float, open_alerts: list[dict[str, Any]]
-    ) -> None:
-        """Set the portfolio gauges from a (merged) book."""
-        total_el = 0.0
-        for key, seg in book.segments.items():
-            product, region = key.split("|")
-            for bucket, balance in seg.balances.items():
-                self.balance_by_bucket.labels(product=product, region=region, bucket=bucket).set(
-                    balance
-                )
-            self.expected_loss.labels(product=product, region=region).set(seg.expected_loss)
-            total_el += seg.expected_loss
-        if reserve > 0 and total_el > 0:
-            self.reserve_coverage.set(reserve / total_el)
-        for key, rows in book.roll_rates().items():
-            product, region = key.split("|")
-            for old, shares in rows.items():
-                for new, share in shares.items():
-                    self.roll_rate.labels(
-                        product=product, region=region, from_bucket=old, to_bucket=new
-                    ).set(share)
-        kinds: dict[str, int] = {}
-        for alert in open_alerts:
-            kinds[alert["kind"]] = kinds.get(alert["kind"], 0) + 1
-        for kind in ("segment_drift", "model_drift", "reserve_coverage", "over_lending"):
-            self.portfolio_alerts_open.labels(kind=kind).set(kinds.get(kind, 0))
+    def saw_event(self, partition: int, event_time: float) -> None:
+        """Keep the newest event time of each input partition."""
+        if event_time > self._newest.get(partition, float("-inf")):
+            self._newest[partition] = event_time
+            self.partition_event_time.labels(partition=str(partition)).set(event_time)
+
+    def record_macro(self, macro: MacroBook) -> None:
+        """Set the latest reading of each regional indicator."""
+        for region, series in macro.values.items():
+            for indicator, (latest, _) in series.items():
+                self.macro_indicator.labels(region=region, indicator=indicator).set(latest)
+
+    def record_lending(self, histories: list[list[dict[str, float]]]) -> None:
+        """Set the over-lending readings from the daily product totals of every partition here."""
+        for product, series in lending_growth(merged_history(histories)).items():
+            for name, growth in series.items():
+                self.lending_growth.labels(product=product, series=name).set(growth)
 
     def record_models(self, models: ModelBook) -> None:
         """Set the online model-quality gauges of every role."""
         self.challenger_leads.set(1.0 if models.challenger_leads else 0.0)
+        self.outcomes_learned.set(models.labels)
         for role, judged in models.judged().items():
             self.model_active.labels(role=role).set(1.0 if judged.model is models.active else 0.0)
             recent = list(judged.recent)

@@ -5,8 +5,9 @@ wake-up and a callback each), more than scoring the event. The worker instead co
 record of an input batch here (alerts, account-risk records, dead letters and the accounts table's
 changelog), and :meth:`Outbound.send` appends them to one aiokafka ``BatchBuilder`` per topic
 partition and hands each batch to the app's own producer. It does so before the input batch is
-acknowledged, and Faust flushes that producer before it commits input offsets, so the guarantees
-are those of ``send_soon``: nothing written is lost to a crash, a crash may repeat some of it.
+acknowledged, and Faust flushes that producer before it commits input offsets: nothing written is
+lost to a crash, a crash may repeat some of it. A batch Kafka does not take calls ``on_failed``
+before that flush returns (the worker then exits without committing the input).
 
 >>> out = Outbound()
 >>> out.add("alerts", b"k", b"v")
@@ -53,6 +54,9 @@ class Outbound:
         on_failed: Callable[[str, BaseException], None] | None = None,
     ) -> None:
         self._records: list[Record] = []
+        #: bytes of every record added so far (keys, values and headers), for the bench's
+        #: bytes written per event
+        self.bytes_added = 0
         self.on_sent = on_sent
         self.on_failed = on_failed
 
@@ -66,6 +70,10 @@ class Outbound:
     ) -> None:
         """Queue a record (``value`` None is a tombstone)."""
         self._records.append(Record(topic, key, value, headers, partition))
+        size = (len(key) if key else 0) + (len(value) if value else 0)
+        for name, header in headers:
+            size += len(name) + len(header)
+        self.bytes_added += size
 
     def pending(self, topic: str | None = None) -> list[Record]:
         """The records not yet sent (of one topic, or all)."""

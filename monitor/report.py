@@ -114,8 +114,11 @@ def build_report(
     truth: list[Truth] | None,
     horizon_days: int,
     scenario: dict[str, Any] | None = None,
+    source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The report of one backtest."""
+    """The report of one backtest. ``source`` is what a converter wrote beside the truth
+    (``T.source.json``): when it says why ``alert_figures`` mean nothing on that stream, the
+    report gives that sentence instead of them, and the ranking figures only."""
     firing = borrower_alerts(run)
     accounts = len(run.first_seen)
     months = ((run.end or 0.0) - (run.start or 0.0)) / _MONTH
@@ -157,6 +160,13 @@ def build_report(
             "truth_pr_auc": _rounded(pr_auc(labels, scores)) if counted else None,
             "truth_accounts": len(counted),
             "truth_positives": sum(labels),
+        }
+    )
+    if source and source.get("alert_figures"):
+        report["alert_figures"] = source["alert_figures"]
+        return report
+    report.update(
+        {
             "alert_precision": _rounded(outcome.precision),
             "alert_recall": _rounded(outcome.recall),
             "recall_with_7d_lead": _rounded(outcome.recall_with_7d_lead),

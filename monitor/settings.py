@@ -64,6 +64,8 @@ class Settings:
     alert_open: float = 0.9
     alert_clear: float = 0.5
     horizon_days: int = 60
+    model_lag_days: int = 1  # a closed day's learning scores from this many days later
+    idle_partition_days: int = 7  # a partition this far behind the newest holds no day open
     reserve_amount: float = 0.0
     coverage_min: float = 1.2
     max_event_bytes: int = 65536
@@ -124,6 +126,12 @@ class Settings:
         """Raise :class:`SettingsError` for values that are well-typed but unusable."""
         if self.partitions < 1:
             raise SettingsError("MONITOR_PARTITIONS must be at least 1.")
+        if self.idle_partition_days < 1:
+            raise SettingsError("MONITOR_IDLE_PARTITION_DAYS must be at least 1.")
+        if self.model_lag_days < 1:
+            raise SettingsError(
+                "MONITOR_MODEL_LAG_DAYS must be at least 1 (a day is learnt once it has closed)."
+            )
         if not 0 < self.alert_clear <= self.alert_open < 1:
             raise SettingsError(
                 "MONITOR_ALERT_CLEAR must be above 0 and at most MONITOR_ALERT_OPEN, "

@@ -26,6 +26,16 @@ def _samples(metric: Any) -> list[tuple[dict[str, str], float]]:
     ]
 
 
+class _Family:
+    """One metric family read like a metric (for :func:`_samples`)."""
+
+    def __init__(self, family: Any) -> None:
+        self.family = family
+
+    def collect(self) -> list[Any]:
+        return [self.family]
+
+
 class StatusBoard:
     """Recent alerts and rates, and the state document of the status page."""
 
@@ -59,8 +69,11 @@ class StatusBoard:
         events = _samples(m.events)
         processed = sum(v for labels, v in events if labels.get("outcome") == "ok")
         invalid = sum(v for labels, v in events if labels.get("outcome") == "invalid")
+        portfolio = {family.name: family for family in m.portfolio.collect()}
         buckets: dict[str, dict[str, float]] = {}
-        for labels, value in _samples(m.accounts_by_bucket):
+        for labels, value in _samples(_Family(portfolio["monitor_accounts_by_dpd_bucket"])):
+            if not value:
+                continue
             counts = buckets.setdefault(labels["product"], {})
             counts[labels["bucket"]] = counts.get(labels["bucket"], 0.0) + value
         rates = {}
@@ -68,10 +81,15 @@ class StatusBoard:
             total = sum(counts.values())
             late = sum(v for b, v in counts.items() if b in ("30-59", "60-89", "90+"))
             rates[product] = round(late / total, 4) if total else 0.0
-        tiers = {labels["tier"]: value for labels, value in _samples(m.accounts_by_tier)}
+        tiers = {
+            labels["tier"]: value
+            for labels, value in _samples(_Family(portfolio["monitor_accounts_by_risk_tier"]))
+            if value
+        }
         deliveries: dict[str, dict[str, float]] = {}
         for labels, value in _samples(m.deliveries):
-            deliveries.setdefault(labels["sink"], {})[labels["outcome"]] = value
+            sink = f"{labels['sink']} {labels['receiver']}".rstrip()
+            deliveries.setdefault(sink, {})[labels["outcome"]] = value
         lag = sum(v for _, v in _samples(m.consumer_lag))
         event_time = _samples(m.event_lag)[0][1]
         return {

@@ -6,12 +6,14 @@ live in changelog-backed tables. What a batch writes (alerts, risk records, dead
 accounts changelog) is produced in a few Kafka batches (:mod:`monitor.outbound`) before the batch
 is acknowledged, and Faust flushes the producer before it commits offsets, so an alert is never
 lost to a crash (it may be repeated on the topic after one: consumers deduplicate by
-``alert_id``). Webhook and Alertmanager sinks
+``alert_id``); output Kafka does not take stops the worker (status 70) before its input is
+committed, so the restart writes it again. Webhook and Alertmanager sinks
 keep a delivery journal in the data dir, so across a crash they lose and repeat no delivery.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import logging
@@ -23,6 +25,7 @@ from typing import Any
 
 import faust
 import orjson
+from aiokafka.errors import MessageSizeTooLargeError
 from faust.types import TP
 from prometheus_client import CollectorRegistry, disable_created_metrics, generate_latest
 
@@ -34,14 +37,15 @@ from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.privacy import private_record, pseudonymise
 from monitor.core.store import WriteBackStore
 from monitor.engine_config import engine_config
+from monitor.faustlean import LeanApp
 from monitor.kafkasecurity import faust_credentials
-from monitor.metrics import Metrics, watch_process
+from monitor.metrics import Metrics, PortfolioView, watch_process
 from monitor.outbound import Outbound
 from monitor.settings import Settings
 from monitor.sinks.alertmanager import AlertmanagerSink
 from monitor.sinks.base import Sink
 from monitor.sinks.journal import DeliveryJournal
-from monitor.sinks.webhook import WebhookSink
+from monitor.sinks.webhook import WebhookSink, receiver_labels
 from monitor.status import PAGE, StatusBoard
 from monitor.tablestore import TableStore, accounts_table, state_bytes
 
@@ -60,7 +64,8 @@ class Monitor:
         self.settings = settings
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
-        self.app = faust.App(
+        # without Faust's Monitor sensor on every event (see monitor.faustlean)
+        self.app = LeanApp(
             settings.app_id,
             broker=settings.broker_url,
             broker_credentials=faust_credentials(settings),
@@ -78,7 +83,7 @@ class Monitor:
             # table writes, alerts and risk records leave in few large produce requests: one
             # request per message costs more than the scoring itself
             producer_linger=0.005,
-            producer_max_batch_size=512 * 1024,
+            producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         )
         self.input = self._topic(settings.input_topic)
         self.alerts_topic = self._topic(settings.alerts_topic)
@@ -95,14 +100,19 @@ class Monitor:
         self.checkpoint = Path(settings.model_checkpoint or settings.data_dir / "models.ckpt")
         self.outbound = Outbound(on_sent=self._on_sent, on_failed=self._on_output_failed)
         self._changelog = self.accounts.changelog_topic.get_topic_name()
+        self.metrics.coverage_min.set(settings.coverage_min)
+        for topic in (settings.alerts_topic, settings.risk_topic, settings.dead_letter_topic):
+            self.metrics.output_failures.labels(topic=topic)  # at 0 from the start
+        self.metrics.output_failures.labels(topic=self._changelog)
         self.store = WriteBackStore(
             TableStore(self.accounts, self.macro, self.outbound, self._changelog)
         )
         self.engine = Engine(
             self.store,
             load_models(self.checkpoint),
-            engine_config(settings, partitions=1),
+            engine_config(settings, settings.partitions),
         )
+        self.metrics.portfolio_view = self._portfolio_view
         self.sinks = sinks if sinks is not None else self._http_sinks()
         self._offers: list[dict[str, Any]] = []  # alerts for the sinks once they are written
         self._indexed: set[int] = set()
@@ -126,6 +136,7 @@ class Monitor:
         self._saved_labels = self.engine.models.labels
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        self.app.sensors.add(_SendErrors(self._on_output_failed))
 
     def _topic(self, name: str) -> Any:
         return self.app.topic(
@@ -142,6 +153,7 @@ class Monitor:
         sinks: list[Sink] = [
             WebhookSink(
                 url,
+                receiver=receiver,
                 secret=s.webhook_secret,
                 timeout_s=s.webhook_timeout_s,
                 retries=s.webhook_retries,
@@ -151,7 +163,7 @@ class Monitor:
                 on_give_up=partial(self._undeliverable, "webhook"),
                 journal=self._journal("webhook", url),
             )
-            for url in s.webhook_urls
+            for url, receiver in zip(s.webhook_urls, receiver_labels(s.webhook_urls), strict=True)
         ]
         if s.alertmanager_url:
             sinks.append(
@@ -196,7 +208,11 @@ class Monitor:
                 # topic have alerts the receivers never see)
                 self._offer()
             except Exception:
-                _stop_at_once()
+                _stop_at_once(
+                    f"processing a batch failed; the worker exits (status "
+                    f"{EXIT_PROCESSING_FAILED}) without committing it, so its restart processes "
+                    "it again"
+                )
 
     def _fetcher(self) -> Any:
         """aiokafka's fetcher inside Faust's consumer thread (None until it has started)."""
@@ -231,6 +247,7 @@ class Monitor:
                 for m in (event.message for event in events)
             ]
         finally:
+            self.engine.save()
             written = self.store.flush(lambda p: stream._set_current_event(last[p]))
             stream._set_current_event(None)
             self.metrics.batch_writes.observe(written)
@@ -243,6 +260,7 @@ class Monitor:
         try:
             return self._handle(topic, partition, offset, key, value)
         finally:
+            self.engine.save()
             self.store.flush()
             self._offer()
 
@@ -284,6 +302,7 @@ class Monitor:
             self._publish_risk(account, risk)
         self.metrics.record(result)
         self.metrics.event_lag.set(event.time)
+        self.metrics.saw_event(partition, event.time)
         self.metrics.processing.observe(time.perf_counter() - started)
         self.processed += 1
         return result
@@ -304,7 +323,9 @@ class Monitor:
             orjson.dumps(outgoing),
             [*_headers(correlation), ("source", source.encode())],
         )
-        self.metrics.deliveries.labels(sink="kafka", outcome="queued").inc()
+        self.metrics.deliveries.labels(
+            sink="kafka", receiver=self.settings.alerts_topic, outcome="queued"
+        ).inc()
         self.board.add_alert(outgoing)
         if self.sinks:
             self._offers.append(outgoing)
@@ -332,8 +353,9 @@ class Monitor:
             _headers(outgoing["trigger_event_ids"][0]),
         )
 
-    def _undeliverable(self, sink: str, alert: dict[str, Any], reason: str) -> None:
-        """An alert a sink gave up on goes to the dead-letter topic (already pseudonymised)."""
+    def _undeliverable(self, sink: str, alert: dict[str, Any], reason: str) -> Any:
+        """An alert a sink gave up on goes to the dead-letter topic (already pseudonymised);
+        returns the record's future (the sink's journal lets the alert go once it is written)."""
         record = dead_letter_record(
             orjson.dumps(alert),
             f"alert delivery failed: {reason}",
@@ -341,7 +363,7 @@ class Monitor:
             {"sink": sink},
         )
         key = alert.get("account_id") or alert.get("segment", "")
-        self.dead_letters.send_soon(
+        return self.dead_letters.send_soon(
             key=key.encode(), value=orjson.dumps(record), headers=_headers(alert["alert_id"])
         )
 
@@ -353,7 +375,26 @@ class Monitor:
             store.set_persisted_offset(TP(topic, partition), offset)
 
     def _on_output_failed(self, topic: str, exc: BaseException) -> None:
+        """Kafka did not take records the worker wrote (after the producer's own retries, or at
+        once when it refuses them for good): stop before their input can be committed.
+
+        Faust commits input offsets only after flushing the producer, and that flush waits for
+        every batch already handed to it, so the failure arrives here (a callback of the batch)
+        before the flush returns: exiting at once leaves the input uncommitted, and the restart
+        processes it again and writes the records then (once Kafka takes them)."""
         self.metrics.output_failures.labels(topic=topic).inc()
+        hint = ""
+        if isinstance(exc, MessageSizeTooLargeError):
+            hint = (
+                f"; the worker writes batches of up to {PRODUCER_MAX_BATCH_BYTES // 1024} KiB, so "
+                f"set the topic's max.message.bytes to at least {PRODUCER_MAX_BATCH_BYTES + 1024}"
+            )
+        _stop_at_once(
+            f"Kafka did not take the records written to {topic} ({type(exc).__name__}: {exc}"
+            f"{hint}); the worker exits (status {EXIT_PROCESSING_FAILED}) without committing "
+            "their input, so its restart writes them again",
+            traceback=False,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
     async def _start_sinks(self) -> None:
@@ -377,9 +418,18 @@ class Monitor:
             self._saved_labels = models.labels
 
     async def _measure_portfolio(self) -> None:
-        book, open_alerts = self.engine.portfolio()
-        self.metrics.record_portfolio(book, self.settings.reserve_amount, open_alerts)
         self.metrics.record_models(self.engine.models)
+        if self._indexed:  # macro indicators reach every partition: any one holds them all
+            self.metrics.record_macro(self.engine.macro(min(self._indexed)))
+        # the desk watches the whole book: one history, whichever partitions are held here
+        self.metrics.record_lending([self.engine.schedule.desk.watch.history])
+
+    def _portfolio_view(self) -> PortfolioView:
+        """The portfolio gauges' reading of the engine (at scrape time)."""
+        book, open_alerts = self.engine.portfolio()
+        tiers = self.engine.accounts_by_tier()
+        schedule = self.engine.schedule.counts()
+        return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount, schedule)
 
     async def _measure_lag(self) -> None:
         """Lag per assigned input partition: the high-water mark against the last offset seen."""
@@ -400,7 +450,16 @@ class Monitor:
             )
 
     async def _on_revoked(self, app: Any = None, revoked: Any = (), **kwargs: Any) -> None:
-        self._indexed.clear()
+        """Partitions taken from this worker: the engine forgets what it held for each input
+        partition (its state stays in the changelogged tables, and whoever is assigned the
+        partition rebuilds it from them at its first message)."""
+        for tp in revoked:
+            if tp.topic == self.settings.input_topic:
+                self.engine.release(tp.partition)
+                self._indexed.discard(tp.partition)
+                self._last_offset.pop(tp.partition, None)
+                with contextlib.suppress(KeyError):  # its lag is the new holder's to report
+                    self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
 
     # -- web ------------------------------------------------------------------------------
     # Faust calls a bound method with the request only; responses come from the app's web.
@@ -451,6 +510,7 @@ class Monitor:
                 "status": "ok",
                 "version": __version__,
                 "processed": self.processed,
+                "bytes_out": self.outbound.bytes_added,
                 "model_version": self.engine.models.version,
                 "labels_learned": self.engine.models.labels,
                 "fetch_max_wait_ms": getattr(self._fetcher(), "_fetch_max_wait_ms", None),
@@ -460,23 +520,39 @@ class Monitor:
 
 #: Longest time the broker may hold the worker's fetch request waiting for new input (ms).
 FETCH_MAX_WAIT_MS = 50
+#: Largest record batch the worker's producer writes (bytes).
+PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 #: Exit status of a worker whose processing failed (EX_SOFTWARE).
 EXIT_PROCESSING_FAILED = 70
 
 
-def _stop_at_once() -> None:
-    """End the process now: a batch could not be processed (a bug, since bad input is
-    dead-lettered). Faust would acknowledge the failed batch on the way out of ``take_events``
-    and then commit it, and its agent would stay down while the worker looks healthy; exiting
-    at once commits nothing more, so a restart processes the batch again from Kafka."""
-    logging.getLogger(__name__).critical(
-        "processing a batch failed; the worker exits (status %d) without committing it, so "
-        "its restart processes it again",
-        EXIT_PROCESSING_FAILED,
-        exc_info=True,
-    )
+def _stop_at_once(message: str, traceback: bool = True) -> None:
+    """End the process now, with status :data:`EXIT_PROCESSING_FAILED`, saying why.
+
+    For a batch that could not be processed (a bug, since bad input is dead-lettered) or whose
+    output Kafka did not take. Faust would acknowledge a failed batch on the way out of
+    ``take_events`` and then commit it, and its agent would stay down while the worker looks
+    healthy; exiting at once commits nothing more, so a restart processes the batch again."""
+    logging.getLogger(__name__).critical(message, exc_info=traceback)
     logging.shutdown()
     os._exit(EXIT_PROCESSING_FAILED)
+
+
+class _SendErrors(faust.Sensor):
+    """Hears of every record Faust itself failed to produce (the macro table's changelog, the
+    dead letters of undeliverable alerts): Faust only logs those and carries on."""
+
+    def __init__(self, on_failed: Any) -> None:
+        super().__init__()
+        self.on_failed = on_failed
+
+    def on_send_initiated(
+        self, producer: Any, topic: str, message: Any, keysize: int, valsize: int
+    ) -> Any:
+        return topic
+
+    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
+        self.on_failed(str(state), exc)
 
 
 def _headers(correlation_id: str) -> list[tuple[str, bytes]]:

@@ -13,6 +13,9 @@ from typing import Any
 
 import orjson
 
+#: Clock ticks per second, the unit of /proc/<pid>/stat's CPU times.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
 
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
@@ -61,6 +64,16 @@ class Process:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return 0.0
+
+    def cpu_seconds(self) -> float:
+        """CPU time the process has used so far (user + system, from /proc/<pid>/stat)."""
+        assert self.popen is not None
+        try:
+            stat = Path(f"/proc/{self.popen.pid}/stat").read_text()
+        except OSError:
+            return 0.0
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

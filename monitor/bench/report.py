@@ -17,7 +17,18 @@ def rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("events per second (monitor)", f"{report.get('events_per_s', '-')}"),
         ("events per second (bare consumer)", f"{report.get('bare_consumer_events_per_s', '-')}"),
         ("events per second (empty Faust agent)", f"{report.get('empty_agent_events_per_s', '-')}"),
+        (
+            "empty agent CPU us per event (Faust's App / LeanApp)",
+            f"{report.get('empty_agent_cpu_us_per_event', '-')} / "
+            f"{report.get('lean_empty_agent_cpu_us_per_event', '-')}",
+        ),
+        (
+            "events per second (empty agent as LeanApp)",
+            f"{report.get('lean_empty_agent_events_per_s', '-')}",
+        ),
         ("events per second, last quarter", f"{report.get('late_events_per_s') or '-'}"),
+        ("worker CPU us per event, last quarter", f"{report.get('cpu_us_per_event') or '-'}"),
+        ("bytes to Kafka per event, last quarter", f"{report.get('bytes_out_per_event') or '-'}"),
         ("ratio to empty agent", f"{report.get('ratio_to_empty_agent', '-')}"),
         ("ratio to bare consumer", f"{report.get('ratio_to_bare_consumer', '-')}"),
         ("offered rate for latency (events/s)", f"{report.get('offered_events_per_s', '-')}"),

@@ -71,9 +71,14 @@ def run_bench(
         bare = bare_consumer_rate(topic_settings, topic_settings.input_topic, messages, timeout_s)
         report["bare_consumer_events_per_s"] = round(bare)
         say(f"bare consumer: {bare:,.0f} events/s")
-        empty = _empty_agent_rate(topic_settings, run, workdir, messages, timeout_s)
+        empty, empty_cpu = _empty_agent(topic_settings, run, workdir, messages, timeout_s)
         report["empty_agent_events_per_s"] = round(empty)
-        say(f"empty Faust agent: {empty:,.0f} events/s")
+        report["empty_agent_cpu_us_per_event"] = round(empty_cpu, 1)
+        say(f"empty Faust agent: {empty:,.0f} events/s, {empty_cpu:,.1f} us of CPU per event")
+        lean, lean_cpu = _empty_agent(topic_settings, run, workdir, messages, timeout_s, True)
+        report["lean_empty_agent_events_per_s"] = round(lean)
+        report["lean_empty_agent_cpu_us_per_event"] = round(lean_cpu, 1)
+        say(f"empty Faust agent as the worker's LeanApp: {lean:,.0f} events/s, {lean_cpu:,.1f} us")
 
         scaling = []
         for index, count in enumerate(workers):
@@ -145,11 +150,24 @@ def _env(settings: Settings, workdir: Path, web_port: int) -> dict[str, str]:
 def _empty_agent_rate(
     settings: Settings, run: str, workdir: Path, messages: int, timeout_s: float
 ) -> float:
-    out = workdir / f"{run}-empty.json"
-    env = _env(replace(settings, app_id=f"{run}-empty"), workdir, free_port())
-    proc = Process(
-        ["monitor.bench.empty_agent", str(messages), str(out)], env, workdir / f"{run}-empty.log"
-    )
+    return _empty_agent(settings, run, workdir, messages, timeout_s)[0]
+
+
+def _empty_agent(
+    settings: Settings,
+    run: str,
+    workdir: Path,
+    messages: int,
+    timeout_s: float,
+    lean: bool = False,
+) -> tuple[float, float]:
+    """Events per second and CPU us per event of an empty Faust agent reading the whole topic
+    (a :class:`~monitor.faustlean.LeanApp` with ``lean``)."""
+    name = f"{run}-empty{'-lean' if lean else ''}"
+    out = workdir / f"{name}.json"
+    env = _env(replace(settings, app_id=name), workdir, free_port())
+    args = ["monitor.bench.empty_agent", str(messages), str(out), *(["--lean"] if lean else [])]
+    proc = Process(args, env, workdir / f"{name}.log")
     proc.start()
     try:
         deadline = time.monotonic() + timeout_s
@@ -162,7 +180,8 @@ def _empty_agent_rate(
         result = orjson.loads(out.read_bytes())
     finally:
         proc.stop()
-    return float(result["count"] / max(result["last"] - result["first"], 1e-9))
+    rate = float(result["count"] / max(result["last"] - result["first"], 1e-9))
+    return rate, float(result.get("cpu", 0.0)) / max(int(result["count"]), 1) * 1e6
 
 
 def _start_workers(settings: Settings, workdir: Path, count: int) -> list[Process]:
@@ -177,13 +196,18 @@ def _start_workers(settings: Settings, workdir: Path, count: int) -> list[Proces
     return procs
 
 
-def _processed(procs: Sequence[Process]) -> int:
-    total = 0
+def _sample(procs: Sequence[Process]) -> tuple[int, float, int]:
+    """Events processed, CPU seconds used and bytes written to Kafka, over the workers."""
+    done = bytes_out = 0
+    cpu = 0.0
     for proc in procs:
         if not proc.alive():
             raise RuntimeError(f"a bench worker exited early:\n{proc.tail()}")
-        total += int(proc.get("/health").get("processed", 0))
-    return total
+        health = proc.get("/health")
+        cpu += proc.cpu_seconds()
+        done += int(health.get("processed", 0))
+        bytes_out += int(health.get("bytes_out", 0))
+    return done, cpu, bytes_out
 
 
 def _throughput(
@@ -193,14 +217,19 @@ def _throughput(
     deadline = time.monotonic() + timeout_s
     first = 0.0
     progress: list[tuple[float, int]] = []
-    while (done := _processed(procs)) < messages:
+    late: tuple[int, float, int] | None = None  # the first sample of the late events
+    while (sample := _sample(procs))[0] < messages:
+        done = sample[0]
         if done and not first:
             first = time.monotonic() - POLL_S / 2
+        if late is None and done >= messages * (1 - LATE_SHARE):
+            late = sample
         progress.append((time.monotonic(), done))
         if time.monotonic() > deadline:
             raise TimeoutError(f"the workers processed {done} of {messages} in time")
         time.sleep(POLL_S)
     finished = time.monotonic()
+    done = sample[0]
     progress.append((finished, done))
     alerts, last_change = _end_offsets(settings), finished
     while time.monotonic() - last_change < 2.0:  # the last alerts may still be in flight
@@ -215,6 +244,7 @@ def _throughput(
     return {
         "events_per_s": round(messages / max(end - first, 1e-9)),
         "late_events_per_s": late_rate(progress, messages),
+        **per_event(late, sample),
         "seconds": round(end - first, 1),
         "alerts": alerts,
         "peak_rss_mb": round(max(proc.peak_rss_mb() for proc in procs), 1),
@@ -240,6 +270,26 @@ def late_rate(progress: Sequence[tuple[float, int]], messages: int) -> int | Non
     if start is None or end is None or end[0] - start[0] < LATE_MIN_S:
         return None
     return round((end[1] - start[1]) / (end[0] - start[0]))
+
+
+def per_event(
+    start: tuple[int, float, int] | None, end: tuple[int, float, int]
+) -> dict[str, float | None]:
+    """The workers' CPU time (us) and bytes written to Kafka per event between two samples of
+    (events processed, CPU seconds, bytes written); None without a start or events between.
+
+    >>> per_event((750, 10.0, 1_000_000), (1000, 10.05, 1_200_000))
+    {'cpu_us_per_event': 200.0, 'bytes_out_per_event': 800.0}
+    >>> per_event(None, (1000, 10.0, 0))
+    {'cpu_us_per_event': None, 'bytes_out_per_event': None}
+    """
+    events = end[0] - start[0] if start is not None else 0
+    if start is None or events <= 0:
+        return {"cpu_us_per_event": None, "bytes_out_per_event": None}
+    return {
+        "cpu_us_per_event": round((end[1] - start[1]) / events * 1e6, 1),
+        "bytes_out_per_event": round((end[2] - start[2]) / events, 1),
+    }
 
 
 def _end_offsets(settings: Settings) -> int:

@@ -86,6 +86,10 @@ class SegmentWatch:
         default_factory=lambda: {name: SeriesWatch(name) for name in SERIES}
     )
 
+    def restart(self, name: str) -> None:
+        """Start the detector of series ``name`` afresh (what it learnt no longer applies)."""
+        self.series[name] = SeriesWatch(name)
+
     def update(self, day: int, readings: dict[str, float]) -> list[dict[str, Any]]:
         """Feed one day's readings; return the changes found."""
         found = []

@@ -1,25 +1,30 @@
 """The engine: validated events in, decisions out, on event time.
 
+The engine orchestrates the parts of the core: the event-time timers and their pacing
+(:mod:`monitor.core.timers`), labels (:mod:`monitor.core.labels`) and portfolio tracking
+(:mod:`monitor.core.tracking`), over the account state in a :class:`Store`, and hands what it
+learns and closes to the schedule (:mod:`monitor.core.schedule`): the engine scores, the schedule's
+learner learns and its desk watches the whole portfolio.
+
 For each event the engine first fires the event-time timers of its partition that are due (bills
 about to fall due or falling past due and DPD milestones, which rescore the account; label
 horizons expiring, which only resolve labels), then applies the event to the
-account's ledgers, resolves pending predictions whose outcome is now known (and lets the model
-learn from them), scores the account, and applies the alert policy. Nothing here reads the wall
+account's ledgers, resolves pending predictions whose outcome is now known (handing them on as
+outcome records), scores the account with the model version of its day, and applies the alert
+policy. Nothing here reads the wall
 clock, so a replay at full speed gives the same decisions as the live stream.
 
 Timers are kept per input partition, so a partition that lags behind another in a replay never
 has its accounts judged on another partition's clock. The looks due on a day are spread evenly
 over that day's events (:mod:`monitor.core.pacing`: at most ``looks_per_event`` per event, an
 account's own look always before its own event, and the day's rest before the next day begins);
-each is still judged as of its day's start.
+each is still judged as of its day's start, on the macro indicators as they stood then.
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
-from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from monitor.core import behaviour as bh
@@ -29,29 +34,29 @@ from monitor.core.actions import recommend
 from monitor.core.alerts import BORROWER_RISK, AlertPolicy, alert_id, build_alert
 from monitor.core.events import Event
 from monitor.core.explain import top_reasons
+from monitor.core.kept import KeptOutcomes
+from monitor.core.labels import Labels
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook, Score
-from monitor.core.pacing import LookPace
-from monitor.core.portfolio import Contribution, Move, PortfolioBook, month_of
-from monitor.core.portfolio_watch import (
-    PortfolioWatch,
-    WatchConfig,
-    decode_portfolio,
-    encode_portfolio,
-)
+from monitor.core.portfolio import Move, PortfolioBook, month_of
+from monitor.core.portfolio_watch import WatchConfig
 from monitor.core.risk import is_material, risk_record
+from monitor.core.schedule import BEHAVIOUR, LocalSchedule, Outcome
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
 from monitor.core.store import Store
+from monitor.core.timers import (
+    BILL_LOOKS,
+    DPD_MILESTONES,
+    PRE_DUE_DAYS,
+    Timers,
+    is_bill_look,
+    next_look,
+)
 from monitor.core.timeutil import DAY, day_of
-from monitor.evaluation import roc_auc
+from monitor.core.tracking import PortfolioTracker
 
-#: Days past due at which a past-due account is looked at again without an event.
-DPD_MILESTONES = (1, 3, 7, 10, 14, 18, 23, 30, 45, 60, 90)
-#: Days before a due date at which an account with an unpaid bill is looked at.
-PRE_DUE_DAYS = 3
-#: Days, relative to an unpaid bill's due date, on which its account is looked at again: before
-#: the due date, the day after it, and at each DPD milestone (ascending).
-BILL_LOOKS = tuple(sorted({-PRE_DUE_DAYS, 1, *DPD_MILESTONES}))
+__all__ = ["BILL_LOOKS", "DPD_MILESTONES", "PRE_DUE_DAYS", "Engine", "EngineConfig", "Result"]
+
 _RECENT_BORROWING = 6
 
 
@@ -70,6 +75,10 @@ class EngineConfig:
     #: looks due today fired per event at most (a day's looks are spread evenly over its
     #: events, see :mod:`monitor.core.pacing`)
     looks_per_event: int = 2
+    #: days between a day's close and the day its learning scores from (at least 1)
+    model_lag_days: int = 1
+    #: a partition this many days of event time behind the newest no longer holds days open
+    idle_partition_days: int = 7
 
 
 @dataclass
@@ -80,7 +89,10 @@ class Result:
     moves: list[Move] = field(default_factory=list)
     tier_moves: list[tuple[str | None, str | None]] = field(default_factory=list)
     labels: list[tuple[bool, float]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
     scores: list[tuple[str, float, float]] = field(default_factory=list)  # account, time, p
+    #: the model inputs of each of ``scores``, in the same order (what was scored)
+    inputs: list[dict[str, float]] = field(default_factory=list)
     risk: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)  # None: closed
     duplicate: bool = False  # the event was applied before (a redelivery): nothing was done
     timers: int = 0
@@ -111,18 +123,27 @@ class Engine:
     """Applies events to account state and makes the borrower decisions."""
 
     def __init__(
-        self, store: Store, models: ModelBook | None = None, config: EngineConfig | None = None
+        self,
+        store: Store,
+        models: ModelBook | None = None,
+        config: EngineConfig | None = None,
+        schedule: LocalSchedule | None = None,
     ) -> None:
         self.store = store
-        self.models = models or ModelBook()
         self.config = config or EngineConfig()
-        self._timers: dict[int, list[tuple[int, str]]] = {}
-        self._paces: dict[int, LookPace] = {}
+        self.schedule = schedule or LocalSchedule(
+            models or ModelBook(),
+            self.config.watch,
+            self.config.model_lag_days,
+            self.config.auc_window,
+            idle_days=self.config.idle_partition_days,
+        )
+        self.timers = Timers(self.config.looks_per_event)
+        self.labels = Labels(self.config.horizon_days)
+        self.tracker = PortfolioTracker(store, self.config.lgd)
         self._macro: dict[int, MacroBook] = {}
-        self._books: dict[int, PortfolioBook] = {}
-        self._watches: dict[int, PortfolioWatch] = {}
-        self._recent_labels: deque[tuple[bool, float]] = deque(maxlen=self.config.auc_window)
         self._offset = -1
+        self.kept = KeptOutcomes(store)
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self, partition: int, from_offset: int) -> list[dict[str, Any]]:
@@ -134,78 +155,100 @@ class Engine:
         alerts they made are returned here so that none is lost (receivers deduplicate by id).
         """
         resend: list[dict[str, Any]] = []
-        saved = self.store.get_extra(f"portfolio:p{partition}")
+        self.release(partition)
+        states = [state for state in self.store.states() if state.partition == partition]
+        self.tracker.recover(partition, states)
+        saved = self.store.get_extra(f"portfolio-desk:p{partition}")
         if saved is not None:
-            self._books[partition], self._watches[partition] = decode_portfolio(saved)
-        book = self.book(partition)
-        book.segments.clear()  # the sums come back from the accounts' own contributions
-        for state in self.store.states():
-            if state.partition != partition:
-                continue
-            for ledger in state.products.values():
-                if ledger.contrib is not None:
-                    book.apply(Move(ledger.product, None, Contribution(*ledger.contrib)))
+            self.schedule.restore(saved)
+        self._recover_learning(partition)
+        for state in states:
             if state.next_check >= 0:
                 self._push(state)
             if state.outbox and state.outbox_offset >= from_offset >= 0:
                 resend.extend(state.outbox)
         return resend
 
+    def save(self) -> None:
+        """Save what the store cannot rebuild from account state (the portfolio books' monthly
+        transitions, vintages and drawdowns); call it at the end of each batch, before the
+        store is flushed."""
+        self.tracker.save_books()
+
+    def _recover_learning(self, partition: int) -> None:
+        """Take back the learner saved when a day last closed, and the outcomes this partition
+        handed on since (what it had learnt and was to learn when the process stopped)."""
+        saved = self.store.get_extra(f"learner:p{partition}")
+        if saved is not None:
+            self.schedule.restore_learner(saved)
+        learner = self.schedule.learner
+        for day, outcome in self.kept.recover(partition, learner.versions.closed_through):
+            learner.add(outcome, day)
+
+    def release(self, partition: int) -> None:
+        """Forget everything held for ``partition`` (revoked from this worker): its timers and
+        pace, portfolio book, tier counts, cached macro book, the outcomes it kept and its clock
+        in the schedule. The store keeps the state, so :meth:`recover` rebuilds them when the
+        partition comes back."""
+        self.timers.release(partition)
+        self.tracker.release(partition)
+        self.schedule.release(partition)
+        self.kept.release(partition)
+        self._macro.pop(partition, None)
+
+    def partitions(self) -> set[int]:
+        """The input partitions the engine holds anything for."""
+        return {*self.timers.partitions(), *self.tracker.partitions(), *self._macro}
+
     def advance(self, partition: int, time: float, result: Result) -> None:
-        """Fire the timers of ``partition`` that are due by ``time``: every one of an earlier
-        day (closing each portfolio day as the clock leaves it, after its looks), and as many of
-        today's as the partition's :class:`LookPace` allows, so that a day's looks are spread
-        over its events instead of pausing the stream at its first one. Each look is judged as
-        of its day's start."""
-        heap = self._timers.get(partition)
-        today = day_of(time)
-        pace = self._pace(partition)
-        pace.next_event(today)
-        allowed = pace.allowed()
-        while heap and heap[0][0] <= today:
-            day, account_id = heap[0]
-            if day == today and allowed <= 0:
-                break
-            heapq.heappop(heap)
-            self._close_days(partition, day, result)
-            state = self.store.get(account_id)
-            if state is None or state.next_check != day:
-                continue  # superseded by a later schedule
-            self._look(state, day, result)
-            if day == today:
-                allowed -= 1
-                pace.fired += 1
-        self._close_days(partition, today, result)
+        """Fire the timers of ``partition`` that are due by ``time``: :meth:`catch_up`, then
+        :meth:`fire_today`."""
+        self.catch_up(partition, time, result)
+        self.fire_today(partition, time, result)
+
+    def catch_up(self, partition: int, time: float, result: Result) -> None:
+        """Bring ``partition``'s clock to the day of ``time``: fire every look of an earlier
+        day (closing each day as the clock leaves it, after its looks) and hand the days closed
+        to the schedule. After it, the partition waits for the model version of its day (see
+        :meth:`ready`)."""
+        self.timers.catch_up(
+            partition,
+            day_of(time),
+            partial(self._fire, result),
+            lambda day: self._close_days(partition, day, result),
+        )
+
+    def fire_today(self, partition: int, time: float, result: Result) -> None:
+        """Fire as many of today's looks as the partition's pace allows at this event, so that
+        a day's looks are spread over its events instead of pausing the stream at its first
+        one. Each look is judged as of its day's start."""
+        self.timers.fire_today(partition, day_of(time), partial(self._fire, result))
+
+    def ready(self, day: int) -> bool:
+        """True when the model version that scores ``day`` is published."""
+        return self.schedule.ready(day)
+
+    def _fire(self, result: Result, day: int, account_id: str) -> bool:
+        state = self.store.get(account_id)
+        if state is None or state.next_check != day:
+            return False  # superseded by a later schedule
+        self._look(state, day, result)
+        return True
 
     def _look(self, state: AccountState, day: int, result: Result) -> None:
         """The account's look of ``day``: rescore it on a bill look, else only resolve the
         labels whose horizon has ended."""
         result.timers += 1
-        if self._bill_check(state, day):
-            self._touch(state, day * DAY, f"timer:{state.account_id}:{day}", result)
+        if is_bill_look(state, day):
+            self._touch(state, day * DAY, f"timer:{state.account_id}:{day}", result, look=True)
         else:
             self._expire_labels(state, day, result)
 
     def _push(self, state: AccountState) -> None:
-        heapq.heappush(
-            self._timers.setdefault(state.partition, []), (state.next_check, state.account_id)
-        )
-        self._pace(state.partition).schedule(state.next_check)
-
-    def _pace(self, partition: int) -> LookPace:
-        pace = self._paces.get(partition)
-        if pace is None:
-            pace = self._paces[partition] = LookPace(self.config.looks_per_event)
-        return pace
-
-    @staticmethod
-    def _bill_check(state: AccountState, day: int) -> bool:
-        """True if ``day`` is one of the :data:`BILL_LOOKS` of an unpaid bill, rather than only
-        a label horizon's end."""
-        return any(day - due in BILL_LOOKS for due in _unpaid_dues(state))
+        self.timers.push(state.partition, state.next_check, state.account_id)
 
     def _expire_labels(self, state: AccountState, day: int, result: Result) -> None:
-        """Resolve the predictions whose horizon has passed and learn from them. A horizon's end
+        """Resolve the predictions whose horizon has passed and hand them on. A horizon's end
         says nothing new about the account, so it is not scored again here (half of all timers
         are these); its next event or bill look scores it."""
         worst = max((lg.dpd(p, day) for p in state.products.values() if not p.closed), default=0)
@@ -213,45 +256,39 @@ class Engine:
         self._schedule(state, day)
         self.store.put(state)
 
-    def _watch(self, partition: int, today: int) -> PortfolioWatch:
-        watch = self._watches.get(partition)
-        if watch is None:
-            watch = self._watches[partition] = PortfolioWatch(self.config.watch, day=today - 1)
-        return watch
-
     def _close_days(self, partition: int, today: int, result: Result) -> None:
-        watch = self._watch(partition, today)
-        if watch.day >= today - 1:
+        """Close the days of ``partition`` before ``today`` and tell the schedule."""
+        partials = self.tracker.close_days(partition, today, self.macro(partition))
+        if partials is None:
             return
-        book, macro = self.book(partition), self.macro(partition)
-        labels = list(self._recent_labels)
-        auc = roc_auc([int(y) for y, _ in labels], [p for _, p in labels])
-        enough = len(labels) >= self.config.auc_window // 2
-        for day in range(watch.day + 1, today):
-            result.alerts += watch.close_day(day, book, macro, auc if enough else None)
-        self.store.put_extra(f"portfolio:p{partition}", encode_portfolio(book, watch), partition)
+        learnt = self.schedule.learner.versions.closed_through
+        result.alerts += self.schedule.passed(partition, today, partials)
+        if self._offset < 0:
+            return  # a file replay: nothing to take back after a restart
+        if partials:  # the desk took them (and may have closed days): keep it
+            self.store.put_extra(f"portfolio-desk:p{partition}", self.schedule.save(), partition)
+        closed = self.schedule.learner.versions.closed_through
+        if closed is not None and closed != learnt:
+            self.store.put_extra(f"learner:p{partition}", self.schedule.save_learner(), partition)
+        if closed is not None:  # outcomes learnt need keeping no longer
+            self.kept.learnt(partition, closed)
 
-    def watch(self, partition: int) -> PortfolioWatch | None:
-        """The portfolio watch of a partition (None before its first event)."""
-        return self._watches.get(partition)
+    @property
+    def models(self) -> ModelBook:
+        """The learner's model book (the newest version scores from the next day on)."""
+        return self.schedule.models
 
     def portfolio(self) -> tuple[PortfolioBook, list[dict[str, Any]]]:
         """The books of every partition here merged, and the open portfolio alerts."""
-        merged = PortfolioBook.merged(list(self._books.values()))
-        open_alerts = [a for w in self._watches.values() for a in w.open.values()]
-        return merged, open_alerts
+        return self.tracker.merged(), self.schedule.open_alerts()
+
+    def accounts_by_tier(self) -> dict[str, int]:
+        """Open accounts by current risk tier, over the partitions held."""
+        return self.tracker.accounts_by_tier()
 
     def _schedule(self, state: AccountState, day: int) -> None:
-        """Index the account's next look after ``day``: the earliest of its unpaid bills' next
-        :data:`BILL_LOOKS` and its pending snapshots' horizon ends."""
-        nxt = -1
-        for due in _unpaid_dues(state):
-            i = bisect.bisect_right(BILL_LOOKS, day - due)
-            if i < len(BILL_LOOKS) and (nxt < 0 or due + BILL_LOOKS[i] < nxt):
-                nxt = due + BILL_LOOKS[i]
-        if state.pending:
-            end = min(s.day for s in state.pending) + self.config.horizon_days + 1
-            nxt = end if nxt < 0 else min(nxt, end)
+        """Index the account's next look after ``day``."""
+        nxt = next_look(state, day, self.config.horizon_days)
         if nxt != state.next_check:
             state.next_check = nxt
             if nxt >= 0:
@@ -268,11 +305,7 @@ class Engine:
 
     def book(self, partition: int) -> PortfolioBook:
         """The portfolio book of a partition."""
-        book = self._books.get(partition)
-        if book is None:
-            book = PortfolioBook()
-            self._books[partition] = book
-        return book
+        return self.tracker.book(partition)
 
     def process(self, event: Event, partition: int = 0, offset: int = -1) -> Result:
         """Apply one validated event and return the decisions it led to.
@@ -281,11 +314,24 @@ class Engine:
         file replay); an event at or before the offset an account has already applied is a
         redelivery and changes nothing.
         """
+        return self.finish(event, partition, offset, self.begin(event, partition, offset))
+
+    def begin(self, event: Event, partition: int = 0, offset: int = -1) -> Result:
+        """The first part of :meth:`process`: :meth:`catch_up` to the event's day. A scorer
+        then waits until the model version of that day is :meth:`ready` and calls
+        :meth:`finish`."""
         result = Result()
         self._offset = offset
-        self.advance(partition, event.time, result)
+        self.catch_up(partition, event.time, result)
+        return result
+
+    def finish(self, event: Event, partition: int, offset: int, result: Result) -> Result:
+        """The rest of :meth:`process` after :meth:`catch_up`: today's paced looks and the
+        event itself."""
+        self._offset = offset
+        self.fire_today(partition, event.time, result)
         if event.type == "reserve_updated":
-            self._watch(partition, event.day).streamed_reserve = float(event.data["amount"])
+            self.tracker.set_reserve(partition, float(event.data["amount"]))
             return result
         if event.type == "macro_indicator":
             book = self.macro(partition)
@@ -356,7 +402,9 @@ class Engine:
         return due is not None and due - day <= ft.BORROW_LEAD
 
     # -- decisions ------------------------------------------------------------------------
-    def _touch(self, state: AccountState, time: float, trigger: str, result: Result) -> None:
+    def _touch(
+        self, state: AccountState, time: float, trigger: str, result: Result, look: bool = False
+    ) -> None:
         day = day_of(time)
         if state.outbox_offset != self._offset:
             state.outbox, state.outbox_offset = [], self._offset
@@ -374,17 +422,36 @@ class Engine:
             self._contribute(state, day, result)
             self._close(state, time, trigger, result)
             return
+        models = self.schedule.model_for(day)
         if settled:  # a bill fell due: how unusual is the account's latest cycle
-            state.behaviour = round(self.models.behaviour.update(bh.behaviour(state, day)), 4)
-        x_values = ft.vector(state, day, self.macro(state.partition))
+            cycle = bh.behaviour(state, day)
+            state.behaviour = round(models.behaviour.score(cycle), 4)
+            self._hand_on(
+                Outcome(
+                    BEHAVIOUR,
+                    day,
+                    time,
+                    state.account_id,
+                    cycle,
+                    partition=state.partition,
+                    offset=self._offset,
+                ),
+                result,
+            )
+        macro = self.macro(state.partition)
+        if look:  # judged on the indicators as its day began, whichever event it fires at
+            macro = self.tracker.day_macro(state.partition, day) or macro
+        x_values = ft.vector(state, day, macro)
         x = ft.as_dict(x_values)
-        score = self.models.score(x)
+        score = models.score(x)
         result.scores.append((state.account_id, time, score.probability))
+        result.inputs.append(x)
         old_tier = state.tier or None
         state.probability = score.probability
         state.tier = self.config.policy.tier(score.probability)
         if old_tier != state.tier:
             result.tier_moves.append((old_tier, state.tier))
+            self.tracker.tier_moved(state.partition, old_tier, state.tier)
         if (
             owes  # nothing owed, nothing to learn: the endless easy negatives of paid-up accounts
             and state.delinquent_since < 0
@@ -429,75 +496,26 @@ class Engine:
 
     def _contribute(self, state: AccountState, day: int, result: Result) -> None:
         """Bring each product's contribution to the portfolio book up to date."""
-        book = self.book(state.partition)
-        region = state.region or "unknown"
-        for ledger in state.products.values():
-            new = None
-            if not ledger.closed:
-                bucket = lg.bucket_of(lg.dpd(ledger, day))
-                exposure = lg.outstanding(ledger)
-                lgd = self.config.lgd.get(ledger.product, 1.0)
-                new = Contribution(
-                    region,
-                    bucket,
-                    round(exposure, 2),
-                    round(state.probability * exposure * lgd, 2),
-                    round(state.probability, 5),
-                    ledger.limit,
-                )
-                month = month_of(day)
-                if ledger.month != month:
-                    if ledger.month >= 0:
-                        book.transition(
-                            ledger.month, ledger.product, region, ledger.month_bucket, bucket
-                        )
-                    ledger.month, ledger.month_bucket = month, bucket
-            old = Contribution(*ledger.contrib) if ledger.contrib is not None else None
-            if new != old:
-                move = Move(ledger.product, old, new)
-                book.apply(move)
-                result.moves.append(move)
-                ledger.contrib = list(new) if new is not None else None
+        result.moves += self.tracker.contribute(state, day)
 
     def _resolve_labels(
         self, state: AccountState, day: int, worst_dpd: int, result: Result
     ) -> None:
-        horizon = self.config.horizon_days
-        if worst_dpd >= 30 and state.delinquent_since < 0:
-            dues = [
-                d
-                for p in state.products.values()
-                if not p.closed
-                for d in [lg.oldest_unpaid_due(p)]
-                if d is not None and day - d >= 30
-            ]
-            state.delinquent_since = min(dues) + 30
-            if not state.ever_delinquent:
-                for ledger in state.products.values():
-                    if lg.dpd(ledger, day) >= 30:
-                        self.book(state.partition).went_bad(
-                            ledger.product,
-                            month_of(ledger.opened),
-                            month_of(state.delinquent_since) - month_of(ledger.opened),
-                        )
-            state.ever_delinquent = True
-        elif worst_dpd < 30:
-            state.delinquent_since = -1
-        keep: list[Snapshot] = []
-        for snap in state.pending:
-            start = state.delinquent_since
-            if start >= 0 and snap.day < start <= snap.day + horizon:
-                self._learn(snap, True, result)
-            elif day > snap.day + horizon:
-                self._learn(snap, False, result)
-            else:
-                keep.append(snap)
-        state.pending = keep
+        book = self.book(state.partition)
+        for outcome in self.labels.resolve(state, day, worst_dpd, book.went_bad, self._offset):
+            self._hand_on(outcome, result)
+            result.labels.append((bool(outcome.label), outcome.probability))
 
-    def _learn(self, snap: Snapshot, outcome: bool, result: Result) -> None:
-        self.models.learn(ft.as_dict(snap.features), outcome)
-        result.labels.append((outcome, snap.probability))
-        self._recent_labels.append((outcome, snap.probability))
+    def _hand_on(self, outcome: Outcome, result: Result) -> None:
+        """An outcome leaves the scoring path for the learner (and, from a topic, is kept in
+        the store until it is learnt, so that a restart learns it too)."""
+        result.outcomes.append(outcome)
+        self.schedule.outcome(outcome)
+        if self._offset < 0:
+            return
+        closed = self.schedule.learner.versions.closed_through
+        day = outcome.day if closed is None or outcome.day > closed else closed + 1
+        self.kept.keep(outcome, day)
 
     def _alert(
         self,
@@ -514,7 +532,9 @@ class Engine:
         p = state.probability
         current = state.alerts.get(BORROWER_RISK)
         if current is None and p >= policy.open_at and dpd < 30:
-            current = OpenAlert(alert_id(state.account_id, BORROWER_RISK, trigger), time, p)
+            current = OpenAlert(
+                alert_id(state.account_id, BORROWER_RISK, trigger), time, p, product, state.region
+            )
             state.alerts[BORROWER_RISK] = current
             status = "firing"
         elif current is not None and p < policy.clear_at:
@@ -526,8 +546,8 @@ class Engine:
             alert_id=current.alert_id,
             status=status,
             account_id=state.account_id,
-            product=product,
-            region=state.region,
+            product=current.product or product,  # a resolution names what its alert named
+            region=current.region or state.region,
             probability=p,
             tier=state.tier,
             reasons=told.reasons,
@@ -549,13 +569,13 @@ class Engine:
                     alert_id=alert.alert_id,
                     status="resolved",
                     account_id=state.account_id,
-                    product="",
-                    region=state.region,
+                    product=alert.product or next(iter(state.products), ""),
+                    region=alert.region or state.region,
                     probability=state.probability,
                     tier=state.tier,
                     reasons=["Account closed."],
                     action="none",
-                    model_version=self.models.version,
+                    model_version=self.schedule.model_for(day_of(time)).version,
                     time=time,
                     opened=alert.opened,
                     trigger_event_id=trigger,
@@ -565,16 +585,6 @@ class Engine:
             del state.alerts[cause]
         if state.tier:
             result.tier_moves.append((state.tier, None))
+            self.tracker.tier_moved(state.partition, state.tier, None)
         result.risk.append((state.account_id, None))
         self.store.delete(state.account_id)
-
-
-def _unpaid_dues(state: AccountState) -> list[int]:
-    """Due days of the unsatisfied bills of the account's open products."""
-    return [
-        bill.due
-        for ledger in state.products.values()
-        if not ledger.closed
-        for bill in ledger.bills
-        if not bill.satisfied
-    ]

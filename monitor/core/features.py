@@ -72,15 +72,26 @@ def vector(state: AccountState, day: int, macro: MacroBook) -> list[float]:
     for ledger in ledgers:
         outcomes += ledger.outcomes
         ratios += ledger.pay_ratios[-3:]
-        dpd = max(dpd, lg.dpd(ledger, day))
-        past_due += sum(1 for b in ledger.bills if not b.satisfied and b.due < day)
-        consecutive = max(consecutive, _consecutive_misses(ledger.outcomes))
+        # one pass over the unsatisfied bills: the oldest due date (DPD, as lg.dpd), the bills
+        # past due, and the next due date on or after today (as lg.next_due)
+        oldest: int | None = None
+        for bill in ledger.bills:
+            if bill.satisfied:
+                continue
+            due = bill.due
+            if oldest is None or due < oldest:
+                oldest = due
+            if due < day:
+                past_due += 1
+            elif next_due is None or due < next_due:
+                next_due = due
+        if oldest is not None and oldest < day and day - oldest > dpd:
+            dpd = day - oldest
+        if ledger.outcomes:
+            consecutive = max(consecutive, _consecutive_misses(ledger.outcomes))
         last_payment = max(last_payment, ledger.last_payment)
         limit += ledger.limit
         opened = min(opened, ledger.opened)
-        due = lg.next_due(ledger, day)
-        if due is not None and (next_due is None or due < next_due):
-            next_due = due
     n = len(outcomes)
     credit = state.products.get("credit_pay")
     loan = state.products.get("cash_loan")

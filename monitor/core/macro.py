@@ -45,6 +45,10 @@ class MacroBook:
         latest, baseline = self.values.get(region, {}).get(indicator, [0.0, 0.0])
         return latest - baseline
 
+    def copy(self) -> MacroBook:
+        """An independent copy (the book as it stands now)."""
+        return MacroBook.from_dict(self.to_dict())
+
     def to_dict(self) -> dict[str, Any]:
         return {"v": self.values, "of": self.offset}
 

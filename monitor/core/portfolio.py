@@ -101,6 +101,9 @@ class PortfolioBook:
     transitions: dict[int, dict[str, int]] = field(default_factory=dict)
     vintages: dict[str, dict[str, Any]] = field(default_factory=dict)
     drawdowns: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    #: counts changes of the transitions, vintages and drawdowns (what the accounts' own
+    #: contributions cannot rebuild), so the tracker saves the book only when it changed
+    changes: int = 0
 
     def apply(self, move: Move) -> None:
         """Take an account product's old contribution out and its new one in."""
@@ -116,6 +119,7 @@ class PortfolioBook:
 
     def transition(self, month: int, product: str, region: str, old: str, new: str) -> None:
         """An account product went from bucket ``old`` at the start of ``month`` to ``new``."""
+        self.changes += 1
         counts = self.transitions.setdefault(month, {})
         key = f"{segment(product, region)}|{old}|{new}"
         counts[key] = counts.get(key, 0) + 1
@@ -124,6 +128,7 @@ class PortfolioBook:
 
     def opened(self, product: str, month: int) -> None:
         """An account product opened in ``month`` (a new member of its vintage)."""
+        self.changes += 1
         vintage = self.vintages.setdefault(f"{product}|{month_name(month)}", {"n": 0, "bad": {}})
         vintage["n"] += 1
 
@@ -132,12 +137,29 @@ class PortfolioBook:
         vintage = self.vintages.setdefault(
             f"{product}|{month_name(opened_month)}", {"n": 0, "bad": {}}
         )
+        self.changes += 1
         key = str(months_on_book)
         vintage["bad"][key] = vintage["bad"].get(key, 0) + 1
 
     def drew(self, product: str, region: str, amount: float) -> None:
         """A drawdown (cash-loan growth), summed per segment until the day closes."""
+        self.changes += 1
         self.drawdowns[segment(product, region)] += amount
+
+    def copy(self) -> PortfolioBook:
+        """An independent copy of the book as it stands."""
+        out = PortfolioBook()
+        for key, seg in self.segments.items():
+            out.segments[key] = Segment(
+                dict(seg.counts), dict(seg.balances), seg.expected_loss, seg.pd_sum, seg.limit
+            )
+        out.transitions = {month: dict(counts) for month, counts in self.transitions.items()}
+        out.vintages = {
+            key: {"n": vintage["n"], "bad": dict(vintage["bad"])}
+            for key, vintage in self.vintages.items()
+        }
+        out.drawdowns.update(self.drawdowns)
+        return out
 
     @classmethod
     def merged(cls, books: list[PortfolioBook]) -> PortfolioBook:

@@ -3,6 +3,10 @@ against expected loss, over-lending, and the champion model's own performance.
 
 Alerts follow the borrower policy's rules against storms: one open alert per kind and segment,
 resolved when the condition has been gone for ``clear_after_days``.
+
+A change of the model that scores is not a change of the book: when another model scores (the
+online champion taking over from the scorecard, or falling back), each segment's mean-PD
+detector starts afresh, so PD is only ever compared within one model.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from monitor.core.timeutil import DAY
 class WatchConfig:
     """Thresholds of the portfolio alerts."""
 
-    reserve: float = 0.0  # reserve for this partition's share; 0 switches coverage alerts off
-    partitions: int = 1  # input partitions the portfolio is spread over (for a streamed reserve)
+    reserve: float = 0.0  # reserve of the whole portfolio; 0 switches coverage alerts off
+    partitions: int = 1  # input partitions the portfolio is spread over
     coverage_min: float = 1.2  # alert when reserve / expected loss falls below this
     projection_days: int = 30  # ... or is projected to within this many days at the trend
     limit_growth: float = 0.15  # over-lending: 30-day growth of limits per account above this,
@@ -34,12 +38,12 @@ class WatchConfig:
     pd_growth: float = 0.10  # ... while the mean PD grew by more than this (relative)
     clear_after_days: int = 14
     auc_floor: float = 0.75  # model drift: the rolling AUC fell (Page-Hinkley) and is below this
-    min_segment: int = 100  # accounts a segment (in one partition) needs to be watched
+    min_segment: int = 100  # accounts a segment needs to be watched
 
 
 @dataclass
 class PortfolioWatch:
-    """Detectors and open portfolio alerts of one partition."""
+    """Detectors and open portfolio alerts of the portfolio."""
 
     config: WatchConfig = field(default_factory=WatchConfig)
     segments: dict[str, SegmentWatch] = field(default_factory=dict)
@@ -53,12 +57,29 @@ class PortfolioWatch:
     )
     day: int = -1
     streamed_reserve: float | None = None  # the latest reserve_updated amount (whole portfolio)
+    scoring_model: str | None = None  # the model that scored the last day closed
+    share: float = 1.0  # the part of the portfolio the last day's book held
 
     def close_day(
-        self, day: int, book: PortfolioBook, macro: MacroBook, model_auc: float | None
+        self,
+        day: int,
+        book: PortfolioBook,
+        macro: MacroBook,
+        model_auc: float | None,
+        model: str | None = None,
+        share: float = 1.0,
     ) -> list[dict[str, Any]]:
-        """Readings of ``day`` (the book as it stands at its end); the alerts they raise."""
+        """Readings of ``day`` (the book as it stands at its end); the alerts they raise.
+
+        ``model`` names the model that scored the day; ``share`` is the part of the portfolio
+        ``book`` holds (of the reserve it is compared with)."""
         self.day = day
+        self.share = share
+        if model is not None:
+            if getattr(self, "scoring_model", None) not in (None, model):
+                for watch in self.segments.values():
+                    watch.restart("mean_pd")
+            self.scoring_model = model
         alerts: list[dict[str, Any]] = []
         products: dict[str, list[Any]] = {}
         for key, seg in book.segments.items():
@@ -87,9 +108,8 @@ class PortfolioWatch:
                 watch = self.segments.setdefault(key, SegmentWatch())
                 for change in watch.update(day, readings):
                     alerts += self._raise("segment_drift", product, region, day, change, seg)
-                for name, series in watch.series.items():
-                    if series.holding:
-                        self.last_seen[f"segment_drift|{product}|{region}|{name}"] = day
+                if any(series.holding for series in watch.series.values()):
+                    self.last_seen[f"segment_drift|{product}|{region}"] = day
         self.history = [*self.history, totals][-90:]
         alerts += self._reserves(day, totals)
         alerts += self._over_lending(day, products)
@@ -116,7 +136,8 @@ class PortfolioWatch:
     def _reserves(self, day: int, totals: dict[str, float]) -> list[dict[str, Any]]:
         reserve = self.config.reserve
         if self.streamed_reserve is not None:
-            reserve = self.streamed_reserve / self.config.partitions
+            reserve = self.streamed_reserve
+        reserve *= getattr(self, "share", 1.0)
         if reserve <= 0 or len(self.history) < 2:
             return []
         el = sum(v for k, v in totals.items() if k.endswith("|el"))
@@ -144,32 +165,25 @@ class PortfolioWatch:
         if len(self.history) < 90:
             return []  # the book must have settled for 60 days before a 30-day comparison
         now, then = self.history[-1], self.history[-31]
+        growths = lending_growth(self.history)
         alerts = []
         for product in products:
-            limit_then = then.get(f"{product}|limit", 0.0)
-            pd_then = then.get(f"{product}|mean_pd", 0.0)
-            if limit_then <= 0 or pd_then <= 0:
+            growth = growths.get(product)
+            if growth is None:
                 continue
             accounts_now = now.get(f"{product}|accounts", 0.0)
             accounts_then = then.get(f"{product}|accounts", 0.0)
             if accounts_then < 2 * self.config.min_segment or accounts_now / accounts_then > 1.1:
                 continue  # still filling up: growth of a young book says nothing
-            growth = (now[f"{product}|limit"] / accounts_now) / (limit_then / accounts_then) - 1
-            drawn_now = sum(h.get(f"{product}|drawn", 0.0) for h in self.history[-30:])
-            drawn_then = sum(h.get(f"{product}|drawn", 0.0) for h in self.history[-60:-30])
-            drawn_growth = drawn_now / drawn_then - 1 if drawn_then > 0 else 0.0
-            pd_growth = now[f"{product}|mean_pd"] / pd_then - 1
-            drawn_count_ok = drawn_then > 0 and drawn_now > 0
-            drawn_growth = drawn_growth if drawn_count_ok else 0.0
-            lending = growth > self.config.limit_growth or (
-                drawn_growth > self.config.drawdown_growth
+            lending = growth["limit_per_account"] > self.config.limit_growth or (
+                growth["drawdowns"] > self.config.drawdown_growth
             )
-            if lending and (pd_growth > self.config.pd_growth):
+            if lending and (growth["mean_pd"] > self.config.pd_growth):
                 change = {
                     "series": "limit_growth",
-                    "size": round(max(growth, drawn_growth), 4),
+                    "size": round(max(growth["limit_per_account"], growth["drawdowns"]), 4),
                     "started": day - 30,
-                    "value": round(pd_growth, 4),
+                    "value": round(growth["mean_pd"], 4),
                 }
                 alerts += self._raise("over_lending", product, "all", day, change, None)
         return alerts
@@ -177,7 +191,9 @@ class PortfolioWatch:
     def _raise(
         self, kind: str, product: str, region: str, day: int, change: dict[str, Any], seg: Any
     ) -> list[dict[str, Any]]:
-        key = f"{kind}|{product}|{region}|{change['series']}"
+        # one open alert per kind and segment: a second series drifting in a segment already
+        # alerted keeps that alert open instead of raising another with the same start
+        key = f"{kind}|{product}|{region}"
         self.last_seen[key] = day
         if key in self.open:
             return []
@@ -200,6 +216,71 @@ class PortfolioWatch:
                 del self.open[key]
                 resolved.append(dict(alert, status="resolved", event_time=_iso((day + 1) * DAY)))
         return resolved
+
+
+def lending_growth(history: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per product, the 30-day growth (relative) of limits per account, of drawdowns (the last
+    30 days' sum against the 30 before) and of mean PD, from daily product totals; empty before
+    31 days. Drawdown growth is 0 unless both windows drew something.
+
+    >>> day = {"cash|limit": 1000.0, "cash|accounts": 10.0, "cash|mean_pd": 0.1, "cash|drawn": 1.0}
+    >>> later = dict(day, **{"cash|limit": 1200.0, "cash|mean_pd": 0.12})
+    >>> {k: round(v, 2) for k, v in lending_growth([day] * 60 + [later])["cash"].items()}
+    {'limit_per_account': 0.2, 'drawdowns': 0.0, 'mean_pd': 0.2}
+    """
+    if len(history) < 31:
+        return {}
+    now, then = history[-1], history[-31]
+    out = {}
+    for key in now:
+        if not key.endswith("|limit"):
+            continue
+        product = key.removesuffix("|limit")
+        limit_then = then.get(f"{product}|limit", 0.0)
+        pd_then = then.get(f"{product}|mean_pd", 0.0)
+        accounts_now = now.get(f"{product}|accounts", 0.0)
+        accounts_then = then.get(f"{product}|accounts", 0.0)
+        if limit_then <= 0 or pd_then <= 0 or accounts_now <= 0 or accounts_then <= 0:
+            continue
+        growth = (now[key] / accounts_now) / (limit_then / accounts_then) - 1
+        drawn_now = sum(h.get(f"{product}|drawn", 0.0) for h in history[-30:])
+        drawn_then = sum(h.get(f"{product}|drawn", 0.0) for h in history[-60:-30])
+        drawn = drawn_now / drawn_then - 1 if drawn_then > 0 and drawn_now > 0 else 0.0
+        out[product] = {
+            "limit_per_account": growth,
+            "drawdowns": drawn,
+            "mean_pd": now.get(f"{product}|mean_pd", 0.0) / pd_then - 1,
+        }
+    return out
+
+
+def merged_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:
+    """Daily product totals of several partitions summed day by day (aligned on the newest day;
+    as long as the shortest); mean PDs are weighted by accounts.
+
+    >>> a = [{"c|accounts": 1.0, "c|mean_pd": 0.1, "c|limit": 5.0}]
+    >>> b = [{"c|accounts": 3.0, "c|mean_pd": 0.3, "c|limit": 5.0}]
+    >>> [{k: round(v, 4) for k, v in day.items()} for day in merged_history([a, b])]
+    [{'c|accounts': 4.0, 'c|mean_pd': 0.25, 'c|limit': 10.0}]
+    """
+    histories = [h for h in histories if h]
+    if not histories:
+        return []
+    days = min(len(h) for h in histories)
+    merged = []
+    for i in range(-days, 0):
+        total: dict[str, float] = {}
+        for history in histories:
+            for key, value in history[i].items():
+                if key.endswith("|mean_pd"):
+                    value *= history[i].get(key.removesuffix("mean_pd") + "accounts", 0.0)
+                total[key] = total.get(key, 0.0) + value
+        for key in total:
+            if key.endswith("|mean_pd"):
+                accounts = total.get(key.removesuffix("mean_pd") + "accounts", 0.0)
+                total[key] = total[key] / accounts if accounts else 0.0
+        merged.append(total)
+    return merged
 
 
 def _iso(ts: float) -> str:

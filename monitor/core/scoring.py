@@ -8,6 +8,7 @@ which the alert explanations are built from.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from typing import Protocol
 
 from river import linear_model, optim
@@ -147,24 +148,64 @@ def model_inputs(x: dict[str, float]) -> dict[str, float]:
     >>> inputs["dpd|settled"], inputs["phase|settled"], "months_on_book" in inputs
     (0.5, 1.0, False)
     """
-    phase = 0 if x.get("days_to_next_due", _NO_BILL_AHEAD) >= _NO_BILL_AHEAD else 1
+    # The tables below are worked out once (see _TRANSFORMS, _BAND_TABLE, _CROSS_TABLES); the
+    # inputs, their values and their order (which fixes the rounding of every dot product) are
+    # those of the plain definition: (v - centre) / scale, steps, bands, then each crossed.
+    ahead = not x.get("days_to_next_due", _NO_BILL_AHEAD) >= _NO_BILL_AHEAD
     shared: dict[str, float] = {}
+    transforms = _TRANSFORMS
     for k, v in x.items():
-        if v != 0.0 and k not in UNUSED:
-            shared[k] = (v - CENTRES.get(k, 0.0)) / SCALES.get(k, 1.0)
+        if v != 0.0:
+            how = transforms.get(k)
+            if how is None:  # neither centred nor scaled: (v - 0.0) / 1.0 is v + 0.0
+                shared[k] = v + 0.0
+            elif how is not _SKIP:
+                shared[k] = (v - how[0]) / how[1]
     dpd = x.get("dpd", 0.0)
-    for step, name in _STEP_NAMES:
-        if dpd >= step:
-            shared[name] = 1.0
-    for name, edges in BANDS.items():
+    if dpd >= _FIRST_STEP:
+        for step, name in _STEP_NAMES:
+            if dpd >= step:
+                shared[name] = 1.0
+    for name, edges, names in _BAND_TABLE:
         value = x.get(name)
         if value is not None:
-            shared[_BAND_NAMES[name][sum(1 for edge in edges if value >= edge)]] = 1.0
-    out = dict(shared)
+            # NaN is at or above no edge (the lowest band), as in a count of edges passed
+            shared[names[bisect_right(edges, value) if value == value else 0]] = 1.0
+    out = shared.copy()
+    crossed = _CROSS_TABLES[ahead]
     for k, v in shared.items():
-        out[_crossed(k)[phase]] = v
-    out["phase|" + _PHASES[phase]] = 1.0
+        cross = crossed.get(k)
+        out[cross if cross is not None else _crossed(k)[ahead]] = v
+    out[_PHASE_NAMES[ahead]] = 1.0
     return out
+
+
+#: feature -> (centre, scale) of the features that have either, _SKIP for those left out
+_SKIP = (0.0, 0.0)
+_TRANSFORMS: dict[str, tuple[float, float]] = {
+    **{
+        k: (CENTRES.get(k, 0.0), SCALES.get(k, 1.0))
+        for k in {*SCALES, *CENTRES}
+        if (CENTRES.get(k, 0.0), SCALES.get(k, 1.0)) != (0.0, 1.0)
+    },
+    **dict.fromkeys(UNUSED, _SKIP),
+}
+_FIRST_STEP = min(DPD_STEPS)
+#: (feature, sorted edges, band names): bisect_right counts the edges at or below a value
+_BAND_TABLE = [(name, tuple(sorted(edges)), _BAND_NAMES[name]) for name, edges in BANDS.items()]
+_PHASE_NAMES = (f"phase|{_PHASES[0]}", f"phase|{_PHASES[1]}")
+
+
+def _cross_tables() -> tuple[dict[str, str], dict[str, str]]:
+    """Crossed names of every input the features can give, per phase (0 settled, 1 ahead)."""
+    from monitor.core.features import FEATURE_NAMES
+
+    names = [*FEATURE_NAMES, *(name for _, name in _STEP_NAMES)]
+    names += [band for bands in _BAND_NAMES.values() for band in bands]
+    return {n: _crossed(n)[0] for n in names}, {n: _crossed(n)[1] for n in names}
+
+
+_CROSS_TABLES = _cross_tables()
 
 
 #: the last inputs worked out, by the identity of their feature dict: a scoring asks for the
@@ -187,7 +228,16 @@ def cached_inputs(x: dict[str, float]) -> dict[str, float]:
 
 def base_feature(name: str) -> str:
     """The feature an input was derived from (``dpd>=7|settled`` -> ``dpd``)."""
-    return name.split("|")[0].split(">=")[0].split("#")[0]
+    base = _BASES.get(name)
+    if base is None:
+        base = name.split("|")[0].split(">=")[0].split("#")[0]
+        if len(_BASES) < _MAX_BASES:  # inputs are a bounded set; the bound is for odd callers
+            _BASES[name] = base
+    return base
+
+
+_BASES: dict[str, str] = {}
+_MAX_BASES = 10_000
 
 
 def scorecard_start() -> tuple[dict[str, float], float]:
@@ -263,12 +313,12 @@ class OnlineLogistic:
         return sigmoid(self._logit(cached_inputs(x)))
 
     def contributions(self, x: dict[str, float]) -> dict[str, float]:
-        weights = self.regression._weights
+        get = self.regression._weights.get
         out: dict[str, float] = {}
         for k, v in cached_inputs(x).items():
-            base = base_feature(k)
+            base = _BASES.get(k) or base_feature(k)
             if base != "phase":  # the phase inputs act as intercepts, not reasons
-                out[base] = out.get(base, 0.0) + weights.get(k, 0.0) * v
+                out[base] = out.get(base, 0.0) + get(k, 0.0) * v
         return out
 
     def learn(self, x: dict[str, float], y: bool) -> None:

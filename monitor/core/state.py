@@ -121,18 +121,21 @@ class Snapshot:
 
 @dataclass(slots=True)
 class OpenAlert:
-    """The open alert of one cause: its stable id and when it opened."""
+    """The open alert of one cause: its stable id, when it opened, and the product and region
+    it named (its resolution names the same ones)."""
 
     alert_id: str
     opened: float
     probability: float
+    product: str = ""  # "" in state written before alerts kept it
+    region: str = ""
 
     def to_list(self) -> list[Any]:
-        return [self.alert_id, self.opened, self.probability]
+        return [self.alert_id, self.opened, self.probability, self.product, self.region]
 
     @classmethod
     def from_list(cls, row: list[Any]) -> OpenAlert:
-        return cls(row[0], row[1], row[2])
+        return cls(*row[:5])
 
 
 @dataclass(slots=True)

@@ -35,6 +35,14 @@ class Store(Protocol):
         """Keep ``value`` under ``key``; it belongs to input ``partition``."""
         ...
 
+    def delete_extra(self, key: str, partition: int = 0) -> None:
+        """Forget ``key`` (of input ``partition``)."""
+        ...
+
+    def extras(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """Every (key, value) whose key starts with ``prefix``."""
+        ...
+
 
 class MemoryStore:
     """A dict-backed :class:`Store`."""
@@ -68,6 +76,12 @@ class MemoryStore:
     def put_extra(self, key: str, value: str, partition: int = 0) -> None:
         self.extra[key] = value
 
+    def delete_extra(self, key: str, partition: int = 0) -> None:
+        self.extra.pop(key, None)
+
+    def extras(self, prefix: str) -> Iterator[tuple[str, str]]:
+        return iter([(k, v) for k, v in self.extra.items() if k.startswith(prefix)])
+
 
 class WriteBackStore:
     """A :class:`Store` that holds the states it reads or writes until :meth:`flush`.
@@ -94,7 +108,7 @@ class WriteBackStore:
         self._cache: dict[str, AccountState | None] = {}
         self._dirty: dict[str, int] = {}  # account id -> partition
         self._macro: dict[int, MacroBook] = {}
-        self._extra: dict[str, tuple[str, int]] = {}
+        self._extra: dict[str, tuple[str | None, int]] = {}  # None: deleted
 
     def get(self, account_id: str) -> AccountState | None:
         try:
@@ -134,6 +148,14 @@ class WriteBackStore:
     def put_extra(self, key: str, value: str, partition: int = 0) -> None:
         self._extra[key] = (value, partition)
 
+    def delete_extra(self, key: str, partition: int = 0) -> None:
+        self._extra[key] = (None, partition)
+
+    def extras(self, prefix: str) -> Iterator[tuple[str, str]]:
+        pending = {k: v for k, (v, _) in self._extra.items() if k.startswith(prefix)}
+        yield from ((k, v) for k, v in pending.items() if v is not None)
+        yield from ((k, v) for k, v in self.inner.extras(prefix) if k not in pending)
+
     def flush(self, before: Callable[[int], None] | None = None) -> int:
         """Write every changed state, macro book and extra to the inner store; forget the rest.
 
@@ -156,7 +178,10 @@ class WriteBackStore:
                 self.inner.put_macro(partition, self._macro[partition])
             for key, (value, home) in self._extra.items():
                 if home == partition:
-                    self.inner.put_extra(key, value, home)
+                    if value is None:
+                        self.inner.delete_extra(key, home)
+                    else:
+                        self.inner.put_extra(key, value, home)
         written = len(self._dirty)
         self._cache.clear()
         self._dirty.clear()

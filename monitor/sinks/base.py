@@ -1,8 +1,9 @@
-"""The sink interface and the in-memory sink used by tests.
+"""The sink interface and an in-memory sink for tests.
 
-A sink accepts alert records (``dict``) without blocking the caller: ``offer`` queues or stores
-the alert and returns at once; delivery happens in the sink's own task between ``start`` and
-``stop``.
+The worker offers every alert it produces to each of its sinks (the webhook and Alertmanager
+sinks of :mod:`monitor.sinks.webhook` and :mod:`monitor.sinks.alertmanager`). A sink accepts alert
+records (``dict``) without blocking the caller: ``offer`` queues or stores the alert and returns
+at once; delivery happens in the sink's own task between ``start`` and ``stop``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Sink(ABC):
 
 
 class MemorySink(Sink):
-    """Keeps every alert in a list (for tests and the backtest)."""
+    """Keeps every alert in a list (the worker's unit tests use it in place of HTTP sinks)."""
 
     name = "memory"
 

@@ -116,8 +116,11 @@ class DeliveryJournal:
             os.fsync(self._file.fileno())
 
     def dropped(self, alert: dict[str, Any]) -> None:
-        """``alert`` went to the dead-letter topic and is no longer this sink's to deliver."""
+        """``alert`` went to the dead-letter topic and is no longer this sink's to deliver (a
+        closed journal keeps it pending: the next start delivers it again)."""
         key = journal_key(alert)
+        if self._file.closed:
+            return
         if self._pending.pop(key, None) is not None:
             self._append({"op": "dropped", "key": key}, sync=False)
 

@@ -8,7 +8,8 @@ retried with exponential back-off (for at least ``retries`` retries and ``retry_
 seconds, so a receiver that is down for minutes still gets every alert, in order, once it is
 back); other answers (4xx, 3xx) are final. A give-up callback that raises, or an alert that
 cannot be encoded, costs that one alert and never the delivery task. Give-up reasons name the
-receiver by its origin only (webhook URLs often carry a token in the path or query). With a
+receiver by its origin only (webhook URLs often carry a token in the path or query), and so do
+the ``receiver`` labels of its metrics (:func:`receiver_labels`). With a
 :class:`~monitor.sinks.journal.DeliveryJournal`, accepted alerts and deliveries are persisted:
 after a restart the undelivered ones are sent first and the delivered ones never again (an
 offer of either counts as ``duplicate``), and a stop leaves what is queued for the next start.
@@ -22,7 +23,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import httpx
@@ -33,7 +35,10 @@ from monitor.signing import SIGNATURE_HEADER, sign
 from monitor.sinks.base import Sink
 from monitor.sinks.journal import DeliveryJournal
 
-GiveUp = Callable[[dict[str, Any], str], None]
+#: Called with an alert the sink gives up on and why; it may return the future of the record
+#: that keeps the alert (the worker's dead letter), and the journal lets the alert go once that
+#: future is done without error.
+GiveUp = Callable[[dict[str, Any], str], Any]
 _RETRYABLE = {408, 429}
 _MAX_EXPONENT = 32  # 2**32 x any sane back-off is past max_backoff_s; a float cannot overflow
 log = logging.getLogger(__name__)
@@ -61,9 +66,12 @@ class HttpSink(Sink):
         client: httpx.AsyncClient | None = None,
         on_give_up: GiveUp | None = None,
         journal: DeliveryJournal | None = None,
+        receiver: str = "",
     ) -> None:
         self.url = url
         self.origin = _origin(url)
+        #: the ``receiver`` label of this sink's metrics (see :func:`receiver_labels`)
+        self.receiver = receiver or self.origin
         self.secret = secret
         self.timeout_s = timeout_s
         self.retries = retries
@@ -77,8 +85,8 @@ class HttpSink(Sink):
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=queue_size)
         if metrics is not None:  # every outcome exists from the start, at 0, for rate() queries
             for outcome in OUTCOMES:
-                metrics.deliveries.labels(sink=self.name, outcome=outcome)
-            metrics.delivery_queue.labels(sink=self.name).set(0)
+                metrics.deliveries.labels(sink=self.name, receiver=self.receiver, outcome=outcome)
+            metrics.delivery_queue.labels(sink=self.name, receiver=self.receiver).set(0)
         self._task: asyncio.Task[None] | None = None
         self.journal = journal
         if journal is not None:  # what a crash kept from the receiver goes first, in order
@@ -88,26 +96,37 @@ class HttpSink(Sink):
     # -- accounting -----------------------------------------------------------------------
     def _count(self, outcome: str) -> None:
         if self.metrics is not None:
-            self.metrics.deliveries.labels(sink=self.name, outcome=outcome).inc()
+            self.metrics.deliveries.labels(
+                sink=self.name, receiver=self.receiver, outcome=outcome
+            ).inc()
 
     def _gauge(self) -> None:
         if self.metrics is not None:
-            self.metrics.delivery_queue.labels(sink=self.name).set(self._queue.qsize())
+            self.metrics.delivery_queue.labels(sink=self.name, receiver=self.receiver).set(
+                self._queue.qsize()
+            )
 
     def _give_up(self, alert: dict[str, Any], outcome: str, reason: str) -> None:
         self._count(outcome)
-        if self.journal is not None and self.journalled(alert):
-            self.journal.dropped(alert)
-        if self.on_give_up is None:
+        written: Any = None
+        if self.on_give_up is not None:
+            try:
+                written = self.on_give_up(alert, f"{self.origin}: {reason}")
+            except Exception:  # the callback's failure must not stop delivery or offer()
+                log.exception(
+                    "%s sink: the give-up callback failed for alert %s",
+                    self.name,
+                    alert.get("alert_id"),
+                )
+        journal = self.journal
+        if journal is None or not self.journalled(alert):
             return
-        try:
-            self.on_give_up(alert, f"{self.origin}: {reason}")
-        except Exception:  # the callback's failure must not stop delivery or offer()
-            log.exception(
-                "%s sink: the give-up callback failed for alert %s",
-                self.name,
-                alert.get("alert_id"),
-            )
+        if isinstance(written, asyncio.Future):
+            # out of the journal once the dead letter is written: if the worker stops first, the
+            # restart still has the alert to deliver
+            written.add_done_callback(partial(_drop_if_written, journal, alert))
+        else:
+            journal.dropped(alert)
 
     # -- interface ------------------------------------------------------------------------
     def offer(self, alert: dict[str, Any]) -> bool:
@@ -218,6 +237,31 @@ class HttpSink(Sink):
             delay = min(self.backoff_s * 2.0 ** min(attempt, _MAX_EXPONENT), self.max_backoff_s)
             await asyncio.sleep(delay * (1 + random.random() * 0.1))
             attempt += 1
+
+
+def _drop_if_written(journal: DeliveryJournal, alert: dict[str, Any], future: Any) -> None:
+    if not future.cancelled() and future.exception() is None:
+        journal.dropped(alert)
+
+
+def receiver_labels(urls: Sequence[str]) -> list[str]:
+    """The ``receiver`` metric label of each URL's sink: its origin, never its path or query
+    (they may carry a token); URLs of one origin are numbered in their order, so that each URL
+    is a series of its own.
+
+    >>> receiver_labels(["https://a.example/h/T0KEN", "http://b.example:8080/", "https://a.example/x"])
+    ['https://a.example#1', 'http://b.example:8080', 'https://a.example#2']
+    """
+    origins = [_origin(url) for url in urls]
+    shared = {o for o in origins if origins.count(o) > 1}
+    seen: dict[str, int] = {}
+    labels = []
+    for origin in origins:
+        if origin in shared:
+            seen[origin] = seen.get(origin, 0) + 1
+            origin = f"{origin}#{seen[origin]}"
+        labels.append(origin)
+    return labels
 
 
 def _origin(url: str) -> str:

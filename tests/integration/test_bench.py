@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+from monitor import kafkaio
+from monitor.bench.run import _empty_agent_rate, _topics_of
+from monitor.settings import Settings
+
+
+def test_the_empty_agent_runs_while_port_6066_is_taken(bootstrap: str, tmp_path: Path) -> None:
+    """The empty-agent reference serves no web pages, so a worker (or anything else) on Faust's
+    default port 6066 does not stop the bench."""
+    run = f"bench-it-{uuid.uuid4().hex[:8]}"
+    settings = _topics_of(
+        Settings(bootstrap=bootstrap, partitions=1, app_id=run, input_topic=f"{run}-events"), run
+    )
+    kafkaio.create_topics(settings)
+    holder = socket.socket()
+    try:
+        kafkaio.produce_lines(settings, [b'{"n": %d}' % n for n in range(300)])
+        with contextlib.suppress(OSError):  # held already (a worker, a demo): taken all the same
+            holder.bind(("127.0.0.1", 6066))
+            holder.listen()
+        with pytest.raises(OSError), socket.create_server(("127.0.0.1", 6066)):
+            pass  # 6066 is taken
+        rate = _empty_agent_rate(settings, run, tmp_path, 300, timeout_s=120)
+        assert rate > 0
+    finally:
+        holder.close()
+        kafkaio.delete_topics(settings, run)
 
 
 def test_bench_reports_every_figure_it_promises(bootstrap: str, tmp_path: Path) -> None:
@@ -28,7 +56,14 @@ def test_bench_reports_every_figure_it_promises(bootstrap: str, tmp_path: Path) 
     assert run.returncode == 0, run.stderr[-3000:]
     data = json.loads(report.read_text())
     assert data["events"] >= 4000  # macro indicators go to every partition
-    for key in ("events_per_s", "bare_consumer_events_per_s", "empty_agent_events_per_s"):
+    for key in (
+        "events_per_s",
+        "bare_consumer_events_per_s",
+        "empty_agent_events_per_s",
+        "lean_empty_agent_events_per_s",
+        "empty_agent_cpu_us_per_event",
+        "lean_empty_agent_cpu_us_per_event",
+    ):
         assert data[key] > 0
     assert data["ratio_to_empty_agent"] == pytest.approx(
         data["events_per_s"] / data["empty_agent_events_per_s"], rel=0.01
@@ -41,6 +76,10 @@ def test_bench_reports_every_figure_it_promises(bootstrap: str, tmp_path: Path) 
     assert data["latency_clock"] == "broker append time"
     assert 0 < latency["p50"] <= latency["p99"] <= latency["p999"]
     assert data["peak_rss_mb"] > 50
+    # the worker's CPU time and bytes written over its last quarter of the pre-load, per event:
+    # each event writes at least its account's state to the changelog
+    assert 0 < data["cpu_us_per_event"] < 1_000_000
+    assert 100 < data["bytes_out_per_event"] < 50_000
     assert data["state_accounts"] == 400
     assert 200 < data["state_bytes_per_account"] < 20_000
     assert [s["workers"] for s in data["scaling"]] == [1, 2] and data["workers"] == 1

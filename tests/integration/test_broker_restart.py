@@ -13,7 +13,7 @@ from monitor import simulator as sim
 from monitor.settings import Settings
 from tests.integration.conftest import WorkerProcess, free_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability]
+pytestmark = pytest.mark.reliability
 
 
 def test_worker_survives_a_broker_restart(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import base64
 import random
 
 import orjson
-import pytest
 from jsonschema import Draft202012Validator
 
 from monitor import contracts, kafkaio
@@ -15,8 +14,6 @@ from monitor.backtest import replay_lines
 from monitor.signing import verify
 from monitor.worker import FETCH_MAX_WAIT_MS
 from tests.support.receiver import WebhookReceiver
-
-pytestmark = pytest.mark.integration
 
 SECRET = "it-secret"
 GARBAGE = [

@@ -15,7 +15,7 @@ from monitor import simulator as sim
 from monitor.backtest import replay_lines
 from monitor.core.events import InvalidEvent, parse_event
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability]
+pytestmark = pytest.mark.reliability
 MAX_BYTES = 65536
 
 

@@ -22,8 +22,6 @@ from monitor import simulator as sim
 from monitor.settings import Settings
 from tests.integration.conftest import WorkerProcess, free_port
 
-pytestmark = pytest.mark.integration
-
 PASSWORD = "monitor-pa55"
 
 

@@ -3,6 +3,7 @@ query returns data, and alerts reach Alertmanager and its webhook receiver."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import time
@@ -19,20 +20,20 @@ from tests.integration import opsstack
 from tests.integration.conftest import free_port
 from tests.support.receiver import WebhookReceiver
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus not installed"),
-]
+pytestmark = pytest.mark.skipif(
+    shutil.which("prometheus") is None, reason="prometheus not installed"
+)
 
 
-def _eventually(check, timeout: float = 60.0, what: str = "condition"):
+def _eventually(check, timeout: float = 60.0, what="condition"):
+    """``check()`` once it is truthy; ``what`` (or what it returns, called) names it on time-out."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         time.sleep(1)
 
 
@@ -58,22 +59,48 @@ def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> Non
             )
             lines = [orjson.dumps(e) for e in simulation.events]
             lines.insert(len(lines) // 2, b"not json")  # so dead-letter queries have data
-            sent = kafkaio.produce_lines(worker.settings, lines)
+            # paced over about half a minute, as a live feed: the panels' rates and quantiles over
+            # 5 minutes need the counters to move between Prometheus's scrapes
+            sent = kafkaio.produce_lines(worker.settings, lines, rate=100)
             worker.wait_processed(sent - 1)
 
             # rules load and are healthy
             loaded = opsstack.rules(prom)
             assert loaded and all(r["health"] in ("ok", "unknown") for r in loaded)
-            # every recording rule and every dashboard query returns data
+            # the alert annotations read Prometheus's ALERTS series (the reserve rule is pending:
+            # it waits 15 minutes before firing) and the opening of portfolio alerts (the
+            # reserve alert opened on the stream's second day)
+            _eventually(
+                lambda: opsstack.query(prom, 'ALERTS{alertname="PortfolioReserveCoverageLow"}'),
+                60,
+                "the reserve rule in ALERTS",
+            )
+            opened = dashboards.ANNOTATIONS[1].expr
+            _eventually(
+                lambda: (
+                    "reserve_coverage"
+                    in {r["metric"]["kind"] for r in opsstack.query(prom, opened)}
+                ),
+                30,
+                "the reserve alert's opening as an annotation",
+            )
+            # every recording rule, and every query of every panel of every dashboard, returns
+            # data (a number, not NaN) with the variables at "All"
             recorded = [r["name"] for r in loaded if r["type"] == "recording"]
-            exprs = [
-                t["expr"].replace("$product", ".*").replace("$region", ".*")
-                for uid in dashboards.DASHBOARDS
-                for panel in dashboards.dashboard(uid)["panels"]
-                for t in panel["targets"]
-            ]
-            for expr in recorded + exprs:
-                _eventually(lambda e=expr: opsstack.query(prom, e), 90, f"data for {expr}")
+            for expr in recorded:
+                _eventually(lambda e=expr: _numbers(prom, e), 90, f"data for {expr}")
+            panels = [p for uid in dashboards.DASHBOARDS for p in dashboards.panels(uid)]
+            assert len(panels) >= 30
+            for panel in panels:
+                for target in panel["targets"]:
+                    expr = _substituted(target["expr"])
+                    _eventually(
+                        lambda e=expr: _numbers(prom, e),
+                        90,
+                        lambda e=expr, t=panel["title"]: (
+                            f"data for {t!r}: {e} (returns {opsstack.query(prom, e)})"
+                        ),
+                    )
 
             # a borrower alert and a portfolio alert reached Alertmanager (read back through its
             # API) and its webhook receiver
@@ -107,6 +134,19 @@ def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> Non
         finally:
             prom.stop()
             am.stop()
+
+
+def _substituted(expr: str) -> str:
+    for macro, value in dashboards.MACROS.items():
+        expr = expr.replace(macro, value)
+    assert "$" not in expr, f"a Grafana variable the test does not fill in: {expr}"
+    return expr
+
+
+def _numbers(prom, expr: str) -> list[float]:
+    """The finite values of an instant query."""
+    values = [float(r["value"][1]) for r in opsstack.query(prom, expr)]
+    return [v for v in values if math.isfinite(v)]
 
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -7,13 +7,10 @@ import urllib.error
 import urllib.request
 
 import orjson
-import pytest
 from jsonschema import Draft202012Validator
 
 from monitor import contracts, kafkaio
 from monitor import simulator as sim
-
-pytestmark = pytest.mark.integration
 
 
 def _risk_of(worker, account: str) -> dict | None:

@@ -7,7 +7,7 @@ and header of the alerts and risk topics, and every webhook and Alertmanager req
 webhook secret and the pseudonymisation key must not appear in its log.
 
 The dead-letter topic is the exception by design: it keeps malformed input byte for byte, for
-replay, so it is as sensitive as the input topic itself (see README, Security).
+replay, so it is as sensitive as the input topic itself (see docs/operations.md, Security).
 """
 
 from __future__ import annotations
@@ -16,14 +16,11 @@ import re
 import urllib.request
 
 import orjson
-import pytest
 
 from monitor import kafkaio
 from monitor import simulator as sim
 from monitor.core.privacy import pseudonymise
 from tests.support.receiver import WebhookReceiver
-
-pytestmark = pytest.mark.integration
 
 KEY = "it-pseudonymise-key-7f3a"
 SECRET = "it-webhook-secret-91c2"

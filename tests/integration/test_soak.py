@@ -31,7 +31,7 @@ import pytest
 from monitor import kafkaio
 from monitor import simulator as sim
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 SECONDS = float(os.environ.get("MONITOR_SOAK_SECONDS", "1800"))
 RATE = float(os.environ.get("MONITOR_SOAK_RATE", "300"))

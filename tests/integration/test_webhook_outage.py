@@ -23,7 +23,7 @@ from monitor import simulator as sim
 from tests.integration.conftest import WorkerProcess, free_port
 from tests.support.receiver import WebhookReceiver
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability]
+pytestmark = pytest.mark.reliability
 OUTAGE_S = float(os.environ.get("MONITOR_TEST_OUTAGE_S", "75"))
 Key = tuple[str, str]
 

@@ -47,8 +47,9 @@ class WebhookReceiver:
                 status = receiver._answer()
                 try:
                     parsed = json.loads(body)
-                except ValueError:
-                    parsed = None
+                except ValueError:  # cut short (a sender killed mid-request) or not JSON:
+                    parsed = None  # refused, as a real receiver would, so never a delivery
+                    status = 400
                 header = self.headers.get(SIGNATURE_HEADER)
                 valid = (
                     verify(receiver.secret, body, header)

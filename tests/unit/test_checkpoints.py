@@ -12,8 +12,6 @@ from monitor.cli import main
 from monitor.core.models import ModelBook
 from monitor.simulator import SimConfig, simulate, write_events
 
-pytestmark = pytest.mark.unit
-
 
 def test_checkpoint_round_trip_predicts_the_same(tmp_path: Path) -> None:
     book = ModelBook(min_labels=20, min_positives=2)

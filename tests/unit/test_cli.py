@@ -6,8 +6,6 @@ import pytest
 
 from monitor.cli import main
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("argv", "env", "message"),

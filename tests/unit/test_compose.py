@@ -12,7 +12,6 @@ import pytest
 
 from monitor.settings import Settings
 
-pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = (ROOT / "docker-compose.yml").read_text()
 

@@ -12,7 +12,6 @@ from jsonschema import Draft202012Validator
 from monitor import contracts
 from monitor.contracts.compat import breaking_changes
 
-pytestmark = pytest.mark.unit
 RELEASED = Path(__file__).resolve().parents[1] / "contracts" / "released"
 
 
@@ -46,3 +45,49 @@ def test_an_additive_optional_field_is_compatible() -> None:
     new = copy.deepcopy(old)
     new["properties"]["team"] = {"type": "string"}
     assert breaking_changes(old, new) == []
+
+
+def test_an_alert_must_name_its_product() -> None:
+    """A borrower alert names one of the account's products (its resolution too); a portfolio
+    alert names a product or ``all``. An empty product is refused."""
+    from jsonschema import ValidationError
+
+    validator = Draft202012Validator(contracts.load("alert"))
+    borrower = {
+        "schema_version": 1,
+        "alert_id": "43d108143645e5726a60dcfe",
+        "status": "resolved",
+        "kind": "borrower_risk",
+        "severity": "warning",
+        "account_id": "a-00042",
+        "product": "credit_pay",
+        "region": "north",
+        "probability": 0.01,
+        "risk_tier": "low",
+        "reasons": ["Account closed."],
+        "action": "none",
+        "model_version": "scorecard@0",
+        "event_time": "2026-01-25T00:00:00Z",
+        "opened_at": "2026-01-20T00:00:00Z",
+        "trigger_event_ids": ["e9"],
+        "days_past_due": 0,
+    }
+    validator.validate(borrower)
+    for product in ("", "all"):
+        with pytest.raises(ValidationError):
+            validator.validate({**borrower, "product": product})
+    portfolio = {
+        **{k: borrower[k] for k in ("schema_version", "alert_id", "status", "severity")},
+        **{k: borrower[k] for k in ("region", "reasons", "event_time", "opened_at")},
+        "kind": "model_drift",
+        "product": "all",
+        "action": "review_model",
+        "segment": "all/all",
+        "series": "rolling_auc",
+        "change": 0.61,
+        "started_at": "2026-01-20T00:00:00Z",
+        "summary": "model drift in all/all",
+    }
+    validator.validate(portfolio)
+    with pytest.raises(ValidationError):
+        validator.validate({**portfolio, "product": ""})

@@ -5,8 +5,6 @@ from hypothesis import strategies as st
 from monitor.core.timeutil import DAY, iso_time
 from monitor.evaluation import judge_alerts, pr_auc, roc_auc
 
-pytestmark = pytest.mark.unit
-
 
 def brute_auc(labels, scores):
     pos = [s for s, y in zip(scores, labels, strict=True) if y]

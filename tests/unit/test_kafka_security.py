@@ -12,8 +12,6 @@ import pytest
 from monitor.kafkasecurity import client_options, faust_credentials
 from monitor.settings import Settings, SettingsError
 
-pytestmark = pytest.mark.unit
-
 SASL = {
     "MONITOR_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
     "MONITOR_KAFKA_SASL_USERNAME": "monitor",

@@ -8,10 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [
-    pytest.mark.unit,
-    pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed"),
-]
+pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
 PROM = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 
 

@@ -6,7 +6,6 @@ from hypothesis import strategies as st
 
 from monitor.signing import SIGNATURE_HEADER, sign, verify
 
-pytestmark = pytest.mark.unit
 NOW = 1_800_000_000
 
 

@@ -1,12 +1,8 @@
-import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor.core.engine import Result
-from monitor.core.portfolio import Contribution, Move
-from monitor.metrics import Metrics
+from monitor.core.portfolio import Contribution, Move, PortfolioBook
+from monitor.metrics import Metrics, PortfolioView
 from monitor.status import PAGE, RECENT_ALERTS, StatusBoard
-
-pytestmark = pytest.mark.unit
 
 
 def test_state_reports_buckets_rates_tiers_and_newest_alerts_first() -> None:
@@ -18,7 +14,10 @@ def test_state_reports_buckets_rates_tiers_and_newest_alerts_first() -> None:
 
     moves = [opened("north", "current")] * 5 + [opened("south", "current")] * 3
     moves += [opened("north", "30-59")] * 2
-    metrics.record(Result(moves=moves, tier_moves=[(None, "low"), (None, "critical")]))
+    book = PortfolioBook()
+    for move in moves:
+        book.apply(move)
+    metrics.portfolio_view = lambda: PortfolioView(book, [], {"low": 1, "critical": 1})
     metrics.events.labels(type="payment", outcome="ok").inc(10)
     metrics.events.labels(type="unknown", outcome="invalid").inc(2)
     metrics.event_lag.set(1_767_225_600)

@@ -17,7 +17,6 @@ from monitor.core.state import ProductLedger
 from monitor.core.timeutil import DAY, iso_time, parse_time
 from monitor.taiwan import COLUMNS, STATUS, client_events, convert
 
-pytestmark = pytest.mark.unit
 SHARED = Path(
     os.environ.get(
         "MONITOR_TAIWAN_DIR",
@@ -178,3 +177,30 @@ def test_the_real_half_converts_with_its_labels() -> None:
     assert len(truth) == 15_000
     assert sum(row.label for row in truth) == 3_353
     assert len(events) > 150_000
+
+
+def test_a_backtest_of_the_converted_stream_reports_ranking_figures_only(
+    csv_file: Path, tmp_path: Path, capsys
+) -> None:
+    """The converter decides October by the label, so the backtest of its stream gives the
+    ranking of the as-of scores and says why it gives no alert figures."""
+    import json
+
+    from monitor.cli import main
+
+    events, truth, report = tmp_path / "e.jsonl", tmp_path / "t.csv", tmp_path / "r.json"
+    assert (
+        main(["convert", "taiwan", str(csv_file), "--events", str(events), "--truth", str(truth)])
+        == 0
+    )
+    assert main(["backtest", str(events), "--truth", str(truth), "--report", str(report)]) == 0
+    figures = json.loads(report.read_text())
+    assert "truth_roc_auc" in figures and "truth_pr_auc" in figures
+    for made_by_the_converter in (
+        "alert_precision",
+        "recall_with_7d_lead",
+        "lead_time_days_median",
+    ):
+        assert made_by_the_converter not in figures
+    assert "converter" in figures["alert_figures"]
+    assert "alert_precision" not in capsys.readouterr().out

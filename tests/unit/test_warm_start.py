@@ -295,13 +295,13 @@ def test_the_demo_starts_its_worker_from_a_copy_of_the_checkpoint(
     monkeypatch.setenv("MONITOR_MODEL_CHECKPOINT", str(history["checkpoint"]))
     source = _checkpoint_source(None)  # the variable is honoured
     assert source == history["checkpoint"]
-    settings, env = _demo_settings("t1", source)
+    settings, env = _demo_settings("t1", "127.0.0.1:9092", source)
     copy = Path(env["MONITOR_MODEL_CHECKPOINT"])
     assert copy != source and copy.read_bytes() == source.read_bytes()
     assert settings.model_checkpoint == str(copy)
     assert load_models(copy).fallback_role == "warm_start"
     monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT")
-    _, env = _demo_settings("t2", _checkpoint_source(None))
+    _, env = _demo_settings("t2", "127.0.0.1:9092", _checkpoint_source(None))
     assert env["MONITOR_MODEL_CHECKPOINT"] == ""  # cold: the worker's own file in its data dir
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(b"junk")

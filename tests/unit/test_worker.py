@@ -16,8 +16,6 @@ from monitor.sinks.base import MemorySink
 from monitor.worker import Monitor
 from tests.unit.core.helpers import raw
 
-pytestmark = pytest.mark.unit
-
 
 class Capture:
     """What the worker wrote to one topic: records queued in its outbound, and ``send_soon``
@@ -307,3 +305,169 @@ def test_a_failing_batch_ends_the_process_before_faust_can_commit_it(worker, mon
         asyncio.run(monitor._agent(_Batches()))
     # the process ended inside the batch, before it was acknowledged
     assert exits == [(worker_module.EXIT_PROCESSING_FAILED, [])]
+
+
+def test_two_webhooks_are_two_metric_series_named_by_origin_only(tmp_path) -> None:
+    """Each webhook URL has its own queue gauge and delivery counters, labelled with its origin
+    (never the path or query, which may carry a token): one receiver down, one up."""
+    from prometheus_client import generate_latest
+
+    from tests.support.receiver import WebhookReceiver
+
+    with WebhookReceiver() as up, WebhookReceiver() as down:
+        down.set_status(503)
+        settings = Settings(
+            data_dir=tmp_path,
+            partitions=1,
+            app_id="unit-two-hooks",
+            webhook_urls=(f"{up.url}?token=s3cret", f"{down.base_url}/hooks/t0ken"),
+        )
+        registry = CollectorRegistry()
+        monitor = Monitor(settings, registry)
+
+        def sample(name: str, **labels: str) -> float | None:
+            return registry.get_sample_value(name, {"sink": "webhook", **labels})
+
+        async def deliver() -> bytes:
+            for sink in monitor.sinks:
+                await sink.start()
+            for n in range(4):
+                for sink in monitor.sinks:
+                    sink.offer({"alert_id": f"{n:024x}", "status": "firing"})
+            for _ in range(600):  # until the up sink's queue is empty (its gauge went to 4)
+                empty = sample("monitor_delivery_queue", receiver=up.base_url) == 0
+                if empty and len(down.all_requests) >= 1:
+                    break
+                await asyncio.sleep(0.05)
+            page = generate_latest(registry)
+            assert sample("monitor_delivery_queue", receiver=up.base_url) == 0
+            assert sample("monitor_delivery_queue", receiver=down.base_url) == 4  # 1 in flight
+            for sink in monitor.sinks:
+                await sink.stop(timeout_s=0.1)
+            return page
+
+        page = asyncio.run(deliver())
+
+    assert sample("monitor_deliveries_total", receiver=up.base_url, outcome="delivered") == 4
+    assert sample("monitor_deliveries_total", receiver=down.base_url, outcome="delivered") == 0
+    assert sample("monitor_deliveries_total", receiver=down.base_url, outcome="error") >= 1
+    assert b"s3cret" not in page and b"t0ken" not in page and b"/alerts" not in page
+
+
+def _monitor(tmp_path, name: str, partitions: int = 1) -> Monitor:
+    settings = Settings(data_dir=tmp_path / name, partitions=partitions, app_id=f"unit-{name}")
+    monitor = Monitor(settings, CollectorRegistry(), sinks=[])
+    monitor.store.inner.accounts = _DictTable()
+    monitor.store.inner.macro = _DictTable()
+    return monitor
+
+
+def _portfolio_samples(monitor: Monitor) -> dict[tuple[str, tuple], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in monitor.metrics.portfolio.collect()
+        for s in family.samples
+    }
+
+
+def test_after_a_restart_the_portfolio_gauges_equal_a_fresh_replays(tmp_path) -> None:
+    stream = [
+        raw(
+            "account_opened",
+            "2026-01-01",
+            account_id=account,
+            product="credit_pay",
+            credit_limit=1000.0,
+            region="north",
+        )
+        for account in ("a", "b")
+    ] + [
+        raw(
+            "bill_issued",
+            "2026-01-05",
+            account_id="a",
+            product="credit_pay",
+            bill_id="b1",
+            amount_due=900.0,
+            minimum_due=90.0,
+            due_date="2026-01-15",
+        ),
+        raw("payment", "2026-01-10", account_id="a", product="credit_pay", amount=900.0),
+        raw("account_closed", "2026-01-11", account_id="b", product="credit_pay"),
+    ]
+    first = _monitor(tmp_path, "first")
+    for offset, event in enumerate(stream[:2]):
+        first.handle("in", 0, offset, None, orjson.dumps(event))
+    # a restart over the same tables: the next messages go to a new process
+    restarted = _monitor(tmp_path, "restarted")
+    restarted.store.inner.accounts = first.store.inner.accounts
+    restarted.store.inner.macro = first.store.inner.macro
+    for offset, event in list(enumerate(stream))[2:]:
+        restarted.handle("in", 0, offset, None, orjson.dumps(event))
+    fresh = _monitor(tmp_path, "fresh")
+    for offset, event in enumerate(stream):
+        fresh.handle("in", 0, offset, None, orjson.dumps(event))
+    tiers = {
+        labels: value
+        for (name, labels), value in _portfolio_samples(restarted).items()
+        if name == "monitor_accounts_by_risk_tier"
+    }
+    assert tiers[(("tier", "low"),)] == 1  # "a" is open and low; "b" closed
+    assert min(tiers.values()) >= 0
+    assert _portfolio_samples(restarted) == _portfolio_samples(fresh)
+
+
+def test_a_revoked_partition_is_released_and_rebuilt_when_it_comes_back(tmp_path) -> None:
+    from faust.types import TP
+
+    monitor = _monitor(tmp_path, "revoke", partitions=2)
+    topic = monitor.settings.input_topic
+    for partition, account in ((0, "a"), (1, "z")):
+        event = raw(
+            "account_opened",
+            "2026-01-01",
+            account_id=account,
+            product="credit_pay",
+            credit_limit=1000.0,
+            region="north",
+        )
+        monitor.handle(topic, partition, 0, None, orjson.dumps(event))
+    both = monitor.engine.portfolio()[0].summary()["credit_pay|north"]["accounts"]
+    assert both == 2 and monitor.engine.partitions() == {0, 1}
+    asyncio.run(monitor._on_revoked(None, {TP(topic, 1), TP("other", 0)}))
+    assert monitor.engine.partitions() == {0}
+    assert monitor.engine.portfolio()[0].summary()["credit_pay|north"]["accounts"] == 1
+    counts = _portfolio_samples(monitor)
+    key = (("bucket", "current"), ("product", "credit_pay"), ("region", "north"))
+    assert counts[("monitor_accounts_by_dpd_bucket", key)] == 1
+    # assigned again: rebuilt from the tables at its first message
+    tick = raw("macro_indicator", "2026-01-02", region="north", indicator="x", value=1.0)
+    monitor.handle(topic, 1, 1, None, orjson.dumps(tick))
+    assert monitor.engine.portfolio()[0].summary()["credit_pay|north"]["accounts"] == 2
+
+
+def test_macro_books_and_the_engines_other_state_leave_with_the_account_states(worker) -> None:
+    monitor, _, _ = worker
+    _feed(
+        monitor,
+        [
+            raw("macro_indicator", "2026-01-01", region="north", indicator="x", value=1.0),
+            raw(
+                "account_opened",
+                "2026-01-02",
+                account_id="a",
+                product="credit_pay",
+                credit_limit=1000.0,
+                region="north",
+            ),
+        ],
+    )
+    macro = monitor.store.inner.macro_changelog
+    assert macro.endswith("-changelog")
+    records = monitor.outbound.pending(macro)
+    # produced in the batch with the accounts (Faust's own table sends go later): the macro
+    # book of partition 0, the day closed (its book, the desk, the learner), as the table's
+    # changelog holds them
+    keys = [orjson.loads(r.key) for r in records]
+    assert {"p0", "portfolio:p0", "learner:p0"} <= set(keys)
+    assert monitor.outbound.pending(monitor._changelog)

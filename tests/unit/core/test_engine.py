@@ -1,13 +1,9 @@
-import pytest
-
 from monitor.core.alerts import AlertPolicy
 from monitor.core.engine import Engine, EngineConfig
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore
 from monitor.core.timeutil import iso_time, parse_date, parse_time
 from tests.unit.core.helpers import bill, ev, opened, pay
-
-pytestmark = pytest.mark.unit
 
 
 def run(events, engine=None):
@@ -392,7 +388,8 @@ def test_portfolio_book_and_detectors_survive_a_restart() -> None:
     restarted = Engine(store)
     restarted.recover(partition=0, from_offset=len(stream))
     assert restarted.book(0).summary() == before
-    assert restarted.watch(0) is not None and restarted.watch(0).day == engine.watch(0).day
+    desk = restarted.schedule.desk
+    assert desk.watch.day == engine.schedule.desk.watch.day >= 0
 
 
 def test_a_days_looks_are_paced_by_the_events_the_partition_had_the_day_before() -> None:
@@ -414,3 +411,79 @@ def test_a_days_looks_are_paced_by_the_events_the_partition_had_the_day_before()
     # ten events yesterday, five pre-due looks today: spread over the first five events (half
     # of yesterday's), not two at a time
     assert [tick(engine, 12, hour) for hour in range(10)] == [1] * 5 + [0] * 5
+
+
+def _resolutions(events, clear_at: float):
+    engine = Engine(MemoryStore(), config=EngineConfig(policy=AlertPolicy(0.5, clear_at)))
+    produced = alerts(run(events, engine)[1])
+    fired = [a for a in produced if a["status"] == "firing"]
+    assert [(a["product"], a["region"]) for a in fired] == [("credit_pay", "north")]
+    return fired[0], [a for a in produced if a["status"] == "resolved"]
+
+
+MISSED_CREDIT_PAY = [
+    bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
+    ev("macro_indicator", "2026-01-25", region="north", indicator="unemployment_rate", value=5.0),
+]
+
+
+def test_a_resolution_names_the_product_of_its_alert_not_the_accounts_other_one() -> None:
+    # the cash loan comes first in the account's products: it used to name the resolution
+    fired, resolved = _resolutions(
+        [
+            opened("a", "2026-01-01", product="cash_loan"),
+            opened("a", "2026-01-01", product="credit_pay"),
+            *MISSED_CREDIT_PAY,
+            pay("a", "2026-01-26", 10.0, product="cash_loan"),
+            pay("a", "2026-01-27", 900.0, "b1"),
+        ],
+        clear_at=0.45,
+    )
+    assert [(a["alert_id"], a["product"], a["region"]) for a in resolved] == [
+        (fired["alert_id"], "credit_pay", "north")
+    ]
+
+
+def test_a_resolution_names_the_region_its_alert_fired_in() -> None:
+    # a cash loan opened later in another region moves the account, not the open alert
+    _, resolved = _resolutions(
+        [
+            opened("a", "2026-01-01", product="credit_pay", region="north"),
+            *MISSED_CREDIT_PAY,
+            opened("a", "2026-01-26", product="cash_loan", region="south"),
+            pay("a", "2026-01-27", 900.0, "b1"),
+        ],
+        clear_at=0.45,
+    )
+    assert [(a["product"], a["region"]) for a in resolved] == [("credit_pay", "north")]
+
+
+def test_closing_an_account_resolves_its_alert_with_the_alerts_product() -> None:
+    from jsonschema import Draft202012Validator
+
+    from monitor import contracts
+
+    fired, resolved = _resolutions(
+        [
+            opened("a", "2026-01-01", product="cash_loan"),
+            opened("a", "2026-01-01", product="credit_pay"),
+            *MISSED_CREDIT_PAY,
+            ev("account_closed", "2026-05-01", account_id="a", product="credit_pay"),
+            ev("account_closed", "2026-05-02", account_id="a", product="cash_loan"),
+        ],
+        clear_at=0.001,  # only the closing resolves it
+    )
+    assert [(a["alert_id"], a["product"], a["region"], a["reasons"]) for a in resolved] == [
+        (fired["alert_id"], "credit_pay", "north", ["Account closed."])
+    ]
+    Draft202012Validator(contracts.load("alert")).validate(resolved[0])
+
+
+def test_an_open_alert_of_state_written_before_it_kept_its_product_still_resolves() -> None:
+    engine, _ = run([opened("a", "2026-01-01"), *MISSED_CREDIT_PAY])
+    state = engine.store.get("a").to_dict()
+    state["al"] = {cause: row[:3] for cause, row in state["al"].items()}  # the older layout
+    engine.store.put(AccountState.from_dict(state))
+    closed = ev("account_closed", "2026-05-01", account_id="a", product="credit_pay")
+    result = engine.process(closed)
+    assert [(a["status"], a["product"]) for a in result.alerts] == [("resolved", "credit_pay")]

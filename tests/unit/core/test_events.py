@@ -4,8 +4,6 @@ import pytest
 from monitor.core.events import InvalidEvent, parse_event
 from tests.unit.core.helpers import raw
 
-pytestmark = pytest.mark.unit
-
 
 def _bytes(**override: object) -> bytes:
     event = raw(

@@ -6,8 +6,6 @@ from monitor.core.store import MemoryStore
 from monitor.core.timeutil import parse_date
 from tests.unit.core.helpers import bill, ev, opened, pay
 
-pytestmark = pytest.mark.unit
-
 
 def features_after(events, day: str) -> dict[str, float]:
     engine = Engine(MemoryStore())

@@ -16,7 +16,7 @@ from monitor.core.events import Event, InvalidEvent, parse_event
 from monitor.core.store import MemoryStore
 from tests.unit.core.helpers import raw
 
-pytestmark = [pytest.mark.unit, pytest.mark.reliability]
+pytestmark = pytest.mark.reliability
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=False) | st.integers() | st.text(max_size=20),

@@ -6,7 +6,6 @@ from monitor.core.macro import MacroBook
 from monitor.core.portfolio import Contribution, Move, PortfolioBook
 from monitor.core.portfolio_watch import PortfolioWatch, WatchConfig
 
-pytestmark = pytest.mark.unit
 REGIONS = ("north", "south", "east", "west")
 
 
@@ -83,3 +82,101 @@ def test_a_streamed_reserve_replaces_the_configured_one() -> None:
     for e in stream:
         alerts += engine.process(e).alerts
     assert [a["kind"] for a in alerts if a["status"] == "firing"] == ["reserve_coverage"]
+
+
+def _lending(days: int, grow_from: int, pd_growth: float) -> list[dict]:
+    watch, alerts = PortfolioWatch(), []
+    for day in range(days):
+        grown = day >= grow_from
+        book = PortfolioBook()
+        pd = 0.03 * (1 + pd_growth) if grown else 0.03
+        for region in REGIONS:
+            for _ in range(100):
+                contribution = Contribution(
+                    region, "current", 500.0, pd * 400, pd, 1300.0 if grown else 1000.0
+                )
+                book.apply(Move("credit_pay", None, contribution))
+        alerts += watch.close_day(day, book, MacroBook(), None)
+    return [a for a in alerts if a["status"] == "firing"]
+
+
+def test_limits_growing_with_mean_pd_raise_over_lending_and_without_it_nothing() -> None:
+    alerts = _lending(120, grow_from=100, pd_growth=0.3)
+    assert [(a["kind"], a["product"]) for a in alerts] == [("over_lending", "credit_pay")]
+    assert alerts[0]["change"] == pytest.approx(0.3)
+    assert _lending(120, grow_from=100, pd_growth=0.0) == []
+
+
+def test_lending_growth_reads_the_daily_totals_the_alert_reads() -> None:
+    from monitor.core.portfolio_watch import lending_growth
+
+    watch = PortfolioWatch()
+    for day in range(40):
+        book = PortfolioBook()
+        grown = day >= 35
+        for _ in range(10):
+            book.apply(
+                Move(
+                    "cash_loan",
+                    None,
+                    Contribution("north", "current", 1.0, 0.1, 0.1, 200.0 if grown else 100.0),
+                )
+            )
+        book.drew("cash_loan", "north", 5.0)
+        watch.close_day(day, book, MacroBook(), None)
+    growth = lending_growth(watch.history)["cash_loan"]
+    assert growth["limit_per_account"] == pytest.approx(1.0)
+    assert growth["mean_pd"] == pytest.approx(0.0)
+    assert growth["drawdowns"] == pytest.approx(30 / 10 - 1)  # 30 days against the 10 before
+
+
+def _pd_book(pds: dict[str, float], n: int = 200) -> PortfolioBook:
+    book = PortfolioBook()
+    for region in REGIONS:
+        pd = pds.get(region, 0.03)
+        for _ in range(n):
+            book.apply(
+                Move("cash_loan", None, Contribution(region, "current", 500.0, pd * 400, pd, 0.0))
+            )
+    return book
+
+
+def _pd_run(models: list[str]) -> list[dict]:
+    """A second model scores from day 60 on and ranks the east higher than the first did."""
+    watch, alerts = PortfolioWatch(), []
+    for day in range(120):
+        pds = {"east": 0.08} if day >= 60 else {}
+        alerts += watch.close_day(day, _pd_book(pds), MacroBook(), None, models[day >= 60])
+    return [a for a in alerts if a["status"] == "firing"]
+
+
+def test_a_change_of_model_does_not_read_as_a_change_of_the_book() -> None:
+    # the same step in the east's mean PD under one model is a drift ...
+    same = _pd_run(["online-logistic", "online-logistic"])
+    assert [(a["kind"], a["region"], a["series"]) for a in same] == [
+        ("segment_drift", "east", "mean_pd")
+    ]
+    # ... but when it comes with the champion taking over, PD is compared within the new model
+    assert _pd_run(["scorecard", "online-logistic"]) == []
+
+
+def test_two_series_drifting_in_one_segment_raise_one_alert() -> None:
+    """The share past due and the mean PD of the east step up on the same day: one segment
+    drift alert for the segment (both would share its kind, segment and start)."""
+    watch, alerts = PortfolioWatch(), []
+    for day in range(120):
+        book = PortfolioBook()
+        for region in REGIONS:
+            shocked = region == "east" and day >= 60
+            for n in range(200):
+                late = shocked and n < 40
+                pd = 0.08 if shocked else 0.03
+                bucket = "1-29" if late else "current"
+                book.apply(
+                    Move("cash_loan", None, Contribution(region, bucket, 500.0, pd * 400, pd, 0.0))
+                )
+        alerts += watch.close_day(day, book, MacroBook(), None, "online-logistic")
+    firing = [(a["kind"], a["region"]) for a in alerts if a["status"] == "firing"]
+    assert firing == [("segment_drift", "east")]
+    ids = [(a["alert_id"], a["status"]) for a in alerts]
+    assert len(ids) == len(set(ids))

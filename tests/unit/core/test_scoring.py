@@ -11,8 +11,6 @@ import pytest
 from monitor.core.models import CHECKPOINT_FORMAT, Judged, ModelBook
 from monitor.core.scoring import OnlineLogistic, Scorecard, band, base_feature, model_inputs
 
-pytestmark = pytest.mark.unit
-
 
 def test_inputs_carry_bands_and_the_billing_phase() -> None:
     ahead = model_inputs({"pay_to_due_ratio": 0.1, "days_to_next_due": 5.0, "dpd": 0.0})

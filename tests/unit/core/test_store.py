@@ -14,8 +14,6 @@ from monitor.core.macro import MacroBook
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore, WriteBackStore
 
-pytestmark = pytest.mark.unit
-
 
 class SerialisingStore:
     """Like the worker's table store: every write is serialised to bytes, every read parsed,
@@ -60,6 +58,13 @@ class SerialisingStore:
     def put_extra(self, key: str, value: str, partition: int = 0) -> None:
         assert partition == self.current
         self.extra[key] = value
+
+    def delete_extra(self, key: str, partition: int = 0) -> None:
+        assert partition == self.current
+        self.extra.pop(key, None)
+
+    def extras(self, prefix: str) -> Iterator[tuple[str, str]]:
+        return iter([(k, v) for k, v in self.extra.items() if k.startswith(prefix)])
 
 
 def _events(accounts: int = 300, days: int = 120) -> list[dict]:

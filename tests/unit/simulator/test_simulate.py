@@ -12,8 +12,6 @@ from monitor import contracts
 from monitor.backtest import replay_lines
 from monitor.simulator import SimConfig, simulate
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def baseline():

@@ -7,11 +7,8 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from monitor.sinks.alertmanager import AlertmanagerSink
-
-pytestmark = pytest.mark.unit
 
 
 def alert(n: int, status: str = "firing") -> dict[str, Any]:

@@ -8,14 +8,11 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.metrics import Metrics
 from monitor.sinks.journal import DeliveryJournal, journal_key
 from monitor.sinks.webhook import WebhookSink
-
-pytestmark = pytest.mark.unit
 
 
 def alert(n: int, status: str = "firing") -> dict[str, Any]:
@@ -128,7 +125,8 @@ def test_a_restarted_sink_sends_the_undelivered_first_and_the_delivered_never_ag
     assert [b["account_id"] for b in first.bodies] == ["a0", "a1", "a2"]
     assert [b["account_id"] for b in second.bodies] == [f"a{n}" for n in range(3, 8)]
     duplicate = registry.get_sample_value(
-        "monitor_deliveries_total", {"sink": "webhook", "outcome": "duplicate"}
+        "monitor_deliveries_total",
+        {"sink": "webhook", "receiver": "http://receiver.test", "outcome": "duplicate"},
     )
     assert duplicate == 6  # 0-2 delivered before, 3-5 already pending from the journal
 
@@ -177,3 +175,35 @@ def test_a_dead_lettered_alert_is_not_sent_after_a_restart(tmp_path: Path) -> No
 
     asyncio.run(run())
     assert len(given_up) == 1 and second.bodies == []
+
+
+def test_a_given_up_alert_leaves_the_journal_only_once_its_dead_letter_is_written(
+    tmp_path: Path,
+) -> None:
+    """The give-up callback returns the future of the dead-letter record: until Kafka has it,
+    the alert stays pending in the journal, so a worker that stops first (Kafka refused the
+    record) delivers or dead-letters it again after its restart."""
+    path = tmp_path / "webhook.jsonl"
+    letters: dict[str, asyncio.Future[Any]] = {}
+
+    async def give_up_twice() -> None:
+        loop = asyncio.get_running_loop()
+
+        def dead_letter(alert: dict[str, Any], reason: str) -> asyncio.Future[Any]:
+            letters[alert["alert_id"]] = loop.create_future()
+            return letters[alert["alert_id"]]
+
+        sink = sink_for(path, Recorder(400), CollectorRegistry(), on_give_up=dead_letter)
+        await sink.start()
+        sink.offer(alert(1))
+        sink.offer(alert(2))
+        while len(letters) < 2:
+            await asyncio.sleep(0.01)
+        letters[alert(1)["alert_id"]].set_result(None)  # written
+        letters[alert(2)["alert_id"]].set_exception(RuntimeError("refused"))  # not written
+        await asyncio.sleep(0)
+        assert sink._task is not None
+        sink._task.cancel()  # the worker exits
+
+    asyncio.run(give_up_twice())
+    assert [a["alert_id"] for a in DeliveryJournal(path).pending()] == [alert(2)["alert_id"]]

@@ -17,7 +17,6 @@ from monitor.signing import verify
 from monitor.sinks.webhook import WebhookSink
 from tests.support.receiver import WebhookReceiver
 
-pytestmark = pytest.mark.unit
 URL = "http://receiver.test/alerts"
 Handler = Callable[[httpx.Request], httpx.Response]
 GivenUp = list[tuple[dict[str, Any], str]]
@@ -31,16 +30,20 @@ def ids(alerts: list[dict[str, Any]]) -> list[str]:
     return [a["alert_id"] for a in alerts]
 
 
-def deliveries(registry: CollectorRegistry, outcome: str) -> float:
+def deliveries(
+    registry: CollectorRegistry, outcome: str, receiver: str = "http://receiver.test"
+) -> float:
     value = registry.get_sample_value(
-        "monitor_deliveries_total", {"sink": "webhook", "outcome": outcome}
+        "monitor_deliveries_total", {"sink": "webhook", "receiver": receiver, "outcome": outcome}
     )
     assert value is not None, f"outcome {outcome} is not exported"
     return value
 
 
-def queued(registry: CollectorRegistry) -> float | None:
-    return registry.get_sample_value("monitor_delivery_queue", {"sink": "webhook"})
+def queued(registry: CollectorRegistry, receiver: str = "http://receiver.test") -> float | None:
+    return registry.get_sample_value(
+        "monitor_delivery_queue", {"sink": "webhook", "receiver": receiver}
+    )
 
 
 async def run_sink(
@@ -65,7 +68,7 @@ async def run_sink(
     assert all(sink.offer(a) for a in alerts)
     await sink.stop(timeout_s=stop_timeout_s)
     await client.aclose()
-    assert queued(registry) == 0
+    assert queued(registry, sink.receiver) == 0
     return registry, given_up
 
 
@@ -224,8 +227,8 @@ def test_real_receiver_outage_then_recovery_delivers_each_alert_once_in_order() 
     assert [r.json for r in got] == [alert(i) for i in range(6)]
     assert all(r.valid_signature is True for r in got)
     assert all(r.headers["X-Monitor-Alert-Id"] == r.json["alert_id"] for r in got)
-    assert deliveries(registry, "error") == 3
-    assert deliveries(registry, "delivered") == 6
+    assert deliveries(registry, "error", receiver.base_url) == 3
+    assert deliveries(registry, "delivered", receiver.base_url) == 6
 
 
 def test_keeps_retrying_for_the_configured_time_before_giving_up() -> None:

@@ -1,0 +1,159 @@
+"""The core's boundaries: what it imports, and what it holds per input partition."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import monitor.core
+from monitor.core.engine import Engine
+from monitor.core.store import MemoryStore
+from tests.unit.core.helpers import bill, ev, opened, pay
+
+pytestmark = pytest.mark.unit
+
+
+#: the versioned JSON Schemas the core validates input against: shipped data, not code
+_DATA = {"monitor.contracts"}
+
+
+def test_the_core_imports_nothing_of_the_monitor_outside_the_core() -> None:
+    outside = []
+    for path in Path(monitor.core.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+                if node.module == "monitor":  # from monitor import contracts
+                    names = [f"monitor.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            outside += [
+                f"{path.name}: {name}"
+                for name in names
+                if name.split(".")[0] == "monitor"
+                and not name.startswith("monitor.core")
+                and name not in _DATA
+            ]
+    assert outside == []
+
+
+def _two_partitions() -> tuple[MemoryStore, Engine]:
+    store = MemoryStore()
+    engine = Engine(store)
+    for partition, account in ((0, "a"), (1, "z")):
+        stream = [
+            opened(account, "2026-01-01"),
+            bill(account, "2026-01-05", f"{account}1", 900.0, "2026-01-15"),
+            pay(account, "2026-01-08", 100.0),
+            ev(
+                "macro_indicator",
+                "2026-02-20",
+                region="north",
+                indicator="unemployment_rate",
+                value=5.0,
+            ),
+        ]
+        for offset, event in enumerate(stream):
+            engine.process(event, partition=partition, offset=offset)
+    return store, engine
+
+
+def test_releasing_a_partition_forgets_everything_held_for_it() -> None:
+    _, engine = _two_partitions()
+    held = engine.book(1).summary()
+    assert engine.partitions() == {0, 1}
+    assert engine.portfolio()[0].summary()["credit_pay|north"]["accounts"] == 2
+    engine.release(1)
+    # books, watches, timers, paces, tier counts and the macro cache: nothing of partition 1
+    assert engine.partitions() == {0}
+    assert engine.portfolio()[0].summary()["credit_pay|north"]["accounts"] == 1
+    assert sum(engine.accounts_by_tier().values()) == 1
+    # the state stays in the store, so the partition comes back as it was
+    engine.recover(1, from_offset=4)
+    assert engine.book(1).summary() == held
+    assert sum(engine.accounts_by_tier().values()) == 2
+    assert engine.macro(1).level("north") == engine.macro(0).level("north")
+
+
+def test_a_recovered_partition_has_its_timers_again() -> None:
+    store, engine = _two_partitions()
+    engine.release(1)
+    engine.recover(1, from_offset=4)
+    tick = ev("macro_indicator", "2026-03-01", region="north", indicator="x", value=1.0)
+    fresh = Engine(store)
+    fresh.recover(1, from_offset=4)
+    assert engine.process(tick, partition=1).timers == fresh.process(tick, partition=1).timers
+
+
+def _stream() -> list:
+    import orjson
+
+    from monitor import simulator as sim
+    from monitor.core.events import parse_event
+
+    config = sim.SimConfig(accounts=400, days=120, seed=5, scenario="macro-shock")
+    return [parse_event(orjson.dumps(e)) for e in sim.simulate(config).events]
+
+
+def _decisions(results) -> list:
+    return [
+        (a["alert_id"], a["status"], a.get("probability"), a.get("model_version"))
+        for r in results
+        for a in r.alerts
+    ]
+
+
+def test_a_restart_decides_as_the_uninterrupted_run_did() -> None:
+    stream = _stream()
+    whole = Engine(MemoryStore())
+    uninterrupted = [whole.process(e, 0, offset) for offset, e in enumerate(stream)]
+    store = MemoryStore()
+    first = Engine(store)
+    crash = len(stream) * 6 // 10
+    for offset, e in enumerate(stream[:crash]):
+        first.process(e, 0, offset)
+    # the new process's models are not the first's: they come back from the store
+    again = Engine(store)
+    committed = crash - 7  # state was written ahead of the input offsets committed
+    resent = again.recover(0, committed)
+    assert again.models.labels == first.models.labels
+    after = [again.process(e, 0, offset) for offset, e in list(enumerate(stream))[committed:]]
+    # the events the state holds already are skipped; the alerts they made are sent again
+    window_events = stream[committed:crash]
+    skipped = [
+        r.duplicate
+        for r, e in zip(after, window_events, strict=False)
+        if e.type != "reserve_updated"
+    ]
+    assert all(skipped)
+    window = {
+        (a["alert_id"], a["status"]) for r in uninterrupted[committed:crash] for a in r.alerts
+    }
+    assert window <= {(a["alert_id"], a["status"]) for a in resent} | {
+        (a["alert_id"], a["status"]) for r in after[: crash - committed] for a in r.alerts
+    }
+    assert _decisions(after[crash - committed :]) == _decisions(uninterrupted[crash:])
+    assert len(_decisions(uninterrupted[crash:])) > 20
+    assert again.models.labels == whole.models.labels
+
+
+def test_outcomes_are_kept_in_chunks_until_their_day_is_learnt() -> None:
+    from monitor.core import kept as kp
+    from monitor.core.schedule import LABEL, Outcome
+
+    store = MemoryStore()
+    keeper = kp.KeptOutcomes(store)
+    records = [
+        Outcome(LABEL, 10 + i % 2, float(i), f"a{i}", {"dpd": 1.0}, False) for i in range(450)
+    ]
+    for record in records + records[:30]:  # handed on again after a redelivery: kept once
+        keeper.keep(record, record.day)
+    assert len(list(store.extras(kp.PREFIX))) == 4  # day 10: 225 records in two chunks, day 11 too
+    back = kp.KeptOutcomes(store).recover(0, closed=None)
+    assert sorted((d, o.account) for d, o in back) == sorted((o.day, o.account) for o in records)
+    keeper.learnt(0, closed=10)
+    assert {k.split(":")[1] for k, _ in store.extras(kp.PREFIX)} == {"11"}
+    assert [d for d, _ in kp.KeptOutcomes(store).recover(0, closed=10)] == [11] * 225

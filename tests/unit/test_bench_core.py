@@ -1,0 +1,21 @@
+"""The core-alone bench: a replay of the bench's events through the core, measured."""
+
+from __future__ import annotations
+
+from monitor.bench.core import replay
+from monitor.bench.data import make_data
+from monitor.core.state import AccountState
+from monitor.tablestore import encode_state
+
+
+def test_the_core_bench_measures_the_late_events_and_their_changelog_bytes() -> None:
+    lines = make_data(3000, 300, 300).preload
+    figures = replay(lines, batch=50)
+    assert figures.events == 3000 and figures.late_events == 750
+    assert figures.cpu_us_per_event > 0
+    # one state record per account written in a batch: at least one per batch, at most one
+    # per event and look
+    assert 1 / 50 <= figures.changelog_records_per_event <= 1 + figures.looks_per_event
+    # no record is smaller than an empty account's state
+    empty = len(encode_state(AccountState("a-0000001")))
+    assert figures.changelog_bytes_per_event > empty * figures.changelog_records_per_event
