@@ -660,9 +660,10 @@ MODEL = Board(
                     "stat",
                     "Active model",
                     "none",
-                    "The role whose model scores now. The scorecard scores until the champion "
-                    "has learned enough and beats it; an unexpected switch back to the scorecard "
-                    "means the champion's log loss got worse: read the quality row.",
+                    "The role whose model scores now. The fallback (the expert scorecard, or the "
+                    "warm_start model fitted on the lender's labelled history) scores until the "
+                    "champion has learned enough and beats it; an unexpected switch back to the "
+                    "fallback means the champion's log loss got worse: read the quality row.",
                     [Query("max by (role) (monitor_model_active) == 1", "{{role}}")],
                     width=6,
                     height=5,
@@ -718,8 +719,8 @@ MODEL = Board(
                     "timeseries",
                     "ROC AUC by role",
                     "none",
-                    f"ROC AUC of every model role (scorecard, champion, challenger and any "
-                    f"other) on the same resolved outcomes, judged before learning. Red below "
+                    f"ROC AUC of every model role (scorecard or warm_start, champion, challenger) "
+                    f"on the same resolved outcomes, judged before learning. Red below "
                     f"{WATCH.auc_floor}. A challenger above the champion for long is a candidate "
                     "to promote.",
                     [Query(f"max by (role) (monitor_model_roc_auc{{{ROLE}}})", "{{role}}")],
@@ -735,7 +736,8 @@ MODEL = Board(
                     "none",
                     "Mean log loss of each role over its recent resolved predictions (lower is "
                     "better). It decides which model scores: the champion scores once it beats "
-                    "the scorecard. A rising line with a steady AUC means calibration slipped.",
+                    "the fallback (scorecard or warm_start). A rising line with a steady AUC "
+                    "means calibration slipped.",
                     [Query(f"max by (role) (monitor_model_log_loss{{{ROLE}}})", "{{role}}")],
                     width=8,
                     min=0,
@@ -750,6 +752,17 @@ MODEL = Board(
                     [Query(f"max by (role) (monitor_model_brier_score{{{ROLE}}})", "{{role}}")],
                     width=8,
                     min=0,
+                ),
+                Panel(
+                    "stat",
+                    "Challenger leads",
+                    "none",
+                    "1 while the challenger has beaten the champion's log loss by the margin for "
+                    "the patience in a row. It is not switched in on its own: if it stays at 1 "
+                    "for days, compare the roles above and consider retraining or promoting it.",
+                    [Query("max(monitor_model_challenger_leads)", "challenger leads")],
+                    width=6,
+                    height=5,
                 ),
                 Panel(
                     "trend",
