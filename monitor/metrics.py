@@ -39,7 +39,7 @@ from monitor.core.engine import Result
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
-from monitor.core.portfolio_watch import lending_growth, merged_history
+from monitor.core.portfolio_watch import lending_growth
 from monitor.evaluation import calibration, roc_auc
 
 #: Risk tiers always exported (at 0 when no account is in one).
@@ -474,9 +474,9 @@ class Metrics:
             for indicator, (latest, _) in series.items():
                 self.macro_indicator.labels(region=region, indicator=indicator).set(latest)
 
-    def record_lending(self, histories: list[list[dict[str, float]]]) -> None:
-        """Set the over-lending readings from the daily product totals of every partition here."""
-        for product, series in lending_growth(merged_history(histories)).items():
+    def record_lending(self, history: list[dict[str, float]]) -> None:
+        """Set the over-lending readings from the desk's daily product totals (the whole book)."""
+        for product, series in lending_growth(history).items():
             for name, growth in series.items():
                 self.lending_growth.labels(product=product, series=name).set(growth)
 

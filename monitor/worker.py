@@ -422,7 +422,7 @@ class Monitor:
         if self._indexed:  # macro indicators reach every partition: any one holds them all
             self.metrics.record_macro(self.engine.macro(min(self._indexed)))
         # the desk watches the whole book: one history, whichever partitions are held here
-        self.metrics.record_lending([self.engine.schedule.desk.watch.history])
+        self.metrics.record_lending(self.engine.schedule.desk.watch.history)
 
     def _portfolio_view(self) -> PortfolioView:
         """The portfolio gauges' reading of the engine (at scrape time)."""

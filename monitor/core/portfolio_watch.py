@@ -11,8 +11,6 @@ detector starts afresh, so PD is only ever compared within one model.
 
 from __future__ import annotations
 
-import base64
-import pickle
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,48 +252,7 @@ def lending_growth(history: list[dict[str, float]]) -> dict[str, dict[str, float
     return out
 
 
-def merged_history(histories: list[list[dict[str, float]]]) -> list[dict[str, float]]:
-    """Daily product totals of several partitions summed day by day (aligned on the newest day;
-    as long as the shortest); mean PDs are weighted by accounts.
-
-    >>> a = [{"c|accounts": 1.0, "c|mean_pd": 0.1, "c|limit": 5.0}]
-    >>> b = [{"c|accounts": 3.0, "c|mean_pd": 0.3, "c|limit": 5.0}]
-    >>> [{k: round(v, 4) for k, v in day.items()} for day in merged_history([a, b])]
-    [{'c|accounts': 4.0, 'c|mean_pd': 0.25, 'c|limit': 10.0}]
-    """
-    histories = [h for h in histories if h]
-    if not histories:
-        return []
-    days = min(len(h) for h in histories)
-    merged = []
-    for i in range(-days, 0):
-        total: dict[str, float] = {}
-        for history in histories:
-            for key, value in history[i].items():
-                if key.endswith("|mean_pd"):
-                    value *= history[i].get(key.removesuffix("mean_pd") + "accounts", 0.0)
-                total[key] = total.get(key, 0.0) + value
-        for key in total:
-            if key.endswith("|mean_pd"):
-                accounts = total.get(key.removesuffix("mean_pd") + "accounts", 0.0)
-                total[key] = total[key] / accounts if accounts else 0.0
-        merged.append(total)
-    return merged
-
-
 def _iso(ts: float) -> str:
     from monitor.core.timeutil import iso_time
 
     return iso_time(ts)
-
-
-def encode_portfolio(book: PortfolioBook, watch: PortfolioWatch) -> str:
-    """A partition's portfolio book and watch (detectors included) as one string for the
-    changelogged store, written once per event-time day."""
-    return base64.b64encode(pickle.dumps((book, watch), protocol=5)).decode()
-
-
-def decode_portfolio(text: str) -> tuple[PortfolioBook, PortfolioWatch]:
-    """The inverse of :func:`encode_portfolio` (the monitor's own state only)."""
-    book, watch = pickle.loads(base64.b64decode(text))
-    return book, watch

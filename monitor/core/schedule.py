@@ -25,7 +25,6 @@ worker until the learner and desk run as their own agents).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import pickle
 from array import array
@@ -39,6 +38,7 @@ from monitor.core.models import ModelBook, Score
 from monitor.core.portfolio import PortfolioBook
 from monitor.core.portfolio_watch import PortfolioWatch, WatchConfig
 from monitor.core.quality import roc_auc
+from monitor.core.store import decode_extra, encode_extra
 from monitor.core.timeutil import DAY
 
 LABEL = "label"
@@ -88,22 +88,14 @@ def _digest(key: tuple[Any, ...]) -> int:
     return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "big")
 
 
-def _encode(value: object) -> str:
-    return base64.b64encode(pickle.dumps(value, protocol=5)).decode()
-
-
-def _decode(text: str) -> object:
-    return pickle.loads(base64.b64decode(text))  # the monitor's own state only
-
-
 def encode_outcomes(outcomes: list[Outcome]) -> str:
     """Outcome records as text, for the store."""
-    return _encode(outcomes)
+    return encode_extra(outcomes)
 
 
 def decode_outcomes(text: str) -> list[Outcome]:
     """The inverse of :func:`encode_outcomes`."""
-    outcomes = _decode(text)
+    outcomes = decode_extra(text)
     return [o for o in outcomes if isinstance(o, Outcome)] if isinstance(outcomes, list) else []
 
 
@@ -477,23 +469,23 @@ class LocalSchedule:
 
     def save(self) -> str:
         """The desk (watch and partials waiting) as text, for the store."""
-        return _encode(self.desk)
+        return encode_extra(self.desk)
 
     def restore(self, text: str) -> None:
         """Take back a desk saved by :meth:`save`, unless this one has changed more since."""
-        desk = _decode(text)
+        desk = decode_extra(text)
         if isinstance(desk, PortfolioDesk) and desk.changes > self.desk.changes:
             desk.clocks = self.desk.clocks
             self.desk = desk
 
     def save_learner(self) -> str:
         """The learner (models, versions, the days learnt) as text, for the store."""
-        return _encode(self.learner)
+        return encode_extra(self.learner)
 
     def restore_learner(self, text: str) -> None:
         """Take back a learner saved by :meth:`save_learner` if it has learnt more days than
         this one; what this one holds for days it has not learnt is kept."""
-        saved = _decode(text)
+        saved = decode_extra(text)
         if not isinstance(saved, Learner):
             return
         mine, theirs = self.learner.versions.closed_through, saved.versions.closed_through

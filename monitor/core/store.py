@@ -6,11 +6,23 @@ tests it is :class:`MemoryStore`.
 
 from __future__ import annotations
 
+import base64
+import pickle
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from monitor.core.macro import MacroBook
 from monitor.core.state import AccountState
+
+
+def encode_extra(value: object) -> str:
+    """The monitor's own state (books, desk, learner, outcomes) as text for a store extra."""
+    return base64.b64encode(pickle.dumps(value, protocol=5)).decode()
+
+
+def decode_extra(text: str) -> object:
+    """The inverse of :func:`encode_extra` (the monitor's own state only)."""
+    return pickle.loads(base64.b64decode(text))
 
 
 class Store(Protocol):

@@ -16,8 +16,6 @@ it (:meth:`release`).
 
 from __future__ import annotations
 
-import base64
-import pickle
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
@@ -28,7 +26,7 @@ from monitor.core.portfolio import Contribution, Move, PortfolioBook, month_of
 from monitor.core.portfolio_watch import PortfolioWatch
 from monitor.core.schedule import DayPartial
 from monitor.core.state import AccountState
-from monitor.core.store import Store
+from monitor.core.store import Store, decode_extra, encode_extra
 
 
 def _key(partition: int) -> str:
@@ -39,23 +37,15 @@ def _book_key(partition: int) -> str:
     return f"portfolio-book:p{partition}"
 
 
-def _encode_book(book: PortfolioBook) -> str:
-    parts = (book.transitions, book.vintages, dict(book.drawdowns), book.changes)
-    return base64.b64encode(pickle.dumps(parts, protocol=5)).decode()
+def _book_parts(book: PortfolioBook) -> tuple[Any, ...]:
+    """What a restart cannot rebuild from the accounts: transitions, vintages, drawdowns."""
+    return book.transitions, book.vintages, dict(book.drawdowns), book.changes
 
 
-def _decode_book(text: str, book: PortfolioBook) -> None:
-    transitions, vintages, drawdowns, changes = pickle.loads(base64.b64decode(text))
+def _restore_parts(parts: Any, book: PortfolioBook) -> None:
+    transitions, vintages, drawdowns, changes = parts
     book.transitions, book.vintages, book.changes = transitions, vintages, changes
     book.drawdowns = defaultdict(float, drawdowns)
-
-
-def _encode(value: object) -> str:
-    return base64.b64encode(pickle.dumps(value, protocol=5)).decode()
-
-
-def _decode(text: str) -> object:
-    return pickle.loads(base64.b64decode(text))  # the monitor's own state only
 
 
 class PortfolioTracker:
@@ -98,7 +88,7 @@ class PortfolioTracker:
         of this partition)."""
         saved = self.store.get_extra(_key(partition))
         if saved is not None:
-            fields: Any = _decode(saved)
+            fields: Any = decode_extra(saved)
             book, second = fields[0], fields[1]
             reserve, day_macro = fields[2:] if len(fields) > 2 else (None, None)
             if isinstance(second, PortfolioWatch):  # saved with the watch, before the desk
@@ -112,7 +102,7 @@ class PortfolioTracker:
         book = self.book(partition)
         saved_book = self.store.get_extra(_book_key(partition))
         if saved_book is not None:  # as of the last batch, newer than the day's close
-            _decode_book(saved_book, book)
+            _restore_parts(decode_extra(saved_book), book)
         self._saved[partition] = book.changes
         book.segments.clear()  # the sums come back from the accounts' own contributions
         tiers = self._tiers[partition] = Counter()
@@ -137,7 +127,9 @@ class PortfolioTracker:
         save (the worker calls this at the end of every batch, before the state is written)."""
         for partition, book in self._books.items():
             if book.changes != self._saved.get(partition):
-                self.store.put_extra(_book_key(partition), _encode_book(book), partition)
+                self.store.put_extra(
+                    _book_key(partition), encode_extra(_book_parts(book)), partition
+                )
                 self._saved[partition] = book.changes
 
     def partitions(self) -> set[int]:
@@ -208,7 +200,7 @@ class PortfolioTracker:
         book.changes += 1  # the day's drawdowns left the book
         self._closed[partition] = today - 1
         saved = (book, today - 1, reserve, self._day_macro[partition][1])
-        self.store.put_extra(_key(partition), _encode(saved), partition)
+        self.store.put_extra(_key(partition), encode_extra(saved), partition)
         return partials
 
     # -- reading --------------------------------------------------------------------------

@@ -102,7 +102,7 @@ def test_portfolio_gauges_for_the_dashboards() -> None:
     assert value("monitor_partition_event_time_seconds", partition="3") == 200.0
 
     day = {"c|limit": 100.0, "c|accounts": 1.0, "c|mean_pd": 0.1, "c|drawn": 0.0}
-    metrics.record_lending([[day] * 30 + [dict(day, **{"c|limit": 150.0})]])
+    metrics.record_lending([day] * 30 + [dict(day, **{"c|limit": 150.0})])
     assert value("monitor_lending_growth", product="c", series="limit_per_account") == 0.5
 
 
