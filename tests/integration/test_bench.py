@@ -27,6 +27,9 @@ def test_the_empty_agent_runs_while_port_6066_is_taken(bootstrap: str, tmp_path:
     )
     kafkaio.create_topics(settings)
     holder = socket.socket()
+    # connections to 6066 left in TIME_WAIT (a demo or worker a moment ago) must not stop the
+    # holder from taking the port, as they would not stop a worker
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         kafkaio.produce_lines(settings, [b'{"n": %d}' % n for n in range(300)])
         with contextlib.suppress(OSError):  # held already (a worker, a demo): taken all the same
