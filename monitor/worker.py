@@ -84,6 +84,12 @@ class Monitor:
             # request per message costs more than the scoring itself
             producer_linger=0.005,
             producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
+            # a worker that died (SIGKILL, or status 70 on output Kafka refused) never leaves its
+            # group: the broker hands its partitions on once this many seconds pass without a
+            # heartbeat (Faust's 60 s kept a restart idle for a minute or more). Heartbeats come
+            # from the consumer's own thread, so a long batch does not miss them.
+            broker_session_timeout=BROKER_SESSION_TIMEOUT_S,
+            broker_heartbeat_interval=BROKER_SESSION_TIMEOUT_S / 5,
         )
         self.input = self._topic(settings.input_topic)
         self.alerts_topic = self._topic(settings.alerts_topic)
@@ -241,6 +247,11 @@ class Monitor:
         changed, each partition's while ``stream``'s current event is one of that partition (Faust
         tables write to the current event's partition); return each one's decisions."""
         last = {event.message.partition: event for event in events}
+        # Faust's stream reads the next message while this batch is processed, and its take
+        # buffer appends whatever event is current once the batch is done: put back the one it
+        # set (None there made it append an earlier event instead of the new one, and its
+        # offset, never acknowledged, held the group's commits back for good)
+        current = stream.current_event
         try:
             return [
                 self._handle(m.topic, m.partition, m.offset, m.key, m.value)
@@ -249,7 +260,7 @@ class Monitor:
         finally:
             self.engine.save()
             written = self.store.flush(lambda p: stream._set_current_event(last[p]))
-            stream._set_current_event(None)
+            stream._set_current_event(current)
             self.metrics.batch_writes.observe(written)
 
     def handle(
@@ -520,6 +531,10 @@ class Monitor:
 
 #: Longest time the broker may hold the worker's fetch request waiting for new input (ms).
 FETCH_MAX_WAIT_MS = 50
+#: Seconds without a heartbeat after which the broker gives a dead worker's partitions to
+#: the others (Kafka's consumers used 10 s before 3.0; at least the broker's
+#: group.min.session.timeout.ms, 6 s by default).
+BROKER_SESSION_TIMEOUT_S = 10.0
 #: Largest record batch the worker's producer writes (bytes).
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 #: Exit status of a worker whose processing failed (EX_SOFTWARE).
