@@ -260,7 +260,10 @@ class Monitor:
         finally:
             self.engine.save()
             written = self.store.flush(lambda p: stream._set_current_event(last[p]))
-            stream._set_current_event(current)
+            # (the attribute only: in this task's context no event stays current, or a
+            # RocksDB table would look up keys in that event's partition alone)
+            stream._set_current_event(None)
+            stream.current_event = current
             self.metrics.batch_writes.observe(written)
 
     def handle(

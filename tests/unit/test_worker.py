@@ -187,6 +187,10 @@ class _Stream:
     def current_event(self) -> _Event | None:
         return self.current
 
+    @current_event.setter
+    def current_event(self, event: _Event | None) -> None:
+        self.current = event
+
     def _set_current_event(self, event: _Event | None) -> None:
         self.current = event
 
