@@ -225,6 +225,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     from monitor.training import TrainOptions, train
 
+    if args.alert_volume and args.match_cold not in (None, "volume"):
+        raise UsageError("--alert-volume is --match-cold volume: give one of the two.")
     if args.passes < 1 or not 0 <= args.hold_back < 1:
         raise UsageError("--passes must be at least 1 and --hold-back from 0 up to (not) 1.")
     options = TrainOptions(
@@ -232,7 +234,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         hold_back=args.hold_back,
         stream_outcomes=args.stream_outcomes,
-        alert_volume=args.alert_volume,
+        match_cold="volume" if args.alert_volume else args.match_cold,
         trees=args.trees,
     )
     try:
@@ -279,6 +281,22 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"the warm start raises as many at MONITOR_ALERT_OPEN={same}"
                 if same is not None
                 else "no threshold from 0.5 up gives the warm start as many"
+            )
+        )
+    same = s.get("alert_precision")
+    if same:
+        at = same["alert_open_same_precision"]
+        print(
+            f"alerts on this history at MONITOR_ALERT_OPEN={same['alert_open']}: "
+            f"{same['cold_alerts']} cold (precision {same['cold_precision']}, recall with 7 "
+            f"days' lead {same['cold_recall_with_7d_lead']}), {same['warm_alerts']} warm-started "
+            f"(precision {same['warm_precision']}, recall {same['warm_recall_with_7d_lead']}); "
+            + (
+                f"the lowest threshold at which the warm start's alerts are as often right is "
+                f"MONITOR_ALERT_OPEN={at} ({same['alerts_at_it']} alerts, precision "
+                f"{same['precision_at_it']}, recall {same['recall_with_7d_lead_at_it']})"
+                if at is not None
+                else "no threshold from 0.5 up makes the warm start's alerts as often right"
             )
         )
     return 0
@@ -465,7 +483,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--alert-volume",
         action="store_true",
         help="replay the history again with the trained models and say which MONITOR_ALERT_OPEN "
-        "raises as many alerts as the cold start did on it",
+        "raises as many alerts as the cold start did on it (--match-cold volume)",
+    )
+    p.add_argument(
+        "--match-cold",
+        choices=["volume", "precision"],
+        help="replay the history again with the trained models and say which MONITOR_ALERT_OPEN "
+        "matches the cold start on it: volume, as many alerts; precision, the lowest threshold "
+        "at which their alerts are at least as often right (so the most recall at that precision)",
     )
     p.add_argument(
         "--trees",

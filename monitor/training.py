@@ -34,7 +34,7 @@ from monitor.core.scoring import UNUSED, OnlineLogistic
 from monitor.core.timeutil import DAY, iso_time
 from monitor.core.trees import Trees
 from monitor.engine_config import engine_config
-from monitor.evaluation import roc_auc
+from monitor.evaluation import AlertOutcome, judge_alerts, roc_auc
 from monitor.settings import Settings
 
 Example = tuple[dict[str, float], bool]
@@ -49,9 +49,10 @@ class TrainOptions:
     hold_back: float = 0.2
     #: also fit the outcomes the stream resolved itself
     stream_outcomes: bool = False
-    #: replay the history again with the warm models and find the alert threshold that raises as
-    #: many alerts as the cold start did on it
-    alert_volume: bool = False
+    #: replay the history again with the warm models and find the alert threshold at which they
+    #: match the cold start on it: ``"volume"`` (as many alerts) or ``"precision"`` (alerts at
+    #: least as often right, at the lowest such threshold); None: neither
+    match_cold: str | None = None
     #: also fit boosted trees on the same examples, as the challenger (needs scikit-learn)
     trees: bool = False
 
@@ -222,41 +223,51 @@ def train(
         margin=cold.margin,
         patience=cold.patience,
     )
-    if options.alert_volume:
+    if options.match_cold is not None:
+        if options.match_cold not in MATCHES:
+            raise ValueError(
+                f"match the cold start in {' or '.join(MATCHES)}, not {options.match_cold!r}."
+            )
         warm_book = copy.deepcopy(book)
         with open(events, "rb") as handle:
             warm = replay_lines(handle, settings, as_of, warm_book, record=True)
-        cold_n, warm_n, open_at = same_volume_threshold(run, warm, truth, settings)
-        summary["alert_volume"] = {
-            "alert_open": settings.alert_open,
-            "cold_alerts": cold_n,
-            "warm_alerts": warm_n,
-            "alert_open_same_volume": open_at,
-        }
+        if options.match_cold == "volume":
+            cold_n, warm_n, open_at = same_volume_threshold(run, warm, truth, settings)
+            summary["alert_volume"] = {
+                "alert_open": settings.alert_open,
+                "cold_alerts": cold_n,
+                "warm_alerts": warm_n,
+                "alert_open_same_volume": open_at,
+            }
+        else:
+            summary["alert_precision"] = same_precision_threshold(run, warm, truth, settings)
         book.trained = dict(summary)
     return Trained(book, summary)
 
 
-#: alert-open thresholds tried for the same alert volume as the cold start
+#: what ``monitor train`` can match the cold start in on the history
+MATCHES = ("volume", "precision")
+
+#: alert-open thresholds tried to match the cold start
 ALERT_GRID = tuple(round(0.5 + 0.025 * i, 3) for i in range(19))
 
 
-def alerts_raised(
+def raised_alerts(
     scores: list[tuple[str, float, float]],
     delinquent_at: dict[str, float | None],
     open_at: float,
     clear_at: float,
-) -> int:
-    """How many borrower alerts the engine's rule raises over a score log: one opens when the
-    probability reaches ``open_at`` before the account is 30+ days past due, and stays the one
-    open alert until the probability falls below ``clear_at``.
+) -> list[tuple[str, float]]:
+    """The borrower alerts (account, event time) the engine's rule raises over a score log: one
+    opens when the probability reaches ``open_at`` before the account is 30+ days past due, and
+    stays the one open alert until the probability falls below ``clear_at``.
 
     >>> log = [("a", 1.0, 0.95), ("a", 2.0, 0.6), ("a", 3.0, 0.4), ("a", 4.0, 0.92), ("b", 1, 0.9)]
-    >>> alerts_raised(log, {"a": None, "b": 0.5}, 0.9, 0.5)
-    2
+    >>> raised_alerts(log, {"a": None, "b": 0.5}, 0.9, 0.5)
+    [('a', 1.0), ('a', 4.0)]
     """
     open_now: set[str] = set()
-    raised = 0
+    raised: list[tuple[str, float]] = []
     for account, time, p in scores:
         if account in open_now:
             if p < clear_at:
@@ -265,8 +276,32 @@ def alerts_raised(
             bad = delinquent_at.get(account)
             if bad is None or time < bad:
                 open_now.add(account)
-                raised += 1
+                raised.append((account, time))
     return raised
+
+
+def alerts_raised(
+    scores: list[tuple[str, float, float]],
+    delinquent_at: dict[str, float | None],
+    open_at: float,
+    clear_at: float,
+) -> int:
+    """How many borrower alerts :func:`raised_alerts` finds."""
+    return len(raised_alerts(scores, delinquent_at, open_at, clear_at))
+
+
+def judged(
+    alerts: list[tuple[str, float]],
+    delinquent_at: dict[str, float | None],
+    horizon_days: float,
+    end: float,
+) -> AlertOutcome:
+    """Raised alerts judged as a backtest judges its firing ones."""
+    firing = [
+        {"status": "firing", "account_id": account, "event_time": iso_time(time)}
+        for account, time in alerts
+    ]
+    return judge_alerts(firing, delinquent_at, horizon_days, end)
 
 
 def same_volume_threshold(
@@ -283,6 +318,51 @@ def same_volume_threshold(
         if open_at >= clear and alerts_raised(warm.score_log, when, open_at, clear) >= cold_n:
             return cold_n, warm_n, open_at
     return cold_n, warm_n, None
+
+
+def same_precision_threshold(
+    cold: Replay, warm: Replay, truth: list[Truth], settings: Settings
+) -> dict[str, Any]:
+    """The cold start's alerts on the history at the configured threshold, and the lowest
+    threshold of :data:`ALERT_GRID` at which the warm models' alerts there are at least as often
+    right (``alert_open_same_precision``, None when none is): the most alerts, so the most
+    recall, at the precision a lender had from the cold start. Precision and recall with 7 days'
+    lead are judged as a backtest judges them."""
+    when = {row.account_id: row.delinquent_at for row in truth}
+    clear, horizon = settings.alert_clear, settings.horizon_days
+
+    def outcome(run: Replay, open_at: float) -> tuple[int, AlertOutcome]:
+        alerts = raised_alerts(run.score_log, when, open_at, clear)
+        return len(alerts), judged(alerts, when, horizon, run.end or 0.0)
+
+    cold_n, cold_o = outcome(cold, settings.alert_open)
+    warm_n, warm_o = outcome(warm, settings.alert_open)
+    found: dict[str, Any] = {"alert_open_same_precision": None}
+    if cold_o.precision is not None:
+        for open_at in sorted(t for t in ALERT_GRID if t >= clear):
+            n, o = outcome(warm, open_at)
+            if o.precision is not None and o.precision >= cold_o.precision:
+                found = {
+                    "alert_open_same_precision": open_at,
+                    "alerts_at_it": n,
+                    "precision_at_it": _round(o.precision),
+                    "recall_with_7d_lead_at_it": _round(o.recall_with_7d_lead),
+                }
+                break
+    return {
+        "alert_open": settings.alert_open,
+        "cold_alerts": cold_n,
+        "cold_precision": _round(cold_o.precision),
+        "cold_recall_with_7d_lead": _round(cold_o.recall_with_7d_lead),
+        "warm_alerts": warm_n,
+        "warm_precision": _round(warm_o.precision),
+        "warm_recall_with_7d_lead": _round(warm_o.recall_with_7d_lead),
+        **found,
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 4) if value is not None else None
 
 
 def _auc(labels: list[int], scores: list[float]) -> float | None:

@@ -9,6 +9,7 @@ import json
 import logging
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -461,3 +462,80 @@ def test_scoringcost_times_both_roles(history: dict[str, Path], capsys) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 8 and all(float(line.split()[-2]) > 0 for line in lines)
     assert cost([]) == 2
+
+
+def test_match_cold_precision_takes_the_lowest_threshold_whose_alerts_are_as_often_right() -> None:
+    from types import SimpleNamespace
+
+    from monitor.backtest import Truth
+    from monitor.core.timeutil import DAY
+    from monitor.settings import Settings
+    from monitor.training import same_precision_threshold
+
+    # ten accounts go 30+ days past due on day 100, thirty never; every account is scored once,
+    # on day 50, so an alert on a bad account is true (within the 60-day horizon)
+    bad = [f"b{i}" for i in range(10)]
+    good = [f"g{i}" for i in range(30)]
+    truth = [Truth(a, 1, None, 100 * DAY) for a in bad] + [Truth(a, 0, None, None) for a in good]
+
+    def run(scores: list[float]) -> Any:
+        scores = scores + [0.2] * (40 - len(scores))
+        log = [(a, 50 * DAY, p) for a, p in zip(bad + good, scores, strict=True)]
+        return SimpleNamespace(score_log=log, end=400 * DAY)
+
+    # cold at 0.9: five bad and five good alerts, precision 0.5
+    cold = run([0.95] * 5 + [0.6] * 5 + [0.95] * 5)
+    # warm, by threshold: 0.5-0.6 ten bad and fourteen good alerts (0.42); 0.625 ten and ten
+    # (0.5); 0.65-0.725 eight and ten (0.44); 0.75-0.825 eight and four (0.67)
+    warm = run([0.93] * 4 + [0.83] * 4 + [0.63] * 2 + [0.93] + [0.83] * 3 + [0.73] * 6 + [0.6] * 4)
+    found = same_precision_threshold(cold, warm, truth, Settings())
+    assert (found["cold_alerts"], found["cold_precision"]) == (10, 0.5)
+    assert found["cold_recall_with_7d_lead"] == 0.5
+    # the lowest threshold with precision >= 0.5 (not the same volume, 0.825 with twelve alerts)
+    assert found["alert_open_same_precision"] == 0.625
+    assert (found["alerts_at_it"], found["precision_at_it"]) == (20, 0.5)
+    assert found["recall_with_7d_lead_at_it"] == 1.0
+    # a warm start whose alerts are never as often right gets no threshold
+    never = run([0.93] * 10 + [0.95] * 30)
+    none = same_precision_threshold(cold, never, truth, Settings())
+    assert none["alert_open_same_precision"] is None and "alerts_at_it" not in none
+
+
+def test_match_cold_precision_gives_the_warm_start_the_cold_precision_on_the_history(
+    history: dict[str, Path], tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from monitor.backtest import read_truth, replay_file
+    from monitor.evaluation import judge_alerts
+    from monitor.report import borrower_alerts
+    from monitor.settings import Settings
+    from monitor.training import ALERT_GRID
+
+    monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT", raising=False)
+    checkpoint = tmp_path / "p.ckpt"
+    events, truth = history["events2"], history["truth2"]
+    argv = ["train", str(events), "--truth", str(truth), "--checkpoint", str(checkpoint)]
+    assert main([*argv, "--match-cold", "precision"]) == 0
+    assert "as often right is MONITOR_ALERT_OPEN=" in capsys.readouterr().out
+    trained = load_models(checkpoint).trained
+    assert trained is not None and "alert_volume" not in trained
+    found = trained["alert_precision"]
+    chosen = found["alert_open_same_precision"]
+    assert chosen in ALERT_GRID
+    when = {row.account_id: row.delinquent_at for row in read_truth(truth)}
+
+    def precision(settings: Settings, models: ModelBook | None) -> float:
+        run = replay_file(events, settings, models=models, record=True)
+        outcome = judge_alerts(borrower_alerts(run), when, settings.horizon_days, run.end or 0)
+        assert outcome.precision is not None
+        return outcome.precision
+
+    # judged as a backtest of the history judges them, at the configured and the chosen threshold
+    cold = precision(Settings(), None)
+    assert found["cold_precision"] == round(cold, 4)
+    warm = precision(Settings(alert_open=chosen), load_models(checkpoint))
+    assert found["precision_at_it"] == round(warm, 4) and warm >= cold
+    lower = [t for t in ALERT_GRID if 0.5 <= t < chosen]
+    if lower:  # the next lower threshold's alerts are less often right
+        assert precision(Settings(alert_open=max(lower)), load_models(checkpoint)) < cold
+    assert main([*argv, "--alert-volume", "--match-cold", "precision"]) == 2
+    assert "--alert-volume is --match-cold volume" in capsys.readouterr().err
