@@ -36,6 +36,7 @@ from monitor.core.engine import Engine, Result
 from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.privacy import private_record, pseudonymise
 from monitor.core.store import WriteBackStore
+from monitor.core.vocabulary import UNDELIVERABLE_ALERT
 from monitor.engine_config import engine_config
 from monitor.faustlean import LeanApp
 from monitor.kafkasecurity import faust_credentials
@@ -370,7 +371,7 @@ class Monitor:
         record = dead_letter_record(
             orjson.dumps(alert),
             f"alert delivery failed: {reason}",
-            "undeliverable_alert",
+            UNDELIVERABLE_ALERT,
             {"sink": sink},
         )
         key = alert.get("account_id") or alert.get("segment", "")

@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 
 from monitor import contracts, kafkaio
 from monitor import simulator as sim
+from monitor.core.vocabulary import PRODUCTS
 
 
 def _risk_of(worker, account: str) -> dict | None:
@@ -29,7 +30,7 @@ def test_topics_contracts_account_risk_and_lag(worker_factory) -> None:
     closing = sorted({e["account_id"] for e in events if e.get("account_id")})[:3]
     last = events[-1]["event_time"]
     for i, account in enumerate(closing):
-        for product in ("credit_pay", "cash_loan"):
+        for product in PRODUCTS:
             events.append(
                 {
                     "schema_version": 1,

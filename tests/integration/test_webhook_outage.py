@@ -20,6 +20,7 @@ import pytest
 
 from monitor import kafkaio
 from monitor import simulator as sim
+from monitor.core.vocabulary import UNDELIVERABLE_ALERT
 from tests.integration.conftest import WorkerProcess, free_port
 from tests.support.receiver import WebhookReceiver
 
@@ -186,7 +187,7 @@ def test_a_receiver_that_never_recovers_costs_dead_letters_not_memory_or_scoring
                 worker.settings, worker.settings.dead_letter_topic, idle_s=1.0
             )
         ]
-        undeliverable = [d for d in letters if d["reason_kind"] == "undeliverable_alert"]
+        undeliverable = [d for d in letters if d["reason_kind"] == UNDELIVERABLE_ALERT]
         if len(undeliverable) >= len(expected):
             break
         assert time.monotonic() < deadline, f"{len(undeliverable)} of {len(expected)}"

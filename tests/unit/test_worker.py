@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.core.privacy import pseudonymise
 from monitor.core.state import AccountState
+from monitor.core.vocabulary import UNDELIVERABLE_ALERT
 from monitor.settings import Settings
 from monitor.sinks.base import MemorySink
 from monitor.worker import Monitor
@@ -156,7 +157,7 @@ def test_undeliverable_portfolio_alerts_are_dead_lettered_by_segment(worker) -> 
     ((key, value, _),) = captures["dead_letters"].sent
     record = orjson.loads(value)
     assert key == b"all/all" and record["source"] == {"sink": "alertmanager"}
-    assert record["reason_kind"] == "undeliverable_alert"
+    assert record["reason_kind"] == UNDELIVERABLE_ALERT
 
 
 class _Message:
