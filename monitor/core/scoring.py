@@ -121,11 +121,6 @@ _PHASES = ("settled", "due_ahead")
 _CROSSED: dict[str, tuple[str, str]] = {}
 
 
-def band(name: str, value: float) -> str:
-    """The input name of the band ``value`` falls in (``pay_to_due_ratio#2``)."""
-    return _BAND_NAMES[name][sum(1 for edge in BANDS[name] if value >= edge)]
-
-
 def _crossed(name: str) -> tuple[str, str]:
     names = _CROSSED.get(name)
     if names is None:

@@ -13,6 +13,7 @@ from monitor import simulator as sim
 from monitor.backtest import replay_lines
 from monitor.signing import verify
 from monitor.worker import FETCH_MAX_WAIT_MS
+from tests.support.kafka import consume_all
 from tests.support.receiver import WebhookReceiver
 
 SECRET = "it-secret"
@@ -65,12 +66,11 @@ def test_stream_to_alerts_webhook_dead_letters_and_metrics(worker_factory) -> No
         assert worker.health()["fetch_max_wait_ms"] == FETCH_MAX_WAIT_MS
 
         alerts = [
-            orjson.loads(v)
-            for _, v in kafkaio.consume_all(worker.settings, worker.settings.alerts_topic)
+            orjson.loads(v) for _, v in consume_all(worker.settings, worker.settings.alerts_topic)
         ]
         dead = [
             orjson.loads(v)
-            for _, v in kafkaio.consume_all(worker.settings, worker.settings.dead_letter_topic)
+            for _, v in consume_all(worker.settings, worker.settings.dead_letter_topic)
         ]
         requests = receiver.requests
 

@@ -14,6 +14,7 @@ from monitor import kafkaio
 from monitor import simulator as sim
 from monitor.backtest import replay_lines
 from monitor.core.events import InvalidEvent, parse_event
+from tests.support.kafka import consume_all
 
 pytestmark = pytest.mark.reliability
 MAX_BYTES = 65536
@@ -76,14 +77,12 @@ def test_fuzzed_messages_are_dead_lettered_and_change_no_decision(worker_factory
         producer.close()
     worker.wait_processed(len(valid), timeout=300)
     letters = [
-        orjson.loads(v)
-        for _, v in kafkaio.consume_all(worker.settings, worker.settings.dead_letter_topic)
+        orjson.loads(v) for _, v in consume_all(worker.settings, worker.settings.dead_letter_topic)
     ]
     alerts = {
         (a["alert_id"], a["status"])
         for a in (
-            orjson.loads(v)
-            for _, v in kafkaio.consume_all(worker.settings, worker.settings.alerts_topic)
+            orjson.loads(v) for _, v in consume_all(worker.settings, worker.settings.alerts_topic)
         )
     }
     assert worker.process is not None and worker.process.poll() is None, worker.tail()

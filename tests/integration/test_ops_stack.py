@@ -18,6 +18,7 @@ from monitor.core.actions import ACTIONS
 from monitor.sinks.alertmanager import ALERTNAME
 from tests.integration import opsstack
 from tests.integration.conftest import free_port
+from tests.support.dashboards import substituted
 from tests.support.receiver import WebhookReceiver
 
 pytestmark = pytest.mark.skipif(
@@ -102,7 +103,7 @@ def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> Non
             assert len(panels) >= 30
             for panel in panels:
                 for target in panel["targets"]:
-                    expr = _substituted(target["expr"])
+                    expr = substituted(target["expr"])
                     _eventually(
                         lambda e=expr: _numbers(prom, e),
                         90,
@@ -143,13 +144,6 @@ def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> Non
         finally:
             prom.stop()
             am.stop()
-
-
-def _substituted(expr: str) -> str:
-    for macro, value in dashboards.MACROS.items():
-        expr = expr.replace(macro, value)
-    assert "$" not in expr, f"a Grafana variable the test does not fill in: {expr}"
-    return expr
 
 
 def _numbers(prom, expr: str) -> list[float]:

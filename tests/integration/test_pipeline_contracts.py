@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from monitor import contracts, kafkaio
 from monitor import simulator as sim
 from monitor.core.vocabulary import PRODUCTS
+from tests.support.kafka import consume_all, consume_records
 
 
 def _risk_of(worker, account: str) -> dict | None:
@@ -52,7 +53,7 @@ def test_topics_contracts_account_risk_and_lag(worker_factory) -> None:
     # a plain consumer rebuilds the latest risk of every account from the compacted topic
     latest: dict[str, dict | None] = {}
     risk_schema = Draft202012Validator(contracts.load("account-risk"))
-    for key, value in kafkaio.consume_all(worker.settings, worker.settings.risk_topic):
+    for key, value in consume_all(worker.settings, worker.settings.risk_topic):
         record = orjson.loads(value) if value is not None else None
         assert record is None or risk_schema.is_valid(record)
         latest[key.decode()] = record
@@ -73,7 +74,7 @@ def test_topics_contracts_account_risk_and_lag(worker_factory) -> None:
 
     # every message on every output topic follows its contract
     alert_schema = Draft202012Validator(contracts.load("alert"))
-    alerts = kafkaio.consume_records(worker.settings, worker.settings.alerts_topic)
+    alerts = consume_records(worker.settings, worker.settings.alerts_topic)
     assert alerts and all(alert_schema.is_valid(orjson.loads(v)) for _, v, _ in alerts)
     # lineage: each record names the event behind it, and the headers carry it and the version
     for _, value, headers in alerts:

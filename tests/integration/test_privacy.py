@@ -20,6 +20,7 @@ import orjson
 from monitor import kafkaio
 from monitor import simulator as sim
 from monitor.core.privacy import pseudonymise
+from tests.support.kafka import consume_records
 from tests.support.receiver import WebhookReceiver
 
 KEY = "it-pseudonymise-key-7f3a"
@@ -61,8 +62,8 @@ def test_no_raw_account_id_leaves_the_worker(worker_factory) -> None:
         worker.wait_processed(len(lines))
         base = f"http://127.0.0.1:{worker.settings.web_port}"
         pages = {path: _get(base + path) for path in ("/metrics", "/api/state", "/api/portfolio")}
-        alerts = kafkaio.consume_records(worker.settings, worker.settings.alerts_topic)
-        risk = kafkaio.consume_records(worker.settings, worker.settings.risk_topic)
+        alerts = consume_records(worker.settings, worker.settings.alerts_topic)
+        risk = consume_records(worker.settings, worker.settings.risk_topic)
         assert alerts and risk
         sent_alerts = [orjson.loads(v) for _, v, _ in alerts if v]
         borrower = [a for a in sent_alerts if "account_id" in a]

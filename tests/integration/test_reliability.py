@@ -17,6 +17,7 @@ from monitor.backtest import replay_lines
 from monitor.kafkaio import ConfigResource, ConfigResourceType
 from monitor.settings import Settings
 from tests.integration.conftest import WorkerProcess
+from tests.support.kafka import consume_all
 from tests.support.receiver import Request, WebhookReceiver
 
 pytestmark = pytest.mark.reliability
@@ -94,8 +95,7 @@ def test_sigkill_mid_stream_loses_and_repeats_no_alert(worker_factory, capsys, d
         finally:
             again.stop()
         on_topic = [
-            orjson.loads(v)
-            for _, v in kafkaio.consume_all(worker.settings, worker.settings.alerts_topic)
+            orjson.loads(v) for _, v in consume_all(worker.settings, worker.settings.alerts_topic)
         ]
         delivered = [r.json for r in receiver.requests]
         am_keys = alertmanager_keys(alertmanager.requests)
@@ -199,9 +199,7 @@ def test_output_the_broker_refuses_never_lets_its_input_be_committed(
         assert again.process is not None and again.process.poll() is None, again.tail()
     finally:
         again.stop()
-    on_topic = {
-        key_of(orjson.loads(v)) for _, v in kafkaio.consume_all(settings, settings.alerts_topic)
-    }
+    on_topic = {key_of(orjson.loads(v)) for _, v in consume_all(settings, settings.alerts_topic)}
     print(
         f"\n{refusing} refused: the first worker exited with {status} having committed {committed} "
         f"of {len(lines)} inputs; after the restart {len(on_topic & expected)} of "

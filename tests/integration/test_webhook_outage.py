@@ -22,6 +22,7 @@ from monitor import kafkaio
 from monitor import simulator as sim
 from monitor.core.vocabulary import UNDELIVERABLE_ALERT
 from tests.integration.conftest import WorkerProcess, free_port
+from tests.support.kafka import consume_all
 from tests.support.receiver import WebhookReceiver
 
 pytestmark = pytest.mark.reliability
@@ -35,7 +36,7 @@ def sim_lines(accounts: int, days: int = 150) -> list[bytes]:
 
 
 def topic_alerts(worker: WorkerProcess) -> list[dict[str, Any]]:
-    records = kafkaio.consume_all(worker.settings, worker.settings.alerts_topic, idle_s=1.0)
+    records = consume_all(worker.settings, worker.settings.alerts_topic, idle_s=1.0)
     return [orjson.loads(v) for _, v in records if v is not None]
 
 
@@ -183,9 +184,7 @@ def test_a_receiver_that_never_recovers_costs_dead_letters_not_memory_or_scoring
     while True:
         letters = [
             orjson.loads(v)
-            for _, v in kafkaio.consume_all(
-                worker.settings, worker.settings.dead_letter_topic, idle_s=1.0
-            )
+            for _, v in consume_all(worker.settings, worker.settings.dead_letter_topic, idle_s=1.0)
         ]
         undeliverable = [d for d in letters if d["reason_kind"] == UNDELIVERABLE_ALERT]
         if len(undeliverable) >= len(expected):

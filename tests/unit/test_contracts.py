@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 from monitor import contracts
 from monitor.contracts.compat import breaking_changes
 from monitor.core import vocabulary
+from monitor.core.actions import ACTIONS
 
 RELEASED = Path(__file__).resolve().parents[1] / "contracts" / "released"
 
@@ -119,6 +120,7 @@ def _enums(name: str) -> dict[str, set[str]]:
         ("repayment-event", "product", vocabulary.PRODUCTS),
         ("account-risk", "product", vocabulary.PRODUCTS),
         ("account-risk", "risk_tier", vocabulary.RISK_TIERS),
+        ("account-risk", "action", ACTIONS),
         ("alert", "kind", vocabulary.ALERT_KINDS),
         ("alert", "product", vocabulary.PRODUCTS),
         ("alert", "status", vocabulary.ALERT_STATUSES),

@@ -9,13 +9,12 @@ import random
 import pytest
 
 from monitor.core.models import CHECKPOINT_FORMAT, Judged, ModelBook
-from monitor.core.scoring import OnlineLogistic, Scorecard, band, base_feature, model_inputs
+from monitor.core.scoring import OnlineLogistic, Scorecard, base_feature, model_inputs
 
 
 def test_inputs_carry_bands_and_the_billing_phase() -> None:
     ahead = model_inputs({"pay_to_due_ratio": 0.1, "days_to_next_due": 5.0, "dpd": 0.0})
     settled = model_inputs({"pay_to_due_ratio": 0.1, "days_to_next_due": 60.0, "dpd": 3.0})
-    assert band("pay_to_due_ratio", 0.1) == "pay_to_due_ratio#1"
     assert ahead["pay_to_due_ratio#1"] == ahead["pay_to_due_ratio#1|due_ahead"] == 1.0
     assert "pay_to_due_ratio#1|settled" not in ahead
     assert settled["pay_to_due_ratio#1|settled"] == 1.0 and settled["phase|settled"] == 1.0
