@@ -17,7 +17,7 @@ from monitor.checkpoint import load_models, save_models
 from monitor.cli import main
 from monitor.core.features import FEATURE_NAMES
 from monitor.core.models import ModelBook
-from monitor.core.scoring import OnlineLogistic
+from monitor.core.scoring import OnlineLogistic, river_weights
 from monitor.metrics import Metrics
 from monitor.settings import SettingsError
 from monitor.simulator import SimConfig, simulate, write_events, write_truth
@@ -80,7 +80,7 @@ def test_metrics_and_roles_show_the_fallback_and_the_challengers_lead(caplog) ->
     rng = random.Random(2)
     # the slow challenger stays near the fallback the stream agrees with; the champion is made
     # to forget it, so the challenger leads after ``patience`` outcomes
-    book.champion.model.regression._weights.clear()
+    river_weights(book.champion.model.regression).clear()
     with caplog.at_level(logging.INFO, logger="monitor.core.models"):
         for _ in range(100):
             dpd = rng.choice([0.0, 20.0])
