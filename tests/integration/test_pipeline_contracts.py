@@ -12,10 +12,11 @@ from jsonschema import Draft202012Validator
 from monitor import contracts, kafkaio
 from monitor import simulator as sim
 from monitor.core.vocabulary import PRODUCTS
+from tests.integration.conftest import WorkerFactory, WorkerProcess
 from tests.support.kafka import consume_all, consume_records
 
 
-def _risk_of(worker, account: str) -> dict | None:
+def _risk_of(worker: WorkerProcess, account: str) -> dict | None:
     url = f"http://127.0.0.1:{worker.settings.web_port}/api/risk/{account}"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -25,7 +26,7 @@ def _risk_of(worker, account: str) -> dict | None:
         return None
 
 
-def test_topics_contracts_account_risk_and_lag(worker_factory) -> None:
+def test_topics_contracts_account_risk_and_lag(worker_factory: WorkerFactory) -> None:
     simulation = sim.simulate(sim.SimConfig(accounts=200, days=120, seed=5, scenario="baseline"))
     events = list(simulation.events)
     closing = sorted({e["account_id"] for e in events if e.get("account_id")})[:3]
@@ -55,7 +56,7 @@ def test_topics_contracts_account_risk_and_lag(worker_factory) -> None:
     risk_schema = Draft202012Validator(contracts.load("account-risk"))
     for key, value in consume_all(worker.settings, worker.settings.risk_topic):
         record = orjson.loads(value) if value is not None else None
-        assert record is None or risk_schema.is_valid(record)
+        assert key is not None and (record is None or risk_schema.is_valid(record))
         latest[key.decode()] = record
     accounts = {e["account_id"] for e in events if e.get("account_id")}
     assert set(latest) == accounts
@@ -75,9 +76,12 @@ def test_topics_contracts_account_risk_and_lag(worker_factory) -> None:
     # every message on every output topic follows its contract
     alert_schema = Draft202012Validator(contracts.load("alert"))
     alerts = consume_records(worker.settings, worker.settings.alerts_topic)
-    assert alerts and all(alert_schema.is_valid(orjson.loads(v)) for _, v, _ in alerts)
+    assert alerts and all(
+        v is not None and alert_schema.is_valid(orjson.loads(v)) for _, v, _ in alerts
+    )
     # lineage: each record names the event behind it, and the headers carry it and the version
     for _, value, headers in alerts:
+        assert value is not None
         alert = orjson.loads(value)
         assert headers["schema-version"] == b"1"
         expected = alert.get("trigger_event_ids", [alert["alert_id"]])[0]

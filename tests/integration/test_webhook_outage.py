@@ -21,8 +21,8 @@ import pytest
 from monitor import kafkaio
 from monitor import simulator as sim
 from monitor.core.vocabulary import UNDELIVERABLE_ALERT
-from tests.integration.conftest import WorkerProcess, free_port
-from tests.support.kafka import consume_all
+from tests.integration.conftest import WorkerFactory, WorkerProcess, free_port
+from tests.support.kafka import consume_all, consume_json
 from tests.support.receiver import WebhookReceiver
 
 pytestmark = pytest.mark.reliability
@@ -88,7 +88,9 @@ def wait_caught_up(worker: WorkerProcess, timeout: float = 240) -> None:
         time.sleep(1)
 
 
-def test_a_receiver_down_for_minutes_gets_every_alert_once_in_order(worker_factory, capsys) -> None:
+def test_a_receiver_down_for_minutes_gets_every_alert_once_in_order(
+    worker_factory: WorkerFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     lines = sim_lines(accounts=400)
     port = free_port()
     worker = worker_factory(
@@ -149,7 +151,7 @@ def test_a_receiver_down_for_minutes_gets_every_alert_once_in_order(worker_facto
 
 
 def test_a_receiver_that_never_recovers_costs_dead_letters_not_memory_or_scoring(
-    worker_factory, capsys
+    worker_factory: WorkerFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = sim_lines(accounts=600)
     queue = 20
@@ -182,10 +184,7 @@ def test_a_receiver_that_never_recovers_costs_dead_letters_not_memory_or_scoring
     # every alert ends as one dead letter naming the sink and why (queue full, or given up)
     deadline = time.monotonic() + 120
     while True:
-        letters = [
-            orjson.loads(v)
-            for _, v in consume_all(worker.settings, worker.settings.dead_letter_topic, idle_s=1.0)
-        ]
+        letters = consume_json(worker.settings, worker.settings.dead_letter_topic, idle_s=1.0)
         undeliverable = [d for d in letters if d["reason_kind"] == UNDELIVERABLE_ALERT]
         if len(undeliverable) >= len(expected):
             break

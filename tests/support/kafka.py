@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
+
+import orjson
 
 from monitor import kafkaio
 from monitor.settings import Settings
@@ -37,3 +40,12 @@ def consume_all(
 ) -> list[tuple[bytes | None, bytes | None]]:
     """Like :func:`consume_records`, without the headers."""
     return [(key, value) for key, value, _ in consume_records(settings, topic, idle_s, max_s)]
+
+
+def consume_json(
+    settings: Settings, topic: str, idle_s: float = 3.0, max_s: float = 120.0
+) -> list[dict[str, Any]]:
+    """The JSON records of ``topic`` from the beginning (a tombstone there fails the test)."""
+    values = [value for _, value in consume_all(settings, topic, idle_s, max_s)]
+    assert all(value is not None for value in values), f"a tombstone on {topic}"
+    return [orjson.loads(value) for value in values if value is not None]

@@ -58,8 +58,9 @@ def test_messages_acknowledged_while_the_input_is_sought_back_are_committed() ->
         faust.App("unit-plain-acks", broker="kafka://127.0.0.1:1"),
         LeanApp("unit-lean-acks", broker="kafka://127.0.0.1:1"),
     ):
-        app.topics._acking_topics.add(tp.topic)  # input whose messages are acknowledged
-        consumer = app.consumer
+        conductor: Any = app.topics  # Faust's internals, typed as its interfaces
+        conductor._acking_topics.add(tp.topic)  # input whose messages are acknowledged
+        consumer: Any = app.consumer
         for offset in (800, 801):
             consumer.ack(_message(tp, offset))
         assert consumer._new_offset(tp) == 802
@@ -71,7 +72,7 @@ def test_messages_acknowledged_while_the_input_is_sought_back_are_committed() ->
                 consumer.ack(_message(tp, offset))
             return {tp: 800}
 
-        consumer.seek_to_committed = seek_to_committed  # type: ignore[method-assign]
+        consumer.seek_to_committed = seek_to_committed
         asyncio.run(consumer.perform_seek())
         for offset in range(802, 810):
             consumer.ack(_message(tp, offset))
@@ -159,7 +160,8 @@ def test_a_rocksdb_table_keeps_the_persisted_offset(tmp_path: Path) -> None:
     )
     table = app.Table("accounts", default=None, partitions=2)
     set_persisted_offset(table, TP("unit-changelog", 1), 42)
-    assert table.data.persisted_offset(TP("unit-changelog", 1)) == 42
+    store: Any = table.data  # Faust's RocksDB store
+    assert store.persisted_offset(TP("unit-changelog", 1)) == 42
 
 
 def test_send_errors_reach_the_callback_with_their_topic() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import fastjsonschema
 import orjson
@@ -74,7 +76,9 @@ def test_mutated_events_parse_or_are_refused(changes: dict) -> None:
         max_size=40,
     )
 )
-def test_any_sequence_of_valid_events_keeps_the_engine_consistent(steps) -> None:
+def test_any_sequence_of_valid_events_keeps_the_engine_consistent(
+    steps: list[tuple[str, int, str, float, str, int]],
+) -> None:
     engine = Engine(MemoryStore())
     import datetime as dt
 
@@ -126,7 +130,7 @@ EXAMPLES = _examples()
 TYPES = sorted({e["type"] for e in EXAMPLES} | {"nonsense"})
 
 
-def _accepts(validator, data: dict) -> bool:
+def _accepts(validator: Callable[[dict[str, Any]], Any], data: dict[str, Any]) -> bool:
     try:
         validator(data)
     except fastjsonschema.JsonSchemaValueException:
