@@ -147,12 +147,6 @@ def _env(settings: Settings, workdir: Path, web_port: int) -> dict[str, str]:
     }
 
 
-def _empty_agent_rate(
-    settings: Settings, run: str, workdir: Path, messages: int, timeout_s: float
-) -> float:
-    return _empty_agent(settings, run, workdir, messages, timeout_s)[0]
-
-
 def _empty_agent(
     settings: Settings,
     run: str,

@@ -1,9 +1,11 @@
 """Webhook receivers that go away: for minutes (every alert arrives once it is back, once and in
 order per account), or for good (a bounded queue, dead letters with a reason, scoring goes on).
 
-``MONITOR_TEST_OUTAGE_S`` sets how long the first receiver is down (default 75 s; e.g. 300 for
-"minutes"). A receiver that is down listens on no port at all (connection refused), as when its
-host or process is gone.
+``MONITOR_TEST_OUTAGE_S`` sets how long the first receiver is down (default 20 s; e.g. 300 for
+"minutes"), and the worker's longest wait between attempts is a fifth of it (30 s in production):
+either way the outage outlasts several waits at the longest, so the sink is retrying at its
+slowest when the receiver comes back. A receiver that is down listens on no port at all
+(connection refused), as when its host or process is gone.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from tests.support.kafka import consume_all, consume_json
 from tests.support.receiver import WebhookReceiver
 
 pytestmark = pytest.mark.reliability
-OUTAGE_S = float(os.environ.get("MONITOR_TEST_OUTAGE_S", "75"))
+OUTAGE_S = float(os.environ.get("MONITOR_TEST_OUTAGE_S", "20"))
+#: the longest wait between two attempts at one alert, in the outage test
+MAX_BACKOFF_S = OUTAGE_S / 5
 Key = tuple[str, str]
 
 
@@ -97,6 +101,7 @@ def test_a_receiver_down_for_minutes_gets_every_alert_once_in_order(
         partitions=2,
         MONITOR_WEBHOOK_URLS=f"http://127.0.0.1:{port}/alerts",
         MONITOR_WEBHOOK_TIMEOUT_S="2",
+        MONITOR_WEBHOOK_MAX_BACKOFF_S=str(MAX_BACKOFF_S),
     )
     worker.start()
     # the events arrive over most of the outage, so the worker scores while nobody listens
@@ -123,7 +128,7 @@ def test_a_receiver_down_for_minutes_gets_every_alert_once_in_order(
         wait_caught_up(worker)
         on_topic = topic_alerts(worker)
         expected = {key(a) for a in on_topic}
-        deadline = time.monotonic() + 120  # back-off is at most 30 s between attempts
+        deadline = time.monotonic() + 120  # attempts are at most MAX_BACKOFF_S apart
         while {key(r.json) for r in receiver.requests} != expected:
             assert time.monotonic() < deadline, f"{len(receiver.requests)} of {len(expected)}"
             time.sleep(0.5)
@@ -160,7 +165,7 @@ def test_a_receiver_that_never_recovers_costs_dead_letters_not_memory_or_scoring
         MONITOR_WEBHOOK_URLS=f"http://127.0.0.1:{free_port()}/alerts",  # nobody listens there
         MONITOR_WEBHOOK_QUEUE=str(queue),
         MONITOR_WEBHOOK_RETRIES="1",
-        MONITOR_WEBHOOK_RETRY_FOR_S="2",
+        MONITOR_WEBHOOK_RETRY_FOR_S="0.5",  # each alert given up on soon: the test waits less
         MONITOR_WEBHOOK_TIMEOUT_S="1",
     )
     worker.start()

@@ -24,6 +24,11 @@ from monitor.cli import main
             "MONITOR_ALERT_CLEAR must be above 0 and at most MONITOR_ALERT_OPEN",
         ),
         (["worker"], {"MONITOR_WEBHOOK_URLS": "ftp://x"}, "is not an http(s) URL"),
+        (
+            ["worker"],
+            {"MONITOR_WEBHOOK_MAX_BACKOFF_S": "0"},
+            "MONITOR_WEBHOOK_MAX_BACKOFF_S must be above 0",
+        ),
         (["schema", "nonsense"], {}, "no contract named 'nonsense'"),
     ],
 )
