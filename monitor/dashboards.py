@@ -54,14 +54,6 @@ ALERT_SEL = 'product=~"$product|all", region=~"$region|all"'
 COVERAGE_MIN = Settings().coverage_min
 WATCH = WatchConfig()
 
-#: Grafana's macros and variables, as the ops-stack test substitutes them to run a query itself.
-MACROS = {
-    "$__rate_interval": "1m",
-    "$product": ".*",
-    "$region": ".*",
-    "$role": ".*",
-}
-
 
 @dataclass(frozen=True)
 class Query:

@@ -25,6 +25,7 @@ import orjson
 
 from monitor import kafkaio, localkafka
 from monitor import simulator as sim
+from monitor.core.vocabulary import BORROWER_RISK
 from monitor.kafkasecurity import client_options
 from monitor.settings import Settings, SettingsError
 
@@ -90,7 +91,7 @@ def _health(settings: Settings) -> dict[str, Any]:
 
 
 def _line(alert: dict[str, Any]) -> str:
-    if alert["kind"] != "borrower_risk":
+    if alert["kind"] != BORROWER_RISK:
         return (
             f"{alert['event_time'][:10]}  {alert['status']:<8} PORTFOLIO  "
             f"{alert['kind']:<16} {alert['summary']}"
@@ -306,8 +307,8 @@ def _summary(
     truth: dict[str, sim.TruthRow],
     health: dict[str, Any],
 ) -> None:
-    portfolio = [a for a in alerts if a["kind"] != "borrower_risk" and a["status"] == "firing"]
-    alerts = [a for a in alerts if a["kind"] == "borrower_risk"]
+    portfolio = [a for a in alerts if a["kind"] != BORROWER_RISK and a["status"] == "firing"]
+    alerts = [a for a in alerts if a["kind"] == BORROWER_RISK]
     firing = [a for a in alerts if a["status"] == "firing"]
     alerted = {a["account_id"] for a in firing}
     delinquent = {acc for acc, row in truth.items() if row.label}

@@ -238,39 +238,6 @@ def produce_lines(
     return sent
 
 
-def consume_all(
-    settings: Settings, topic: str, idle_s: float = 3.0, max_s: float = 120.0
-) -> list[tuple[bytes | None, bytes | None]]:
-    """Read a topic from the beginning until no message arrived for ``idle_s`` seconds."""
-    return [(key, value) for key, value, _ in consume_records(settings, topic, idle_s, max_s)]
-
-
-def consume_records(
-    settings: Settings, topic: str, idle_s: float = 3.0, max_s: float = 120.0
-) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
-    """Like :func:`consume_all`, with each record's headers."""
-    check_reachable(settings.bootstrap)
-    with _explained(settings):
-        consumer = KafkaConsumer(
-            topic,
-            bootstrap_servers=settings.bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            consumer_timeout_ms=int(idle_s * 1000),
-            **client_options(settings),
-        )
-    out: list[tuple[bytes | None, bytes | None, dict[str, bytes]]] = []
-    deadline = time.monotonic() + max_s
-    try:
-        for message in consumer:
-            out.append((message.key, message.value, dict(message.headers or [])))
-            if time.monotonic() > deadline:
-                break
-    finally:
-        consumer.close()
-    return out
-
-
 #: Broker defaults of topic configs the admin API leaves out when a topic does not override them.
 _BROKER_DEFAULTS = {"cleanup.policy": "delete"}
 
@@ -299,23 +266,30 @@ def check_topics(settings: Settings) -> list[str]:
     return drift
 
 
+def consumer(settings: Settings, *topics: str, **options: Any) -> Any:
+    """A kafka-python consumer of ``topics`` with the settings' security; ``options`` go to it.
+
+    A broker that refuses the login raises :class:`BrokerRefused`, one sentence long.
+    """
+    check_reachable(settings.bootstrap)
+    with _explained(settings):
+        return KafkaConsumer(
+            *topics, bootstrap_servers=settings.bootstrap, **options, **client_options(settings)
+        )
+
+
 def consumer_lag(settings: Settings) -> list[tuple[str, int, int, int]]:
     """(topic, partition, committed offset, end offset) of the worker group on the input topic."""
     check_reachable(settings.bootstrap)
     with admin(settings) as client:
         committed = client.list_group_offsets({settings.app_id: None}).get(settings.app_id, {})
-    with _explained(settings):
-        consumer = KafkaConsumer(
-            bootstrap_servers=settings.bootstrap,
-            client_id="monitor-lag",
-            **client_options(settings),
-        )
+    reader = consumer(settings, client_id="monitor-lag")
     try:
-        partitions = sorted(consumer.partitions_for_topic(settings.input_topic) or [])
+        partitions = sorted(reader.partitions_for_topic(settings.input_topic) or [])
         tps = [TopicPartition(settings.input_topic, p) for p in partitions]
-        ends = consumer.end_offsets(tps) if tps else {}
+        ends = reader.end_offsets(tps) if tps else {}
     finally:
-        consumer.close()
+        reader.close()
     rows = []
     for tp in tps:
         meta = committed.get(tp)

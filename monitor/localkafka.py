@@ -600,7 +600,7 @@ def format_storage(java: str, libs: Path, data: Path, props: Path) -> None:
     if done.returncode != 0:
         raise LocalKafkaError(
             f"Kafka could not format its storage in {data / _LOG_DIRS}: delete that folder"
-            " (localkafka.wipe) and start again.",
+            " and start again.",
             _tail(done.stdout + done.stderr),
         )
 
@@ -654,7 +654,7 @@ def _wait_ready(port: int, pid: int | None, data: Path, deadline: float, timeout
             raise LocalKafkaError(
                 f"the Kafka broker on {bootstrap} exited while starting: see the detail or"
                 f" {data / _BROKER_LOG}, fix the cause (a port in use, a full disk, a corrupt"
-                " data folder that localkafka.wipe clears) and start again.",
+                f" data folder, then delete {data}) and start again.",
                 log_tail(data),
             )
         time.sleep(0.25)
@@ -776,32 +776,3 @@ def stop(port: int = 9092, data_dir: Path | None = None, timeout: float = 30.0) 
             f"the Kafka broker (pid {pid}) outlived SIGKILL: check the process and kill it.",
         )
     return True
-
-
-def wipe(port: int = 9092, data_dir: Path | None = None) -> None:
-    """Stop the local broker and delete its data folder (the next start is a fresh broker).
-
-    Parameters
-    ----------
-    port : int, optional
-        The broker's client port (it names the default data folder).
-    data_dir : pathlib.Path or None, optional
-        The data folder; None means ``<cache>/data-<port>``.
-
-    Raises
-    ------
-    LocalKafkaError
-        If the folder holds files but no ``server.properties`` (so it is not a data folder of
-        this module and is left alone).
-    """
-    data = _data(port, data_dir).resolve()
-    stop(port, data)
-    if not data.exists():
-        return
-    ours = (data / _PROPERTIES).is_file()
-    if not ours and any(path.name != _START_LOCK for path in data.iterdir()):
-        raise LocalKafkaError(
-            f"{data} does not look like a local Kafka data folder (no {_PROPERTIES}): delete it"
-            " by hand if it should go.",
-        )
-    shutil.rmtree(data)

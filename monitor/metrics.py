@@ -34,16 +34,21 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitor.core.alerts import PORTFOLIO_KINDS
 from monitor.core.engine import Result
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
 from monitor.core.portfolio_watch import lending_growth
+from monitor.core.vocabulary import (
+    ALERT_SEVERITIES,
+    ALERT_STATUSES,
+    BORROWER_RISK,
+    INVALID_EVENT_REASONS,
+    PORTFOLIO_ALERT_KINDS,
+    RISK_TIERS,
+)
 from monitor.evaluation import calibration, roc_auc
 
-#: Risk tiers always exported (at 0 when no account is in one).
-TIERS = ("low", "medium", "high", "critical")
 #: Vintages (opening months) per product exported as curves: the newest year.
 VINTAGES_SHOWN = 12
 
@@ -127,7 +132,7 @@ class PortfolioCollector(Collector):
         tiers = GaugeMetricFamily(
             "monitor_accounts_by_risk_tier", "Open accounts by current risk tier.", labels=["tier"]
         )
-        for tier in sorted({*TIERS, *view.tiers}):
+        for tier in sorted({*RISK_TIERS, *view.tiers}):  # every tier, at 0 when empty
             tiers.add_metric([tier], float(view.tiers.get(tier, 0)))
         counts = GaugeMetricFamily(
             "monitor_accounts_by_dpd_bucket",
@@ -174,7 +179,7 @@ class PortfolioCollector(Collector):
         alerts = GaugeMetricFamily(
             "monitor_portfolio_alerts_open", "Open portfolio alerts by kind.", labels=["kind"]
         )
-        for kind in PORTFOLIO_KINDS:
+        for kind in PORTFOLIO_ALERT_KINDS:
             alerts.add_metric([kind], float(kinds.get(kind, 0)))
         reserve = GaugeMetricFamily(
             "monitor_reserve_amount",
@@ -437,11 +442,11 @@ class Metrics:
         )
         self._newest: dict[int, float] = {}
 
-        for reason in ("empty", "oversized", "not_json", "not_object", "schema", "semantic"):
+        for reason in INVALID_EVENT_REASONS:
             self.dead_letters.labels(reason=reason)  # at 0 from the start, for rate() queries
-        for status in ("firing", "resolved"):
-            for severity in ("warning", "critical"):
-                self.alerts.labels(kind="borrower_risk", severity=severity, status=status)
+        for status in ALERT_STATUSES:
+            for severity in ALERT_SEVERITIES:
+                self.alerts.labels(kind=BORROWER_RISK, severity=severity, status=status)
         for outcome in ("positive", "negative"):
             self.labels_resolved.labels(outcome=outcome)
 

@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from monitor.faustcompat import default_partition, partitions_of
+
 log = logging.getLogger(__name__)
 
 Headers = Sequence[tuple[str, bytes]]
@@ -91,12 +93,12 @@ class Outbound:
         if not records:
             return futures
         for topic in {r.topic for r in records}:
-            await producer.client._wait_on_metadata(topic)
+            await partitions_of(producer, topic)
         groups: dict[tuple[str, int], list[Record]] = {}
         for r in records:
             partition = r.partition
             if partition is None:
-                partition = producer._partition(r.topic, None, None, None, r.key, r.value)
+                partition = default_partition(producer, r.topic, r.key, r.value)
             groups.setdefault((r.topic, partition), []).append(r)
         for (topic, partition), group in groups.items():
             batch = producer.create_batch()

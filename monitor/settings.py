@@ -57,6 +57,7 @@ class Settings:
     webhook_timeout_s: float = 5.0
     webhook_retries: int = 5
     webhook_retry_for_s: float = 900.0
+    webhook_max_backoff_s: float = 30.0  # longest wait between two attempts at one alert
     webhook_queue: int = 10000
     delivery_journal_keep: int = 100000  # delivered ids remembered per sink; 0: no journal
     alertmanager_url: str = ""
@@ -143,6 +144,8 @@ class Settings:
             )
         if self.store.split("://")[0] not in ("memory", "rocksdb"):
             raise SettingsError("MONITOR_STORE must be memory:// or rocksdb://.")
+        if self.webhook_max_backoff_s <= 0:
+            raise SettingsError("MONITOR_WEBHOOK_MAX_BACKOFF_S must be above 0 (seconds).")
         for url in (
             *self.webhook_urls,
             *([self.alertmanager_url] if self.alertmanager_url else []),

@@ -11,6 +11,7 @@ from collections import deque
 from typing import Any
 
 from monitor.core.timeutil import iso_time
+from monitor.core.vocabulary import BORROWER_RISK
 from monitor.metrics import Metrics
 
 RECENT_ALERTS = 50
@@ -48,7 +49,7 @@ class StatusBoard:
 
     def add_alert(self, alert: dict[str, Any]) -> None:
         """Remember an alert (as sent out, so pseudonymised when configured)."""
-        if alert.get("kind") == "borrower_risk":
+        if alert.get("kind") == BORROWER_RISK:
             self.alerts.appendleft(alert)
         elif alert.get("status") == "resolved":
             self.portfolio.pop(alert["alert_id"], None)

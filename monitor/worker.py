@@ -36,8 +36,20 @@ from monitor.core.engine import Engine, Result
 from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.privacy import private_record, pseudonymise
 from monitor.core.store import WriteBackStore
+from monitor.core.vocabulary import UNDELIVERABLE_ALERT
 from monitor.engine_config import engine_config
-from monitor.faustlean import LeanApp
+from monitor.faustcompat import (
+    LeanApp,
+    QuietWorker,
+    SendErrorSensor,
+    aiokafka_producer,
+    fetch_max_wait,
+    restore_take_buffer_event,
+    set_current_event,
+    set_fetch_max_wait,
+    set_persisted_offset,
+    widen_producer_buffer,
+)
 from monitor.kafkasecurity import faust_credentials
 from monitor.metrics import Metrics, PortfolioView, watch_process
 from monitor.outbound import Outbound
@@ -64,7 +76,7 @@ class Monitor:
         self.settings = settings
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
-        # without Faust's Monitor sensor on every event (see monitor.faustlean)
+        # without Faust's Monitor sensor on every event (see monitor.faustcompat)
         self.app = LeanApp(
             settings.app_id,
             broker=settings.broker_url,
@@ -142,7 +154,7 @@ class Monitor:
         self._saved_labels = self.engine.models.labels
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
-        self.app.sensors.add(_SendErrors(self._on_output_failed))
+        self.app.sensors.add(SendErrorSensor(self._on_output_failed))
 
     def _topic(self, name: str) -> Any:
         return self.app.topic(
@@ -164,6 +176,7 @@ class Monitor:
                 timeout_s=s.webhook_timeout_s,
                 retries=s.webhook_retries,
                 retry_for_s=s.webhook_retry_for_s,
+                max_backoff_s=s.webhook_max_backoff_s,
                 queue_size=s.webhook_queue,
                 metrics=self.metrics,
                 on_give_up=partial(self._undeliverable, "webhook"),
@@ -179,6 +192,7 @@ class Monitor:
                     timeout_s=s.webhook_timeout_s,
                     retries=s.webhook_retries,
                     retry_for_s=s.webhook_retry_for_s,
+                    max_backoff_s=s.webhook_max_backoff_s,
                     queue_size=s.webhook_queue,
                     metrics=self.metrics,
                     on_give_up=partial(self._undeliverable, "alertmanager"),
@@ -206,7 +220,7 @@ class Monitor:
             try:
                 self._shorten_fetch_wait()
                 self.handle_batch(events, stream)
-                producer = producer or self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+                producer = producer or aiokafka_producer(self.app)
                 await self.outbound.send(producer)
                 # the sinks hear of the batch's alerts as its records leave for Kafka (not
                 # before: a crash in between would let a receiver see an alert that the restart
@@ -219,11 +233,6 @@ class Monitor:
                     f"{EXIT_PROCESSING_FAILED}) without committing it, so its restart processes "
                     "it again"
                 )
-
-    def _fetcher(self) -> Any:
-        """aiokafka's fetcher inside Faust's consumer thread (None until it has started)."""
-        consumer = getattr(getattr(self.app.consumer, "_thread", None), "_consumer", None)
-        return getattr(consumer, "_fetcher", None)
 
     def _shorten_fetch_wait(self) -> None:
         """Let the broker hold a fetch for at most :data:`FETCH_MAX_WAIT_MS`.
@@ -238,9 +247,7 @@ class Monitor:
         250 ms at 1,202 events/s, 50 ms p99 179 ms at 1,128/s, with the throughput within the
         noise between runs; 20 ms looked 13% costlier in CPU per event in one pair of runs.
         """
-        fetcher = self._fetcher()
-        if fetcher is not None and fetcher._fetch_max_wait_ms != FETCH_MAX_WAIT_MS:
-            fetcher._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        set_fetch_max_wait(self.app, FETCH_MAX_WAIT_MS)
 
     def handle_batch(self, events: list[Any], stream: Any) -> list[Result | None]:
         """Process a batch of Faust events (raw messages) in order, then write the state they
@@ -259,11 +266,8 @@ class Monitor:
             ]
         finally:
             self.engine.save()
-            written = self.store.flush(lambda p: stream._set_current_event(last[p]))
-            # (the attribute only: in this task's context no event stays current, or a
-            # RocksDB table would look up keys in that event's partition alone)
-            stream._set_current_event(None)
-            stream.current_event = current
+            written = self.store.flush(lambda p: set_current_event(stream, last[p]))
+            restore_take_buffer_event(stream, current)
             self.metrics.batch_writes.observe(written)
 
     def handle(
@@ -373,7 +377,7 @@ class Monitor:
         record = dead_letter_record(
             orjson.dumps(alert),
             f"alert delivery failed: {reason}",
-            "undeliverable_alert",
+            UNDELIVERABLE_ALERT,
             {"sink": sink},
         )
         key = alert.get("account_id") or alert.get("segment", "")
@@ -385,8 +389,7 @@ class Monitor:
         """A batch of the accounts changelog is written: a RocksDB table keeps its offset, so
         that recovery after a restart reads only what came after it (as Faust's own writes do)."""
         if topic == self._changelog:
-            store: Any = self.accounts.data
-            store.set_persisted_offset(TP(topic, partition), offset)
+            set_persisted_offset(self.accounts, TP(topic, partition), offset)
 
     def _on_output_failed(self, topic: str, exc: BaseException) -> None:
         """Kafka did not take records the worker wrote (after the producer's own retries, or at
@@ -418,7 +421,7 @@ class Monitor:
     async def _widen_producer_buffer(self) -> None:
         """Let a whole batch's table writes queue in Faust's producer buffer: at its default of
         100 messages the stream stops at each further message to drain it one by one."""
-        self.app.producer.buffer.max_messages = max(4 * self.settings.batch_size, 1000)
+        widen_producer_buffer(self.app, max(4 * self.settings.batch_size, 1000))
 
     async def _stop_sinks(self, app: Any = None, **kwargs: Any) -> None:
         for sink in self.sinks:
@@ -527,7 +530,7 @@ class Monitor:
                 "bytes_out": self.outbound.bytes_added,
                 "model_version": self.engine.models.version,
                 "labels_learned": self.engine.models.labels,
-                "fetch_max_wait_ms": getattr(self._fetcher(), "_fetch_max_wait_ms", None),
+                "fetch_max_wait_ms": fetch_max_wait(self.app),
             }
         )
 
@@ -556,34 +559,9 @@ def _stop_at_once(message: str, traceback: bool = True) -> None:
     os._exit(EXIT_PROCESSING_FAILED)
 
 
-class _SendErrors(faust.Sensor):
-    """Hears of every record Faust itself failed to produce (the macro table's changelog, the
-    dead letters of undeliverable alerts): Faust only logs those and carries on."""
-
-    def __init__(self, on_failed: Any) -> None:
-        super().__init__()
-        self.on_failed = on_failed
-
-    def on_send_initiated(
-        self, producer: Any, topic: str, message: Any, keysize: int, valsize: int
-    ) -> Any:
-        return topic
-
-    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
-        self.on_failed(str(state), exc)
-
-
 def _headers(correlation_id: str) -> list[tuple[str, bytes]]:
     """Kafka headers of every record the monitor writes: lineage and contract version."""
     return [("correlation-id", correlation_id.encode()), ("schema-version", b"1")]
-
-
-class _Worker(faust.Worker):
-    """Faust's worker without its terminal spinner, which sets the root logger to DEBUG (so that
-    every debug call of every library builds a log record, a fifth of the worker's time)."""
-
-    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
-        logger.setLevel(level)
 
 
 #: Cyclic garbage collector thresholds of a worker. With Python's defaults (700, 10, 10) a full
@@ -600,5 +578,5 @@ def run_worker(settings: Settings) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     monitor = Monitor(settings)
     watch_process(monitor.registry)
-    worker = _Worker(monitor.app, loglevel=settings.log_level.upper(), quiet=True)
+    worker = QuietWorker(monitor.app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()

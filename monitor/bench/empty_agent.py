@@ -4,7 +4,7 @@ Run as ``python -m monitor.bench.empty_agent TARGET OUT [--lean]`` with the ``MO
 settings of the bench topic. When the agent has seen TARGET messages it writes ``{"first",
 "last", "count", "cpu"}`` (wall-clock seconds of the first and last message, and the process's
 CPU seconds between them) to OUT as JSON; the bench then stops it. It serves no web pages (so it
-needs no port). With ``--lean`` it is a :class:`~monitor.faustlean.LeanApp`, as the worker is.
+needs no port). With ``--lean`` it is a :class:`~monitor.faustcompat.LeanApp`, as the worker is.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from pathlib import Path
 import faust
 import orjson
 
-from monitor.faustlean import LeanApp
+from monitor.faustcompat import LeanApp
 from monitor.kafkasecurity import faust_credentials
 from monitor.settings import Settings
 
 
 def build(settings: Settings, target: int, out: Path, lean: bool = False) -> faust.App:
     """A Faust app with the worker's consumer settings and one counting agent (a
-    :class:`~monitor.faustlean.LeanApp` with ``lean``)."""
+    :class:`~monitor.faustcompat.LeanApp` with ``lean``)."""
     app = (LeanApp if lean else faust.App)(
         settings.app_id,
         broker=settings.broker_url,

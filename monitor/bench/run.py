@@ -147,12 +147,6 @@ def _env(settings: Settings, workdir: Path, web_port: int) -> dict[str, str]:
     }
 
 
-def _empty_agent_rate(
-    settings: Settings, run: str, workdir: Path, messages: int, timeout_s: float
-) -> float:
-    return _empty_agent(settings, run, workdir, messages, timeout_s)[0]
-
-
 def _empty_agent(
     settings: Settings,
     run: str,
@@ -162,7 +156,7 @@ def _empty_agent(
     lean: bool = False,
 ) -> tuple[float, float]:
     """Events per second and CPU us per event of an empty Faust agent reading the whole topic
-    (a :class:`~monitor.faustlean.LeanApp` with ``lean``)."""
+    (a :class:`~monitor.faustcompat.LeanApp` with ``lean``)."""
     name = f"{run}-empty{'-lean' if lean else ''}"
     out = workdir / f"{name}.json"
     env = _env(replace(settings, app_id=name), workdir, free_port())

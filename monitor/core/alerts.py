@@ -20,10 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.core.timeutil import iso_time
+from monitor.core.vocabulary import (
+    BORROWER_RISK,
+    MODEL_DRIFT,
+    OVER_LENDING,
+    RESERVE_COVERAGE,
+    RISK_TIERS,
+    SEGMENT_DRIFT,
+)
 
-BORROWER_RISK = "borrower_risk"
 ALERT_SCHEMA_VERSION = 1
-TIERS = ("low", "medium", "high", "critical")
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class AlertPolicy:
     def tier(self, probability: float) -> str:
         """Risk tier of a probability."""
         index = sum(1 for bound in self.tier_bounds if probability >= bound)
-        return TIERS[index]
+        return RISK_TIERS[index]
 
 
 def alert_id(account_id: str, cause: str, trigger_event_id: str) -> str:
@@ -98,15 +104,15 @@ def build_alert(
     }
 
 
-#: kind -> (action, what it means)
+#: portfolio alert kind -> (action, what it means)
 PORTFOLIO_KINDS = {
-    "segment_drift": ("review_segment", "a sustained change in the segment's {series}"),
-    "model_drift": ("review_model", "the champion model's rolling ROC AUC fell"),
-    "reserve_coverage": (
+    SEGMENT_DRIFT: ("review_segment", "a sustained change in the segment's {series}"),
+    MODEL_DRIFT: ("review_model", "the champion model's rolling ROC AUC fell"),
+    RESERVE_COVERAGE: (
         "increase_reserves",
         "reserves cover expected loss {value}x (projected {projected}x)",
     ),
-    "over_lending": (
+    OVER_LENDING: (
         "tighten_limits",
         "limits or drawdowns grew {size:.0%} in 30 days while mean PD grew {value:.0%}",
     ),
@@ -136,7 +142,7 @@ def portfolio_alert(
         "alert_id": alert_id(f"{product}|{region}", kind, str(started)),
         "status": status,
         "kind": kind,
-        "severity": "critical" if kind in ("reserve_coverage", "segment_drift") else "warning",
+        "severity": "critical" if kind in (RESERVE_COVERAGE, SEGMENT_DRIFT) else "warning",
         "product": product,
         "region": region,
         "segment": f"{product}/{region}",

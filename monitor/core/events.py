@@ -30,18 +30,6 @@ import orjson
 from monitor import contracts
 from monitor.core.timeutil import day_of, parse_date, parse_time
 
-EVENT_TYPES = (
-    "account_opened",
-    "bill_issued",
-    "payment",
-    "drawdown",
-    "credit_limit_changed",
-    "repayment_plan_changed",
-    "account_closed",
-    "macro_indicator",
-    "reserve_updated",
-)
-PRODUCTS = ("credit_pay", "cash_loan")
 MAX_EVENT_BYTES = 64 * 1024
 _MIN_TIME = parse_time("2000-01-01T00:00:00Z")
 _MAX_TIME = parse_time("2100-01-01T00:00:00Z")
@@ -50,8 +38,8 @@ _MAX_TIME = parse_time("2100-01-01T00:00:00Z")
 class InvalidEvent(ValueError):
     """A message that is not a valid repayment event.
 
-    ``reason`` is one readable line; ``kind`` is a short category for metrics (``empty``,
-    ``oversized``, ``not_json``, ``not_object``, ``schema``, ``semantic``).
+    ``reason`` is one readable line; ``kind`` is a short category for metrics, one of
+    :data:`~monitor.core.vocabulary.INVALID_EVENT_REASONS`.
     """
 
     def __init__(self, reason: str, kind: str = "semantic") -> None:

@@ -189,7 +189,7 @@ class ModelBook:
         self.behaviour = BehaviourWatch()
         self.format = CHECKPOINT_FORMAT
         #: the feature names and input definition the models were built over
-        self.feature_set = FEATURE_NAMES
+        self.feature_set: tuple[str, ...] = FEATURE_NAMES
         self.inputs = input_definition()
         #: what the warm-started fallback was trained on (None on a cold start)
         self.trained: dict[str, Any] | None = None

@@ -36,11 +36,6 @@ def day_of(ts: float) -> int:
     return int(ts // DAY)
 
 
-def day_start(day: int) -> float:
-    """Epoch seconds at 00:00:00 UTC of a day number."""
-    return day * DAY
-
-
 def iso_date(day: int) -> str:
     """Day number to ``YYYY-MM-DD``."""
     return dt.date.fromordinal(day + _EPOCH_ORDINAL).isoformat()

@@ -42,7 +42,8 @@ class Trees:
         """The trees of a fitted binary ``HistGradientBoostingClassifier`` (numeric features)."""
         shrinkage = float(estimator.learning_rate)
         trees = []
-        for (predictor,) in estimator._predictors:
+        # scikit-learn (checked against 1.9.1) has no public reader of a fitted model's trees
+        for (predictor,) in estimator._predictors:  # noqa: SLF001
             nodes = predictor.nodes
             values = [float(v) for v in nodes["value"]]
             leaf = [bool(v) for v in nodes["is_leaf"]]
@@ -67,7 +68,8 @@ class Trees:
                     values,
                 )
             )
-        return cls(names, float(estimator._baseline_prediction.ravel()[0]), trees)
+        baseline = estimator._baseline_prediction  # noqa: SLF001
+        return cls(names, float(baseline.ravel()[0]), trees)
 
     def _row(self, x: dict[str, float]) -> list[float]:
         return [x.get(name, math.nan) for name in self.names]

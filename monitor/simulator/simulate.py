@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.core.timeutil import DAY, iso_time, parse_date, parse_time
+from monitor.core.vocabulary import CASH_LOAN, CREDIT_PAY, PRODUCTS
 from monitor.simulator import scenarios
 from monitor.simulator.borrower import live, make_borrower
 from monitor.truth import first_30_plus
@@ -62,9 +63,9 @@ def simulate(config: SimConfig) -> Simulation:
     for i in range(config.accounts):
         rng = random.Random(f"{config.seed}:{i}")
         borrower = make_borrower(i, rng, config.days, config.regions)
-        products = {"credit_pay"} if rng.random() < 0.9 else set()
+        products = {CREDIT_PAY} if rng.random() < 0.9 else set()
         if rng.random() < 0.35 or not products:
-            products.add("cash_loan")
+            products.add(CASH_LOAN)
         borrower.events = []
         live(borrower, rng, config.days, scenario, products)
         kept = sorted((d, n, e) for n, (d, e) in enumerate(borrower.events) if d < config.days)
@@ -126,9 +127,9 @@ def _scenario_truth(config: SimConfig, scenario: scenarios.Scenario, offset: int
     start = (offset + scenario.shock_day) * DAY if scenario.shock_day is not None else None
     segments = []
     if scenario.name == "macro-shock":
-        segments = [f"{p}/{scenario.shock_region}" for p in ("credit_pay", "cash_loan")]
+        segments = [f"{p}/{scenario.shock_region}" for p in PRODUCTS]
     elif scenario.name in ("liquidity-squeeze", "limit-growth"):
-        segments = [f"{p}/all" for p in ("credit_pay", "cash_loan")]
+        segments = [f"{p}/all" for p in PRODUCTS]
     return {
         "name": scenario.name,
         "seed": config.seed,

@@ -16,14 +16,22 @@ from typing import Any
 
 import orjson
 
+from monitor.core.vocabulary import (
+    BORROWER_RISK,
+    MODEL_DRIFT,
+    OVER_LENDING,
+    RESERVE_COVERAGE,
+    SEGMENT_DRIFT,
+)
 from monitor.sinks.webhook import HttpSink
 
+#: alert kind -> Alertmanager's ``alertname`` (the rules and routes name these)
 ALERTNAME = {
-    "borrower_risk": "BorrowerDelinquencyRisk",
-    "segment_drift": "PortfolioSegmentDrift",
-    "model_drift": "ModelPerformanceDrift",
-    "reserve_coverage": "ReserveCoverageLow",
-    "over_lending": "PortfolioOverLending",
+    BORROWER_RISK: "BorrowerDelinquencyRisk",
+    SEGMENT_DRIFT: "PortfolioSegmentDrift",
+    MODEL_DRIFT: "ModelPerformanceDrift",
+    RESERVE_COVERAGE: "ReserveCoverageLow",
+    OVER_LENDING: "PortfolioOverLending",
 }
 _BATCH = "_batch"
 _BATCH_SIZE = 500
@@ -45,7 +53,7 @@ def to_alertmanager(alert: dict[str, Any], generator_url: str = "") -> dict[str,
     >>> am["labels"]["alertname"], am["annotations"]["action"], "endsAt" in am
     ('BorrowerDelinquencyRisk', 'collections_review', False)
     """
-    kind = alert.get("kind", "borrower_risk")
+    kind = alert.get("kind", BORROWER_RISK)
     labels = {
         "alertname": ALERTNAME.get(kind, "PortfolioRisk"),
         "severity": alert.get("severity", "warning"),

@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,11 +38,10 @@ class WorkerProcess:
 
     settings: Settings
     env: dict[str, str]
+    log: Path
     process: subprocess.Popen[bytes] | None = None
-    log: Path | None = None
 
     def start(self) -> None:
-        assert self.log is not None
         with open(self.log, "ab") as handle:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "monitor", "worker"],
@@ -78,7 +77,6 @@ class WorkerProcess:
         raise AssertionError(f"worker processed {self.health()} of {count}:\n{self.tail()}")
 
     def tail(self, lines: int = 40) -> str:
-        assert self.log is not None
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
@@ -91,8 +89,12 @@ class WorkerProcess:
                 self.process.wait()
 
 
+#: makes a worker on fresh topics: ``worker_factory(partitions=1, MONITOR_SETTING=value, ...)``
+WorkerFactory = Callable[..., WorkerProcess]
+
+
 @pytest.fixture
-def worker_factory(bootstrap: str, tmp_path: Path) -> Iterator[Any]:
+def worker_factory(bootstrap: str, tmp_path: Path) -> Iterator[WorkerFactory]:
     """Make workers on fresh topics; every worker is stopped at the end of the test."""
     made: list[WorkerProcess] = []
 

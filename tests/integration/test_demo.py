@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -25,10 +26,18 @@ from tests.integration.conftest import free_port
 pytestmark = pytest.mark.integration
 
 
+class OwnBroker(TypedDict):
+    """Ports and data folder of a broker of the test's own (``run_demo``'s arguments)."""
+
+    kafka_port: int
+    kafka_controller_port: int
+    kafka_data: Path
+
+
 @pytest.fixture
-def own_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
+def own_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnBroker]:
     """Ports and data folder of a broker for one test (stopped at the end whatever happens)."""
-    where: dict[str, object] = {
+    where: OwnBroker = {
         "kafka_port": free_port(),
         "kafka_controller_port": free_port(),
         "kafka_data": tmp_path / "broker",
@@ -40,14 +49,16 @@ def own_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict
     try:
         yield where
     finally:
-        localkafka.stop(port=where["kafka_port"], data_dir=where["kafka_data"])  # type: ignore[arg-type]
+        localkafka.stop(port=where["kafka_port"], data_dir=where["kafka_data"])
 
 
-def _demo(where: dict[str, object]) -> int:
-    return run_demo(accounts=150, days=60, seed=3, scenario="baseline", keep_running=False, **where)  # type: ignore[arg-type]
+def _demo(where: OwnBroker) -> int:
+    return run_demo(accounts=150, days=60, seed=3, scenario="baseline", keep_running=False, **where)
 
 
-def test_the_demo_stops_the_broker_it_started(own_broker, capsys) -> None:
+def test_the_demo_stops_the_broker_it_started(
+    own_broker: OwnBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
     port = own_broker["kafka_port"]
     assert not localkafka.broker_answers(port)
     assert _demo(own_broker) == 0
@@ -59,7 +70,7 @@ def test_the_demo_stops_the_broker_it_started(own_broker, capsys) -> None:
 
 
 def test_the_demo_leaves_a_broker_that_was_running_and_deletes_its_topics(
-    own_broker, capsys
+    own_broker: OwnBroker, capsys: pytest.CaptureFixture[str]
 ) -> None:
     port = own_broker["kafka_port"]
     bootstrap = localkafka.start(
@@ -86,7 +97,7 @@ def test_the_demo_leaves_a_broker_that_was_running_and_deletes_its_topics(
 
 
 def test_with_keep_running_the_summary_says_what_still_runs_and_how_to_stop_it(
-    own_broker,
+    own_broker: OwnBroker,
 ) -> None:
     port = own_broker["kafka_port"]
     call = (

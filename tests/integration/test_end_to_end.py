@@ -13,6 +13,8 @@ from monitor import simulator as sim
 from monitor.backtest import replay_lines
 from monitor.signing import verify
 from monitor.worker import FETCH_MAX_WAIT_MS
+from tests.integration.conftest import WorkerFactory
+from tests.support.kafka import consume_json
 from tests.support.receiver import WebhookReceiver
 
 SECRET = "it-secret"
@@ -38,7 +40,7 @@ def _metric(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def test_stream_to_alerts_webhook_dead_letters_and_metrics(worker_factory) -> None:
+def test_stream_to_alerts_webhook_dead_letters_and_metrics(worker_factory: WorkerFactory) -> None:
     simulation = sim.simulate(
         sim.SimConfig(accounts=800, days=150, seed=11, scenario="macro-shock")
     )
@@ -64,14 +66,8 @@ def test_stream_to_alerts_webhook_dead_letters_and_metrics(worker_factory) -> No
         # the consumer's fetches wait at most FETCH_MAX_WAIT_MS, not Faust's fixed 1.5 s
         assert worker.health()["fetch_max_wait_ms"] == FETCH_MAX_WAIT_MS
 
-        alerts = [
-            orjson.loads(v)
-            for _, v in kafkaio.consume_all(worker.settings, worker.settings.alerts_topic)
-        ]
-        dead = [
-            orjson.loads(v)
-            for _, v in kafkaio.consume_all(worker.settings, worker.settings.dead_letter_topic)
-        ]
+        alerts = consume_json(worker.settings, worker.settings.alerts_topic)
+        dead = consume_json(worker.settings, worker.settings.dead_letter_topic)
         requests = receiver.requests
 
     # the worker decides exactly what the offline core decides on the same stream

@@ -14,6 +14,8 @@ from monitor import kafkaio
 from monitor import simulator as sim
 from monitor.backtest import replay_lines
 from monitor.core.events import InvalidEvent, parse_event
+from tests.integration.conftest import WorkerFactory
+from tests.support.kafka import consume_json
 
 pytestmark = pytest.mark.reliability
 MAX_BYTES = 65536
@@ -30,7 +32,18 @@ def is_invalid(value: bytes | None) -> bool:
 def mutants(valid: list[bytes], rng: random.Random, count: int) -> list[bytes | None]:
     """``count`` messages the parser refuses: random bytes, cut or mutated events, huge ones."""
     junk = [None, b"", b"[" * 5000 + b"]" * 5000, b"\xff\xfe\x00binary", b"null", b"1e999"]
-    weird = [None, True, -1, 1e308, "", "x" * 300, [], {}, {"a": [1]}, "2026-13-45T99:00:00Z"]
+    weird: list[object] = [
+        None,
+        True,
+        -1,
+        1e308,
+        "",
+        "x" * 300,
+        [],
+        {},
+        {"a": [1]},
+        "2026-13-45T99:00:00Z",
+    ]
     out: list[bytes | None] = list(junk)
     while len(out) < count:
         line = rng.choice(valid)
@@ -55,7 +68,9 @@ def mutants(valid: list[bytes], rng: random.Random, count: int) -> list[bytes | 
     return out
 
 
-def test_fuzzed_messages_are_dead_lettered_and_change_no_decision(worker_factory, capsys) -> None:
+def test_fuzzed_messages_are_dead_lettered_and_change_no_decision(
+    worker_factory: WorkerFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     simulation = sim.simulate(sim.SimConfig(accounts=300, days=120, seed=8, scenario="macro-shock"))
     valid = [orjson.dumps(e) for e in simulation.events]
     rng = random.Random(7)
@@ -75,16 +90,10 @@ def test_fuzzed_messages_are_dead_lettered_and_change_no_decision(worker_factory
     finally:
         producer.close()
     worker.wait_processed(len(valid), timeout=300)
-    letters = [
-        orjson.loads(v)
-        for _, v in kafkaio.consume_all(worker.settings, worker.settings.dead_letter_topic)
-    ]
+    letters = consume_json(worker.settings, worker.settings.dead_letter_topic)
     alerts = {
         (a["alert_id"], a["status"])
-        for a in (
-            orjson.loads(v)
-            for _, v in kafkaio.consume_all(worker.settings, worker.settings.alerts_topic)
-        )
+        for a in consume_json(worker.settings, worker.settings.alerts_topic)
     }
     assert worker.process is not None and worker.process.poll() is None, worker.tail()
 

@@ -21,6 +21,7 @@ from monitor import kafkaio, localkafka
 from monitor import simulator as sim
 from monitor.settings import Settings
 from tests.integration.conftest import WorkerProcess, free_port
+from tests.support.kafka import consume_all
 
 PASSWORD = "monitor-pa55"
 
@@ -88,7 +89,7 @@ def test_worker_and_cli_log_in_with_sasl(sasl_bootstrap: str, tmp_path: Path) ->
         worker.start()
         assert kafkaio.produce_lines(settings, lines) == len(lines)
         worker.wait_processed(len(lines), timeout=180)
-        risk = kafkaio.consume_all(settings, settings.risk_topic)
+        risk = consume_all(settings, settings.risk_topic)
         assert risk, "the worker wrote to the risk topic over SASL"
     finally:
         worker.stop()

@@ -7,7 +7,10 @@ import math
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 import pytest
@@ -17,15 +20,20 @@ from monitor import simulator as sim
 from monitor.core.actions import ACTIONS
 from monitor.sinks.alertmanager import ALERTNAME
 from tests.integration import opsstack
-from tests.integration.conftest import free_port
+from tests.integration.conftest import WorkerFactory, WorkerProcess, free_port
+from tests.support.dashboards import substituted
 from tests.support.receiver import WebhookReceiver
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None, reason="prometheus not installed"
 )
 
+T = TypeVar("T")
 
-def _eventually(check, timeout: float = 60.0, what="condition"):
+
+def _eventually(
+    check: Callable[[], T], timeout: float = 60.0, what: str | Callable[[], str] = "condition"
+) -> T:
     """``check()`` once it is truthy; ``what`` (or what it returns, called) names it on time-out."""
     deadline = time.monotonic() + timeout
     while True:
@@ -37,7 +45,9 @@ def _eventually(check, timeout: float = 60.0, what="condition"):
         time.sleep(1)
 
 
-def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> None:
+def test_prometheus_dashboards_and_alertmanager(
+    worker_factory: WorkerFactory, tmp_path: Path
+) -> None:
     with WebhookReceiver() as am_receiver:
         am = opsstack.start_alertmanager(tmp_path, free_port(), free_port(), am_receiver.url)
         worker = worker_factory(
@@ -97,18 +107,16 @@ def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> Non
             # data (a number, not NaN) with the variables at "All"
             recorded = [r["name"] for r in loaded if r["type"] == "recording"]
             for expr in recorded:
-                _eventually(lambda e=expr: _numbers(prom, e), 90, f"data for {expr}")
+                _eventually(partial(_numbers, prom, expr), 90, f"data for {expr}")
             panels = [p for uid in dashboards.DASHBOARDS for p in dashboards.panels(uid)]
             assert len(panels) >= 30
             for panel in panels:
                 for target in panel["targets"]:
-                    expr = _substituted(target["expr"])
+                    expr = substituted(target["expr"])
                     _eventually(
-                        lambda e=expr: _numbers(prom, e),
+                        partial(_numbers, prom, expr),
                         90,
-                        lambda e=expr, t=panel["title"]: (
-                            f"data for {t!r}: {e} (returns {opsstack.query(prom, e)})"
-                        ),
+                        partial(_no_data, prom, expr, panel["title"]),
                     )
 
             # a borrower alert and a portfolio alert reached Alertmanager (read back through its
@@ -145,14 +153,11 @@ def test_prometheus_dashboards_and_alertmanager(worker_factory, tmp_path) -> Non
             am.stop()
 
 
-def _substituted(expr: str) -> str:
-    for macro, value in dashboards.MACROS.items():
-        expr = expr.replace(macro, value)
-    assert "$" not in expr, f"a Grafana variable the test does not fill in: {expr}"
-    return expr
+def _no_data(prom: opsstack.Service, expr: str, title: str) -> str:
+    return f"data for {title!r}: {expr} (returns {opsstack.query(prom, expr)})"
 
 
-def _numbers(prom, expr: str) -> list[float]:
+def _numbers(prom: opsstack.Service, expr: str) -> list[float]:
     """The finite values of an instant query."""
     values = [float(r["value"][1]) for r in opsstack.query(prom, expr)]
     return [v for v in values if math.isfinite(v)]
@@ -161,7 +166,7 @@ def _numbers(prom, expr: str) -> list[float]:
 ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def _status_page_in_a_real_browser(worker) -> None:
+def _status_page_in_a_real_browser(worker: WorkerProcess) -> None:
     """Headless Chromium renders /status with data; the screenshot is kept as an artefact."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:

@@ -11,9 +11,12 @@ from jsonschema import Draft202012Validator
 
 from monitor import contracts, kafkaio
 from monitor import simulator as sim
+from monitor.core.vocabulary import PRODUCTS
+from tests.integration.conftest import WorkerFactory, WorkerProcess
+from tests.support.kafka import consume_all, consume_records
 
 
-def _risk_of(worker, account: str) -> dict | None:
+def _risk_of(worker: WorkerProcess, account: str) -> dict | None:
     url = f"http://127.0.0.1:{worker.settings.web_port}/api/risk/{account}"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -23,13 +26,13 @@ def _risk_of(worker, account: str) -> dict | None:
         return None
 
 
-def test_topics_contracts_account_risk_and_lag(worker_factory) -> None:
+def test_topics_contracts_account_risk_and_lag(worker_factory: WorkerFactory) -> None:
     simulation = sim.simulate(sim.SimConfig(accounts=200, days=120, seed=5, scenario="baseline"))
     events = list(simulation.events)
     closing = sorted({e["account_id"] for e in events if e.get("account_id")})[:3]
     last = events[-1]["event_time"]
     for i, account in enumerate(closing):
-        for product in ("credit_pay", "cash_loan"):
+        for product in PRODUCTS:
             events.append(
                 {
                     "schema_version": 1,
@@ -51,9 +54,9 @@ def test_topics_contracts_account_risk_and_lag(worker_factory) -> None:
     # a plain consumer rebuilds the latest risk of every account from the compacted topic
     latest: dict[str, dict | None] = {}
     risk_schema = Draft202012Validator(contracts.load("account-risk"))
-    for key, value in kafkaio.consume_all(worker.settings, worker.settings.risk_topic):
+    for key, value in consume_all(worker.settings, worker.settings.risk_topic):
         record = orjson.loads(value) if value is not None else None
-        assert record is None or risk_schema.is_valid(record)
+        assert key is not None and (record is None or risk_schema.is_valid(record))
         latest[key.decode()] = record
     accounts = {e["account_id"] for e in events if e.get("account_id")}
     assert set(latest) == accounts
@@ -72,10 +75,13 @@ def test_topics_contracts_account_risk_and_lag(worker_factory) -> None:
 
     # every message on every output topic follows its contract
     alert_schema = Draft202012Validator(contracts.load("alert"))
-    alerts = kafkaio.consume_records(worker.settings, worker.settings.alerts_topic)
-    assert alerts and all(alert_schema.is_valid(orjson.loads(v)) for _, v, _ in alerts)
+    alerts = consume_records(worker.settings, worker.settings.alerts_topic)
+    assert alerts and all(
+        v is not None and alert_schema.is_valid(orjson.loads(v)) for _, v, _ in alerts
+    )
     # lineage: each record names the event behind it, and the headers carry it and the version
     for _, value, headers in alerts:
+        assert value is not None
         alert = orjson.loads(value)
         assert headers["schema-version"] == b"1"
         expected = alert.get("trigger_event_ids", [alert["alert_id"]])[0]

@@ -16,7 +16,8 @@ from monitor import simulator as sim
 from monitor.backtest import replay_lines
 from monitor.kafkaio import ConfigResource, ConfigResourceType
 from monitor.settings import Settings
-from tests.integration.conftest import WorkerProcess
+from tests.integration.conftest import WorkerFactory, WorkerProcess
+from tests.support.kafka import consume_json
 from tests.support.receiver import Request, WebhookReceiver
 
 pytestmark = pytest.mark.reliability
@@ -37,7 +38,9 @@ def alertmanager_keys(requests: list[Request]) -> collections.Counter[tuple[str,
 
 
 @pytest.mark.parametrize("down", [False, True], ids=["receivers-up", "receivers-down-until-crash"])
-def test_sigkill_mid_stream_loses_and_repeats_no_alert(worker_factory, capsys, down) -> None:
+def test_sigkill_mid_stream_loses_and_repeats_no_alert(
+    worker_factory: WorkerFactory, capsys: pytest.CaptureFixture[str], down: bool
+) -> None:
     """Every alert the worker produced reaches the webhook and Alertmanager exactly once, across
     a SIGKILL and a restart (the sinks' delivery journals). With ``down``, both receivers answer
     503 until the crash, so the killed worker dies with its alerts queued, their input already
@@ -93,10 +96,7 @@ def test_sigkill_mid_stream_loses_and_repeats_no_alert(worker_factory, capsys, d
             time.sleep(3)  # let the webhook queue drain
         finally:
             again.stop()
-        on_topic = [
-            orjson.loads(v)
-            for _, v in kafkaio.consume_all(worker.settings, worker.settings.alerts_topic)
-        ]
+        on_topic = consume_json(worker.settings, worker.settings.alerts_topic)
         delivered = [r.json for r in receiver.requests]
         am_keys = alertmanager_keys(alertmanager.requests)
 
@@ -157,7 +157,7 @@ def _wait_committed(worker: WorkerProcess, timeout_s: float) -> None:
 
 @pytest.mark.parametrize("refusing", ["alerts", "macro-changelog"])
 def test_output_the_broker_refuses_never_lets_its_input_be_committed(
-    worker_factory, refusing
+    worker_factory: WorkerFactory, refusing: str
 ) -> None:
     """A topic refuses every batch (each is over its ``max.message.bytes``): the alerts topic,
     written in the worker's own batches, or the macro table's changelog, written by Faust (which
@@ -200,9 +200,7 @@ def test_output_the_broker_refuses_never_lets_its_input_be_committed(
         assert again.process is not None and again.process.poll() is None, again.tail()
     finally:
         again.stop()
-    on_topic = {
-        key_of(orjson.loads(v)) for _, v in kafkaio.consume_all(settings, settings.alerts_topic)
-    }
+    on_topic = {key_of(a) for a in consume_json(settings, settings.alerts_topic)}
     print(
         f"\n{refusing} refused: the first worker exited with {status} having committed {committed} "
         f"of {len(lines)} inputs; after the restart {len(on_topic & expected)} of "

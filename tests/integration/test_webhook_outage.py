@@ -1,9 +1,11 @@
 """Webhook receivers that go away: for minutes (every alert arrives once it is back, once and in
 order per account), or for good (a bounded queue, dead letters with a reason, scoring goes on).
 
-``MONITOR_TEST_OUTAGE_S`` sets how long the first receiver is down (default 75 s; e.g. 300 for
-"minutes"). A receiver that is down listens on no port at all (connection refused), as when its
-host or process is gone.
+``MONITOR_TEST_OUTAGE_S`` sets how long the first receiver is down (default 20 s; e.g. 300 for
+"minutes"), and the worker's longest wait between attempts is a fifth of it (30 s in production):
+either way the outage outlasts several waits at the longest, so the sink is retrying at its
+slowest when the receiver comes back. A receiver that is down listens on no port at all
+(connection refused), as when its host or process is gone.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ import pytest
 
 from monitor import kafkaio
 from monitor import simulator as sim
-from tests.integration.conftest import WorkerProcess, free_port
+from monitor.core.vocabulary import UNDELIVERABLE_ALERT
+from tests.integration.conftest import WorkerFactory, WorkerProcess, free_port
+from tests.support.kafka import consume_all, consume_json
 from tests.support.receiver import WebhookReceiver
 
 pytestmark = pytest.mark.reliability
-OUTAGE_S = float(os.environ.get("MONITOR_TEST_OUTAGE_S", "75"))
+OUTAGE_S = float(os.environ.get("MONITOR_TEST_OUTAGE_S", "20"))
+#: the longest wait between two attempts at one alert, in the outage test
+MAX_BACKOFF_S = OUTAGE_S / 5
 Key = tuple[str, str]
 
 
@@ -34,7 +40,7 @@ def sim_lines(accounts: int, days: int = 150) -> list[bytes]:
 
 
 def topic_alerts(worker: WorkerProcess) -> list[dict[str, Any]]:
-    records = kafkaio.consume_all(worker.settings, worker.settings.alerts_topic, idle_s=1.0)
+    records = consume_all(worker.settings, worker.settings.alerts_topic, idle_s=1.0)
     return [orjson.loads(v) for _, v in records if v is not None]
 
 
@@ -86,13 +92,16 @@ def wait_caught_up(worker: WorkerProcess, timeout: float = 240) -> None:
         time.sleep(1)
 
 
-def test_a_receiver_down_for_minutes_gets_every_alert_once_in_order(worker_factory, capsys) -> None:
+def test_a_receiver_down_for_minutes_gets_every_alert_once_in_order(
+    worker_factory: WorkerFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
     lines = sim_lines(accounts=400)
     port = free_port()
     worker = worker_factory(
         partitions=2,
         MONITOR_WEBHOOK_URLS=f"http://127.0.0.1:{port}/alerts",
         MONITOR_WEBHOOK_TIMEOUT_S="2",
+        MONITOR_WEBHOOK_MAX_BACKOFF_S=str(MAX_BACKOFF_S),
     )
     worker.start()
     # the events arrive over most of the outage, so the worker scores while nobody listens
@@ -119,7 +128,7 @@ def test_a_receiver_down_for_minutes_gets_every_alert_once_in_order(worker_facto
         wait_caught_up(worker)
         on_topic = topic_alerts(worker)
         expected = {key(a) for a in on_topic}
-        deadline = time.monotonic() + 120  # back-off is at most 30 s between attempts
+        deadline = time.monotonic() + 120  # attempts are at most MAX_BACKOFF_S apart
         while {key(r.json) for r in receiver.requests} != expected:
             assert time.monotonic() < deadline, f"{len(receiver.requests)} of {len(expected)}"
             time.sleep(0.5)
@@ -147,7 +156,7 @@ def test_a_receiver_down_for_minutes_gets_every_alert_once_in_order(worker_facto
 
 
 def test_a_receiver_that_never_recovers_costs_dead_letters_not_memory_or_scoring(
-    worker_factory, capsys
+    worker_factory: WorkerFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = sim_lines(accounts=600)
     queue = 20
@@ -156,7 +165,7 @@ def test_a_receiver_that_never_recovers_costs_dead_letters_not_memory_or_scoring
         MONITOR_WEBHOOK_URLS=f"http://127.0.0.1:{free_port()}/alerts",  # nobody listens there
         MONITOR_WEBHOOK_QUEUE=str(queue),
         MONITOR_WEBHOOK_RETRIES="1",
-        MONITOR_WEBHOOK_RETRY_FOR_S="2",
+        MONITOR_WEBHOOK_RETRY_FOR_S="0.5",  # each alert given up on soon: the test waits less
         MONITOR_WEBHOOK_TIMEOUT_S="1",
     )
     worker.start()
@@ -180,13 +189,8 @@ def test_a_receiver_that_never_recovers_costs_dead_letters_not_memory_or_scoring
     # every alert ends as one dead letter naming the sink and why (queue full, or given up)
     deadline = time.monotonic() + 120
     while True:
-        letters = [
-            orjson.loads(v)
-            for _, v in kafkaio.consume_all(
-                worker.settings, worker.settings.dead_letter_topic, idle_s=1.0
-            )
-        ]
-        undeliverable = [d for d in letters if d["reason_kind"] == "undeliverable_alert"]
+        letters = consume_json(worker.settings, worker.settings.dead_letter_topic, idle_s=1.0)
+        undeliverable = [d for d in letters if d["reason_kind"] == UNDELIVERABLE_ALERT]
         if len(undeliverable) >= len(expected):
             break
         assert time.monotonic() < deadline, f"{len(undeliverable)} of {len(expected)}"

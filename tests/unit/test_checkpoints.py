@@ -38,7 +38,9 @@ def test_unreadable_checkpoint_is_one_sentence(tmp_path: Path) -> None:
         load_models(bad)
 
 
-def test_train_writes_a_checkpoint_a_worker_can_start_from(tmp_path: Path, capsys) -> None:
+def test_train_writes_a_checkpoint_a_worker_can_start_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     events = tmp_path / "history.jsonl"
     write_events(simulate(SimConfig(accounts=300, days=150, seed=2)).events, events)
     checkpoint = tmp_path / "warm.ckpt"

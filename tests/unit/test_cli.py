@@ -24,10 +24,21 @@ from monitor.cli import main
             "MONITOR_ALERT_CLEAR must be above 0 and at most MONITOR_ALERT_OPEN",
         ),
         (["worker"], {"MONITOR_WEBHOOK_URLS": "ftp://x"}, "is not an http(s) URL"),
+        (
+            ["worker"],
+            {"MONITOR_WEBHOOK_MAX_BACKOFF_S": "0"},
+            "MONITOR_WEBHOOK_MAX_BACKOFF_S must be above 0",
+        ),
         (["schema", "nonsense"], {}, "no contract named 'nonsense'"),
     ],
 )
-def test_mistakes_give_one_clear_sentence(argv, env, message, capsys, monkeypatch) -> None:
+def test_mistakes_give_one_clear_sentence(
+    argv: list[str],
+    env: dict[str, str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert main(argv) == 2
@@ -36,6 +47,6 @@ def test_mistakes_give_one_clear_sentence(argv, env, message, capsys, monkeypatc
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_schema_prints_the_event_contract(capsys) -> None:
+def test_schema_prints_the_event_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "repayment-event"]) == 0
     assert '"urn:monitor:repayment-event:1"' in capsys.readouterr().out

@@ -11,6 +11,8 @@ from jsonschema import Draft202012Validator
 
 from monitor import contracts
 from monitor.contracts.compat import breaking_changes
+from monitor.core import vocabulary
+from monitor.core.actions import ACTIONS
 
 RELEASED = Path(__file__).resolve().parents[1] / "contracts" / "released"
 
@@ -91,3 +93,43 @@ def test_an_alert_must_name_its_product() -> None:
     validator.validate(portfolio)
     with pytest.raises(ValidationError):
         validator.validate({**portfolio, "product": ""})
+
+
+def _enums(name: str) -> dict[str, set[str]]:
+    """Every ``enum`` of a contract's schema, by the property it constrains."""
+    found: dict[str, set[str]] = {}
+
+    def walk(node: object, key: str) -> None:
+        if isinstance(node, dict):
+            if "enum" in node:
+                found.setdefault(key, set()).update(node["enum"])
+            for k, v in node.items():
+                walk(v, key if k in ("properties", "then", "if", "items") else k)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, key)
+
+    walk(contracts.load(name), "")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "words"),
+    [
+        ("repayment-event", "type", vocabulary.EVENT_TYPES),
+        ("repayment-event", "product", vocabulary.PRODUCTS),
+        ("account-risk", "product", vocabulary.PRODUCTS),
+        ("account-risk", "risk_tier", vocabulary.RISK_TIERS),
+        ("account-risk", "action", ACTIONS),
+        ("alert", "kind", vocabulary.ALERT_KINDS),
+        ("alert", "product", vocabulary.PRODUCTS),
+        ("alert", "status", vocabulary.ALERT_STATUSES),
+        ("alert", "severity", vocabulary.ALERT_SEVERITIES),
+        ("alert", "risk_tier", vocabulary.RISK_TIERS),
+        ("dead-letter", "reason_kind", vocabulary.DEAD_LETTER_REASONS),
+    ],
+)
+def test_contracts_list_the_vocabulary(name: str, field: str, words: tuple[str, ...]) -> None:
+    """The topic contracts spell the same words as ``monitor.core.vocabulary``, the one place the
+    code takes them from."""
+    assert _enums(name)[field] == set(words)

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor import dashboards
 from monitor.metrics import Metrics, watch_process
+from tests.support.dashboards import substituted
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT / "dashboards"
@@ -107,9 +108,7 @@ def test_every_query_and_annotation_parses_as_promql(tmp_path: Path) -> None:
     ] + [(a.name, a.expr) for a in dashboards.ANNOTATIONS]
     rules = []
     for i, (_, expr) in enumerate(exprs):
-        for macro, value in dashboards.MACROS.items():
-            expr = expr.replace(macro, value)
-        rules.append({"record": f"dashboard:query_{i}", "expr": expr})
+        rules.append({"record": f"dashboard:query_{i}", "expr": substituted(expr)})
     path = tmp_path / "queries.yml"
     path.write_text(json.dumps({"groups": [{"name": "dashboards", "rules": rules}]}))
     done = subprocess.run(

@@ -6,7 +6,7 @@ from monitor.core.timeutil import DAY, iso_time
 from monitor.evaluation import judge_alerts, pr_auc, roc_auc
 
 
-def brute_auc(labels, scores):
+def brute_auc(labels: list[int], scores: list[float]) -> float:
     pos = [s for s, y in zip(scores, labels, strict=True) if y]
     neg = [s for s, y in zip(scores, labels, strict=True) if not y]
     wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg)
@@ -14,7 +14,7 @@ def brute_auc(labels, scores):
 
 
 @given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 20)), min_size=2, max_size=60))
-def test_roc_auc_matches_pairwise_definition(pairs) -> None:
+def test_roc_auc_matches_pairwise_definition(pairs: list[tuple[int, int]]) -> None:
     labels = [y for y, _ in pairs]
     scores = [s / 20 for _, s in pairs]
     if 0 < sum(labels) < len(labels):

@@ -5,6 +5,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.core.models import ModelBook
 from monitor.metrics import Metrics, PortfolioView
+from tests.support.metrics import sample
 
 
 def test_model_quality_gauges_for_every_role() -> None:
@@ -20,20 +21,23 @@ def test_model_quality_gauges_for_every_role() -> None:
         )
     metrics.record_models(book)
     for role in ("scorecard", "champion", "challenger"):
-        auc = registry.get_sample_value("monitor_model_roc_auc", {"role": role})
-        assert auc is not None and auc > 0.7
-        assert registry.get_sample_value("monitor_model_log_loss", {"role": role}) > 0
-        assert 0 < registry.get_sample_value("monitor_model_brier_score", {"role": role}) < 0.25
+        assert sample(registry, "monitor_model_roc_auc", {"role": role}) > 0.7
+        assert sample(registry, "monitor_model_log_loss", {"role": role}) > 0
+        assert 0 < sample(registry, "monitor_model_brier_score", {"role": role}) < 0.25
     active = {
-        role: registry.get_sample_value("monitor_model_active", {"role": role})
+        role: sample(registry, "monitor_model_active", {"role": role})
         for role in ("scorecard", "champion", "challenger")
     }
     assert sum(active.values()) == 1
-    top = registry.get_sample_value(
-        "monitor_model_calibration", {"role": "champion", "decile": "10", "kind": "observed"}
+    top = sample(
+        registry,
+        "monitor_model_calibration",
+        {"role": "champion", "decile": "10", "kind": "observed"},
     )
-    low = registry.get_sample_value(
-        "monitor_model_calibration", {"role": "champion", "decile": "1", "kind": "observed"}
+    low = sample(
+        registry,
+        "monitor_model_calibration",
+        {"role": "champion", "decile": "1", "kind": "observed"},
     )
     assert top > low
 
@@ -68,7 +72,7 @@ def test_portfolio_gauges_for_the_dashboards() -> None:
     view = PortfolioView(book, [alert], {}, 10.0)
     metrics.portfolio_view = lambda: view
 
-    def value(name: str, **labels: str) -> float | None:
+    def value(name: str, **labels: str) -> float | None:  # None: no such sample
         return registry.get_sample_value(name, labels)
 
     assert value("monitor_reserve_amount") == 10.0
@@ -116,13 +120,13 @@ def test_the_schedule_counts_are_exported_from_the_engine_at_scrape_time() -> No
     metrics = Metrics(registry)
     engine = Engine(MemoryStore())
     metrics.portfolio_view = lambda: PortfolioView(schedule=engine.schedule.counts())
-    assert registry.get_sample_value("monitor_learner_outcomes_total") == 0
+    assert sample(registry, "monitor_learner_outcomes_total") == 0
     engine.process(opened("a", "2026-01-01"))
     engine.process(bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"))
     engine.process(pay("a", "2026-01-10", 900.0, "b1"))
     engine.process(pay("a", "2026-04-10", 1.0))  # the snapshots' horizons have passed
-    learnt = registry.get_sample_value("monitor_learner_outcomes_total")
+    learnt = sample(registry, "monitor_learner_outcomes_total")
     assert learnt is not None and learnt == engine.schedule.learner.learnt > 0
-    closed = registry.get_sample_value("monitor_learner_closed_day_seconds")
+    closed = sample(registry, "monitor_learner_closed_day_seconds")
     assert closed == 20_553 * 86400  # 2026-04-10 begins: every day before it is learnt
-    assert registry.get_sample_value("monitor_schedule_early_scorings_total") == 0
+    assert sample(registry, "monitor_schedule_early_scorings_total") == 0

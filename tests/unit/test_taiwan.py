@@ -79,6 +79,7 @@ def _dpd_at(row: dict[str, str], when_offset: float = -3600.0) -> int:
     }
     run = replay_lines([orjson.dumps(e) for e in [*events, clock]])
     state = run.engine.store.get(f"tw-{row['ID']}")
+    assert state is not None
     return lg.dpd(state.products["credit_pay"], int((as_of + when_offset) // DAY))
 
 
@@ -93,7 +94,9 @@ def _dpd_at(row: dict[str, str], when_offset: float = -3600.0) -> int:
         (ROWS[5], 1, 29),
     ],
 )
-def test_days_past_due_at_as_of_follow_the_september_status(row, low, high) -> None:
+def test_days_past_due_at_as_of_follow_the_september_status(
+    row: dict[str, str], low: int, high: int
+) -> None:
     assert low <= _dpd_at(row) <= high
 
 
@@ -122,7 +125,7 @@ def _months_behind_at_each_statement(row: dict[str, str]) -> list[int]:
         ([0, 0, 1, 2, 3, 0], [0, 0, 1, 2, 3]),
     ],
 )
-def test_months_behind_follow_the_status_every_month(status, behind) -> None:
+def test_months_behind_follow_the_status_every_month(status: list[int], behind: list[int]) -> None:
     assert _months_behind_at_each_statement(_row(21, status, 0)) == behind
 
 
@@ -180,7 +183,7 @@ def test_the_real_half_converts_with_its_labels() -> None:
 
 
 def test_a_backtest_of_the_converted_stream_reports_ranking_figures_only(
-    csv_file: Path, tmp_path: Path, capsys
+    csv_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The converter decides October by the label, so the backtest of its stream gives the
     ranking of the as-of scores and says why it gives no alert figures."""

@@ -18,17 +18,18 @@ from monitor.checkpoint import load_models, save_models
 from monitor.cli import main
 from monitor.core.features import FEATURE_NAMES
 from monitor.core.models import ModelBook
-from monitor.core.scoring import OnlineLogistic
+from monitor.core.scoring import OnlineLogistic, river_weights
 from monitor.metrics import Metrics
 from monitor.settings import SettingsError
 from monitor.simulator import SimConfig, simulate, write_events, write_truth
 from monitor.taiwan import COLUMNS, STATUS
 from monitor.training import fit
+from tests.support.metrics import sample
 
 pytestmark = pytest.mark.unit
 
 
-def _warm_book(**rule: int) -> ModelBook:
+def _warm_book(**rule: Any) -> ModelBook:
     """A book warm-started on history where a missed payment (dpd) means default."""
     rng = random.Random(3)
     examples = []
@@ -74,14 +75,18 @@ def test_a_champion_that_never_beats_the_fallback_never_scores() -> None:
         assert not book.warmed_up and book.version == "warm-start@600"
 
 
-def test_metrics_and_roles_show_the_fallback_and_the_challengers_lead(caplog) -> None:
+def test_metrics_and_roles_show_the_fallback_and_the_challengers_lead(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     book = _warm_book(min_labels=10, min_positives=1, window=50, patience=3, margin=0.0)
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     rng = random.Random(2)
     # the slow challenger stays near the fallback the stream agrees with; the champion is made
     # to forget it, so the challenger leads after ``patience`` outcomes
-    book.champion.model.regression._weights.clear()
+    champion = book.champion.model
+    assert isinstance(champion, OnlineLogistic)
+    river_weights(champion.regression).clear()
     with caplog.at_level(logging.INFO, logger="monitor.core.models"):
         for _ in range(100):
             dpd = rng.choice([0.0, 20.0])
@@ -91,7 +96,7 @@ def test_metrics_and_roles_show_the_fallback_and_the_challengers_lead(caplog) ->
     metrics.record_models(book)
     assert registry.get_sample_value("monitor_model_challenger_leads") == 1.0
     for role in ("warm_start", "champion", "challenger"):
-        assert registry.get_sample_value("monitor_model_log_loss", {"role": role}) > 0
+        assert sample(registry, "monitor_model_log_loss", {"role": role}) > 0
     roles = book.roles()
     assert set(roles) == {"warm_start", "champion", "challenger"}
     assert sum(r["active"] for r in roles.values()) == 1 and roles["challenger"]["leads"]
@@ -160,7 +165,10 @@ def _backtest(history: dict[str, Path], out: Path, *extra: str) -> dict:
 
 
 def test_a_backtest_from_a_checkpoint_differs_from_a_cold_one(
-    history: dict[str, Path], tmp_path: Path, monkeypatch, capsys
+    history: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT", raising=False)
     cold = _backtest(history, tmp_path)
@@ -184,7 +192,10 @@ def test_a_backtest_from_a_checkpoint_differs_from_a_cold_one(
 
 
 def test_backtest_checkpoint_mistakes_are_one_sentence(
-    history: dict[str, Path], tmp_path: Path, monkeypatch, capsys
+    history: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     argv = ["backtest", str(history["events3"])]
     monkeypatch.setenv("MONITOR_MODEL_CHECKPOINT", str(tmp_path / "absent.ckpt"))
@@ -242,7 +253,9 @@ def _clients(path: Path, n: int, seed: int) -> None:
             writer.writerow(row)
 
 
-def test_train_fits_the_as_of_outcomes_and_holds_some_back(tmp_path: Path, capsys) -> None:
+def test_train_fits_the_as_of_outcomes_and_holds_some_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     clients = tmp_path / "clients.csv"
     _clients(clients, 400, seed=4)
     events, truth, checkpoint = tmp_path / "e.jsonl", tmp_path / "t.csv", tmp_path / "c.ckpt"
@@ -273,7 +286,9 @@ def _held(account: str, seed: int, share: float) -> bool:
     return held_back(account, seed, share)
 
 
-def test_train_mistakes_are_one_sentence(tmp_path: Path, capsys) -> None:
+def test_train_mistakes_are_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     events = tmp_path / "e.jsonl"
     events.write_text("")
     truth = tmp_path / "t.csv"
@@ -288,7 +303,7 @@ def test_train_mistakes_are_one_sentence(tmp_path: Path, capsys) -> None:
 
 
 def test_the_demo_starts_its_worker_from_a_copy_of_the_checkpoint(
-    history: dict[str, Path], tmp_path: Path, monkeypatch
+    history: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from monitor.demo import _checkpoint_source, _demo_settings
 
@@ -339,7 +354,10 @@ def test_a_worker_starts_from_the_warm_checkpoint_and_exports_both_roles(
 
 
 def test_alert_volume_finds_the_threshold_that_raises_as_many_alerts_as_the_cold_start(
-    history: dict[str, Path], tmp_path: Path, monkeypatch, capsys
+    history: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from monitor.backtest import read_truth, replay_file
     from monitor.report import borrower_alerts
@@ -436,7 +454,10 @@ def test_boosted_trees_score_like_the_fitted_ensemble_and_explain_their_score() 
 
 
 def test_train_trees_puts_a_boosted_challenger_in_the_checkpoint(
-    history: dict[str, Path], tmp_path: Path, monkeypatch, capsys
+    history: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     checkpoint = tmp_path / "trees.ckpt"
     events, truth = str(history["events2"]), str(history["truth2"])
@@ -455,7 +476,9 @@ def test_train_trees_puts_a_boosted_challenger_in_the_checkpoint(
     assert book.trained is not None and book.trained["held_back_roc_auc_trees"] is not None
 
 
-def test_scoringcost_times_both_roles(history: dict[str, Path], capsys) -> None:
+def test_scoringcost_times_both_roles(
+    history: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     from monitor.scoringcost import main as cost
 
     assert cost([str(history["events3"]), str(history["checkpoint"])]) == 0
@@ -502,7 +525,10 @@ def test_match_cold_precision_takes_the_lowest_threshold_whose_alerts_are_as_oft
 
 
 def test_match_cold_precision_gives_the_warm_start_the_cold_precision_on_the_history(
-    history: dict[str, Path], tmp_path: Path, monkeypatch, capsys
+    history: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from monitor.backtest import read_truth, replay_file
     from monitor.evaluation import judge_alerts

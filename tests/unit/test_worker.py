@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -11,8 +12,11 @@ from prometheus_client import CollectorRegistry
 
 from monitor.core.privacy import pseudonymise
 from monitor.core.state import AccountState
+from monitor.core.vocabulary import UNDELIVERABLE_ALERT
 from monitor.settings import Settings
 from monitor.sinks.base import MemorySink
+from monitor.sinks.webhook import HttpSink
+from monitor.tablestore import TableStore
 from monitor.worker import Monitor
 from tests.unit.core.helpers import raw
 
@@ -42,8 +46,19 @@ class _DictTable(dict):
         return self
 
 
+def _tables(monitor: Monitor) -> TableStore:
+    """The worker's store over its Faust tables (behind the write-back cache)."""
+    inner = monitor.store.inner
+    assert isinstance(inner, TableStore)
+    return inner
+
+
+#: the worker under test, its in-memory sink and what each of its topics was sent
+WorkerParts = tuple[Monitor, MemorySink, dict[str, Capture]]
+
+
 @pytest.fixture
-def worker(tmp_path, monkeypatch) -> tuple[Monitor, MemorySink, dict[str, Capture]]:
+def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkerParts:
     settings = Settings(
         data_dir=tmp_path, pseudonymise_key="k3y", partitions=1, app_id="unit-worker"
     )
@@ -57,8 +72,8 @@ def worker(tmp_path, monkeypatch) -> tuple[Monitor, MemorySink, dict[str, Captur
     ):
         captures[name] = Capture(monitor, topic)
         monkeypatch.setattr(getattr(monitor, name), "send_soon", captures[name])
-    monitor.store.inner.accounts = _DictTable()
-    monitor.store.inner.macro = _DictTable()
+    _tables(monitor).accounts = _DictTable()
+    _tables(monitor).macro = _DictTable()
     return monitor, sink, captures
 
 
@@ -67,7 +82,7 @@ def _feed(monitor: Monitor, events: list[dict[str, Any]]) -> None:
         monitor.handle("in", 0, offset, None, orjson.dumps(event))
 
 
-def test_account_ids_leave_the_process_pseudonymised(worker) -> None:
+def test_account_ids_leave_the_process_pseudonymised(worker: WorkerParts) -> None:
     monitor, sink, captures = worker
     _feed(
         monitor,
@@ -112,7 +127,7 @@ def test_account_ids_leave_the_process_pseudonymised(worker) -> None:
         assert b"acct-7" not in dict(headers)["correlation-id"]
 
 
-def test_bad_input_is_dead_lettered_and_counted(worker) -> None:
+def test_bad_input_is_dead_lettered_and_counted(worker: WorkerParts) -> None:
     monitor, _, captures = worker
     monitor.handle("in", 0, 0, b"k", b"\x00garbage")
     assert (
@@ -127,7 +142,7 @@ def test_bad_input_is_dead_lettered_and_counted(worker) -> None:
     assert dict(headers)["correlation-id"] == b"in/0/0"
 
 
-def test_a_redelivered_message_changes_nothing(worker) -> None:
+def test_a_redelivered_message_changes_nothing(worker: WorkerParts) -> None:
     monitor, _, captures = worker
     event = raw(
         "account_opened",
@@ -139,7 +154,8 @@ def test_a_redelivered_message_changes_nothing(worker) -> None:
     )
     monitor.handle("in", 0, 5, None, orjson.dumps(event))
     sent = len(captures["risk_topic"].sent)
-    assert monitor.handle("in", 0, 5, None, orjson.dumps(event)).duplicate
+    again = monitor.handle("in", 0, 5, None, orjson.dumps(event))
+    assert again is not None and again.duplicate
     assert len(captures["risk_topic"].sent) == sent
     assert (
         monitor.metrics.registry.get_sample_value(
@@ -149,14 +165,14 @@ def test_a_redelivered_message_changes_nothing(worker) -> None:
     )
 
 
-def test_undeliverable_portfolio_alerts_are_dead_lettered_by_segment(worker) -> None:
+def test_undeliverable_portfolio_alerts_are_dead_lettered_by_segment(worker: WorkerParts) -> None:
     monitor, _, captures = worker
     alert = {"alert_id": "a" * 24, "kind": "reserve_coverage", "segment": "all/all"}
     monitor._undeliverable("alertmanager", alert, "http://am:9093: HTTP 400")
     ((key, value, _),) = captures["dead_letters"].sent
     record = orjson.loads(value)
     assert key == b"all/all" and record["source"] == {"sink": "alertmanager"}
-    assert record["reason_kind"] == "undeliverable_alert"
+    assert record["reason_kind"] == UNDELIVERABLE_ALERT
 
 
 class _Message:
@@ -209,6 +225,7 @@ class _Table(dict):
     def __setitem__(self, key: str, value: object) -> None:
         if self.stream is not None:
             assert self.stream.current not in (None, self.stream.next), "a write outside the batch"
+            assert self.stream.current is not None
             partition = self.stream.current.message.partition
             if isinstance(value, AccountState):
                 assert value.partition == partition
@@ -231,7 +248,9 @@ def _stream_of_two_partitions() -> list[_Message]:
     return out
 
 
-def test_a_batch_gives_the_alerts_of_one_message_at_a_time(tmp_path, monkeypatch) -> None:
+def test_a_batch_gives_the_alerts_of_one_message_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     messages = _stream_of_two_partitions()
     sent: dict[str, list[bytes]] = {}
     for mode in ("single", "batched"):
@@ -241,8 +260,8 @@ def test_a_batch_gives_the_alerts_of_one_message_at_a_time(tmp_path, monkeypatch
         stream = _Stream()
         writes: list[int] = []
         check = stream if mode == "batched" else None
-        monitor.store.inner.accounts = _Table(check, writes)
-        monitor.store.inner.macro = _Table(check, writes)
+        _tables(monitor).accounts = _Table(check, writes)
+        _tables(monitor).macro = _Table(check, writes)
         if mode == "single":
             for m in messages:
                 monitor.handle(m.topic, m.partition, m.offset, m.key, m.value)
@@ -257,26 +276,32 @@ def test_a_batch_gives_the_alerts_of_one_message_at_a_time(tmp_path, monkeypatch
     assert sent["batched"] == sent["single"]
 
 
-def test_each_http_sink_keeps_its_own_delivery_journal_in_the_data_dir(tmp_path) -> None:
+def test_each_http_sink_keeps_its_own_delivery_journal_in_the_data_dir(tmp_path: Path) -> None:
     urls = ("http://a.test/hook", "http://b.test/hook")
     settings = Settings(
         data_dir=tmp_path, webhook_urls=urls, alertmanager_url="http://am.test", app_id="unit-j"
     )
     sinks = Monitor(settings, CollectorRegistry()).sinks
-    paths = [s.journal.path for s in sinks]
+    assert all(isinstance(s, HttpSink) for s in sinks)
+    paths = [s.journal.path for s in sinks if isinstance(s, HttpSink) and s.journal is not None]
     assert len(set(paths)) == 3 and all(p.parent == tmp_path / "delivery" for p in paths)
     assert [p.name.split("-")[0] for p in paths] == ["webhook", "webhook", "alertmanager"]
     off = Settings(data_dir=tmp_path, webhook_urls=urls, delivery_journal_keep=0, app_id="unit-k")
-    assert all(s.journal is None for s in Monitor(off, CollectorRegistry()).sinks)
+    assert all(
+        isinstance(s, HttpSink) and s.journal is None
+        for s in Monitor(off, CollectorRegistry()).sinks
+    )
 
 
-def test_account_states_go_to_the_changelog_in_the_codec_recovery_reads(worker) -> None:
+def test_account_states_go_to_the_changelog_in_the_codec_recovery_reads(
+    worker: WorkerParts,
+) -> None:
     from faust.types import Message
 
     monitor, _, _ = worker
     for offset, event in enumerate(_stream_of_two_partitions()[:40]):
         monitor.handle("in", 0, offset, None, event.value)
-    states = list(monitor.store.inner.accounts.values())
+    states = list(_tables(monitor).accounts.values())
     assert states and all(isinstance(state, AccountState) for state in states)
     topic = monitor.accounts.changelog_topic
     records = monitor.outbound.pending(topic.get_topic_name())
@@ -287,11 +312,13 @@ def test_account_states_go_to_the_changelog_in_the_codec_recovery_reads(worker) 
         message = Message(topic.get_topic_name(), 0, 0, 0.0, 0, [], record.key, record.value, None)
         event = asyncio.run(decode(message, propagate=True))
         assert isinstance(event.value, AccountState)
-        assert event.value == monitor.store.inner.accounts[event.key]
+        assert event.value == _tables(monitor).accounts[event.key]
         assert record.partition == event.value.partition
 
 
-def test_a_failing_batch_ends_the_process_before_faust_can_commit_it(worker, monkeypatch) -> None:
+def test_a_failing_batch_ends_the_process_before_faust_can_commit_it(
+    worker: WorkerParts, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import monitor.worker as worker_module
 
     monitor, _, _ = worker
@@ -318,7 +345,7 @@ def test_a_failing_batch_ends_the_process_before_faust_can_commit_it(worker, mon
     assert exits == [(worker_module.EXIT_PROCESSING_FAILED, [])]
 
 
-def test_two_webhooks_are_two_metric_series_named_by_origin_only(tmp_path) -> None:
+def test_two_webhooks_are_two_metric_series_named_by_origin_only(tmp_path: Path) -> None:
     """Each webhook URL has its own queue gauge and delivery counters, labelled with its origin
     (never the path or query, which may carry a token): one receiver down, one up."""
     from prometheus_client import generate_latest
@@ -354,6 +381,7 @@ def test_two_webhooks_are_two_metric_series_named_by_origin_only(tmp_path) -> No
             assert sample("monitor_delivery_queue", receiver=up.base_url) == 0
             assert sample("monitor_delivery_queue", receiver=down.base_url) == 4  # 1 in flight
             for sink in monitor.sinks:
+                assert isinstance(sink, HttpSink)
                 await sink.stop(timeout_s=0.1)
             return page
 
@@ -361,15 +389,15 @@ def test_two_webhooks_are_two_metric_series_named_by_origin_only(tmp_path) -> No
 
     assert sample("monitor_deliveries_total", receiver=up.base_url, outcome="delivered") == 4
     assert sample("monitor_deliveries_total", receiver=down.base_url, outcome="delivered") == 0
-    assert sample("monitor_deliveries_total", receiver=down.base_url, outcome="error") >= 1
+    assert (sample("monitor_deliveries_total", receiver=down.base_url, outcome="error") or 0) >= 1
     assert b"s3cret" not in page and b"t0ken" not in page and b"/alerts" not in page
 
 
-def _monitor(tmp_path, name: str, partitions: int = 1) -> Monitor:
+def _monitor(tmp_path: Path, name: str, partitions: int = 1) -> Monitor:
     settings = Settings(data_dir=tmp_path / name, partitions=partitions, app_id=f"unit-{name}")
     monitor = Monitor(settings, CollectorRegistry(), sinks=[])
-    monitor.store.inner.accounts = _DictTable()
-    monitor.store.inner.macro = _DictTable()
+    _tables(monitor).accounts = _DictTable()
+    _tables(monitor).macro = _DictTable()
     return monitor
 
 
@@ -381,7 +409,7 @@ def _portfolio_samples(monitor: Monitor) -> dict[tuple[str, tuple], float]:
     }
 
 
-def test_after_a_restart_the_portfolio_gauges_equal_a_fresh_replays(tmp_path) -> None:
+def test_after_a_restart_the_portfolio_gauges_equal_a_fresh_replays(tmp_path: Path) -> None:
     stream = [
         raw(
             "account_opened",
@@ -411,8 +439,8 @@ def test_after_a_restart_the_portfolio_gauges_equal_a_fresh_replays(tmp_path) ->
         first.handle("in", 0, offset, None, orjson.dumps(event))
     # a restart over the same tables: the next messages go to a new process
     restarted = _monitor(tmp_path, "restarted")
-    restarted.store.inner.accounts = first.store.inner.accounts
-    restarted.store.inner.macro = first.store.inner.macro
+    _tables(restarted).accounts = _tables(first).accounts
+    _tables(restarted).macro = _tables(first).macro
     for offset, event in list(enumerate(stream))[2:]:
         restarted.handle("in", 0, offset, None, orjson.dumps(event))
     fresh = _monitor(tmp_path, "fresh")
@@ -428,7 +456,7 @@ def test_after_a_restart_the_portfolio_gauges_equal_a_fresh_replays(tmp_path) ->
     assert _portfolio_samples(restarted) == _portfolio_samples(fresh)
 
 
-def test_a_revoked_partition_is_released_and_rebuilt_when_it_comes_back(tmp_path) -> None:
+def test_a_revoked_partition_is_released_and_rebuilt_when_it_comes_back(tmp_path: Path) -> None:
     from faust.types import TP
 
     monitor = _monitor(tmp_path, "revoke", partitions=2)
@@ -457,7 +485,9 @@ def test_a_revoked_partition_is_released_and_rebuilt_when_it_comes_back(tmp_path
     assert monitor.engine.portfolio()[0].summary()["credit_pay|north"]["accounts"] == 2
 
 
-def test_macro_books_and_the_engines_other_state_leave_with_the_account_states(worker) -> None:
+def test_macro_books_and_the_engines_other_state_leave_with_the_account_states(
+    worker: WorkerParts,
+) -> None:
     monitor, _, _ = worker
     _feed(
         monitor,
@@ -473,12 +503,12 @@ def test_macro_books_and_the_engines_other_state_leave_with_the_account_states(w
             ),
         ],
     )
-    macro = monitor.store.inner.macro_changelog
+    macro = _tables(monitor).macro_changelog
     assert macro.endswith("-changelog")
     records = monitor.outbound.pending(macro)
     # produced in the batch with the accounts (Faust's own table sends go later): the macro
     # book of partition 0, the day closed (its book, the desk, the learner), as the table's
     # changelog holds them
-    keys = [orjson.loads(r.key) for r in records]
+    keys = [orjson.loads(r.key or b"") for r in records]
     assert {"p0", "portfolio:p0", "learner:p0"} <= set(keys)
     assert monitor.outbound.pending(monitor._changelog)

@@ -2,12 +2,13 @@ import pytest
 
 from monitor.core import features as ft
 from monitor.core.engine import Engine
+from monitor.core.events import Event
 from monitor.core.store import MemoryStore
 from monitor.core.timeutil import parse_date
 from tests.unit.core.helpers import bill, ev, opened, pay
 
 
-def features_after(events, day: str) -> dict[str, float]:
+def features_after(events: list[Event], day: str) -> dict[str, float]:
     engine = Engine(MemoryStore())
     for e in events:
         engine.process(e)
@@ -22,6 +23,7 @@ def features_after(events, day: str) -> dict[str, float]:
         )
     )
     state = engine.store.get(events[0].account_id)
+    assert state is not None
     return ft.as_dict(ft.vector(state, parse_date(day), engine.macro(0)))
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import monitor.core
-from monitor.core.engine import Engine
+from monitor.core.engine import Engine, Result
 from monitor.core.store import MemoryStore
 from tests.unit.core.helpers import bill, ev, opened, pay
 
@@ -98,7 +99,7 @@ def _stream() -> list:
     return [parse_event(orjson.dumps(e)) for e in sim.simulate(config).events]
 
 
-def _decisions(results) -> list:
+def _decisions(results: list[Result]) -> list[tuple[Any, ...]]:
     return [
         (a["alert_id"], a["status"], a.get("probability"), a.get("model_version"))
         for r in results

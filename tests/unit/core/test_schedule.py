@@ -14,9 +14,9 @@ from monitor.core.engine import Engine, EngineConfig
 from monitor.core.events import parse_event
 from monitor.core.models import ModelBook
 from monitor.core.portfolio_watch import WatchConfig
-from monitor.core.replay import PartitionedReplay
 from monitor.core.schedule import LABEL, Learner, LocalSchedule, Outcome
 from monitor.core.store import MemoryStore
+from tests.support.replay import PartitionedReplay
 
 pytestmark = pytest.mark.unit
 

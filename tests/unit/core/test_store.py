@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from monitor import simulator as sim
-from monitor.core.engine import Engine
-from monitor.core.events import event_from_dict
+from monitor.core.engine import Engine, Result
+from monitor.core.events import Event, event_from_dict
 from monitor.core.macro import MacroBook
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore, WriteBackStore
@@ -75,11 +75,11 @@ def _partition(event: dict, partitions: int) -> int:
     return hash(event.get("account_id", "")) % partitions
 
 
-def _alert_ids(results) -> list[str]:
+def _alert_ids(results: list[Result]) -> list[tuple[str, str]]:
     return [(a["alert_id"], a["status"]) for r in results for a in r.alerts]
 
 
-def _batched(events, homes, batch: int):
+def _batched(events: list[Event], homes: list[int], batch: int) -> tuple[list[Result], int]:
     inner = SerialisingStore()
     store = WriteBackStore(inner)
     engine = Engine(store)

@@ -5,7 +5,8 @@ event's day (:meth:`~monitor.core.engine.Engine.begin`); the event then waits, w
 partition's later events behind it, until the model version of its day is published, which
 happens once every partition has passed the day before. This is what the scorers of several
 workers do against the learner; run in one process it shows that decisions do not depend on
-how the stream is spread over partitions.
+how the stream is spread over partitions (the schedule's tests use it; the worker itself does not
+wait, see ``monitor_schedule_early_scorings_total``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,163 @@
+"""Every use the worker makes of Faust's and aiokafka's internals, behind one tested seam.
+
+Checked against faust-streaming 0.15.3 (mode-streaming 0.7.1) and aiokafka 0.14.0; the unit
+tests in ``tests/unit/test_faustcompat.py`` exercise each function against the installed
+versions, so an upgrade that moves one of these internals fails there first. Nothing else in the
+monitor touches an underscore name of Faust or aiokafka (ruff's ``SLF`` rule checks it, with
+this module as its one exemption).
+
+**Lean.** Faust's :class:`~faust.sensors.Monitor` is a sensor that every message and stream
+event passes through (counters by topic, stream and task, time stamps, a dict of sensor states
+per event), for Faust's own statistics pages and sensors, which the worker does not serve or
+use: its metrics are its own (:mod:`monitor.metrics`). :class:`LeanApp` is a Faust app that
+takes the Monitor out of its sensor delegate once Faust has put it there, so the delegate's per-
+event calls find no sensor to call. ``app.monitor`` itself stays (Faust's consumer still tells
+it the committed offsets and end offsets, which are per commit and per fetch, not per event).
+
+**Acknowledgements during a seek count.** After a rebalance Faust's fetcher starts before Faust
+seeks the input back to the committed offsets, so the stream may already have handled and
+acknowledged the first messages (800 and 801, say), and Faust's commit timer may have tried to
+commit 802 and noted 802 as committed even though the rebalance refused the commit. The seek
+sends the fetcher back to 800, and while it waits for the broker the messages come again and are
+acknowledged, but Faust ignores acknowledgements below the offset it believes committed (802);
+then the seek notes 800, and Faust commits nothing while the first offset it holds acknowledged
+(802) is not next to the committed one: the group's offsets stood still for good while the
+worker processed all its input. :class:`LeanApp` forgets the offsets noted as committed when a
+seek starts, so every acknowledgement during the seek counts (the seek notes them afresh).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import faust
+from faust.types import TP
+
+#: the versions this module was checked against (the unit tests print a mismatch)
+CHECKED_AGAINST = {"faust-streaming": "0.15.3", "mode-streaming": "0.7.1", "aiokafka": "0.14.0"}
+
+
+class LeanApp(faust.App):
+    """A Faust app without the Monitor sensor on its per-event path, whose consumer counts the
+    acknowledgements made while it seeks (see the module's docstring)."""
+
+    def on_init_dependencies(self) -> Iterable[Any]:
+        dependencies = super().on_init_dependencies()
+        if self.monitor in set(self.sensors):
+            self.sensors.remove(self.monitor)
+        return dependencies
+
+    def _new_consumer(self) -> Any:
+        consumer: Any = super()._new_consumer()
+        seek = consumer.perform_seek
+
+        async def perform_seek() -> None:
+            consumer._committed_offset.clear()  # Faust's note; the seek sets it from the broker
+            await seek()
+
+        consumer.perform_seek = perform_seek
+        return consumer
+
+
+class QuietWorker(faust.Worker):
+    """Faust's worker without its terminal spinner, which sets the root logger to DEBUG (so that
+    every debug call of every library builds a log record, a fifth of the worker's time)."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        logger.setLevel(level)
+
+
+class SendErrorSensor(faust.Sensor):
+    """Hears of every record Faust itself failed to produce (a table's changelog, the dead
+    letters of undeliverable alerts): Faust only logs those and carries on. ``on_failed`` gets
+    the topic and the exception."""
+
+    def __init__(self, on_failed: Callable[[str, BaseException], Any]) -> None:
+        super().__init__()
+        self.on_failed = on_failed
+
+    def on_send_initiated(
+        self, producer: Any, topic: str, message: Any, keysize: int, valsize: int
+    ) -> Any:
+        return topic  # the state Faust hands back to on_send_error
+
+    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
+        self.on_failed(str(state), exc)
+
+
+# -- the producer -------------------------------------------------------------------------------
+def aiokafka_producer(app: faust.App) -> Any:
+    """The ``AIOKafkaProducer`` inside Faust's producer (Faust's ``NotReady`` before it starts):
+    the worker hands it whole batches (:mod:`monitor.outbound`)."""
+    return app.producer._ensure_producer()  # type: ignore[attr-defined]
+
+
+def widen_producer_buffer(app: faust.App, messages: int) -> None:
+    """Let ``messages`` records queue in Faust's producer buffer before a send waits for it to
+    drain (Faust's default, 100, makes the stream drain it one message at a time)."""
+    app.producer.buffer.max_messages = messages
+
+
+async def partitions_of(producer: Any, topic: str) -> set[int]:
+    """The partitions of ``topic``, waiting for the producer's metadata to know it."""
+    partitions: set[int] = await producer.client._wait_on_metadata(topic)
+    return partitions
+
+
+def default_partition(producer: Any, topic: str, key: bytes | None, value: bytes | None) -> int:
+    """The partition aiokafka's default partitioner gives a record of ``key`` (the one a plain
+    send would choose, so tables and topics keyed alike stay co-partitioned); the topic's
+    metadata must be known (:func:`partitions_of`)."""
+    partition: int = producer._partition(topic, None, None, None, key, value)
+    return partition
+
+
+# -- the consumer ----------------------------------------------------------------------------
+def fetcher(app: faust.App) -> Any:
+    """aiokafka's fetcher inside Faust's consumer thread (None until it has started)."""
+    consumer = getattr(getattr(app.consumer, "_thread", None), "_consumer", None)
+    return getattr(consumer, "_fetcher", None)
+
+
+def fetch_max_wait(app: faust.App) -> int | None:
+    """How long the broker may hold the consumer's fetch (ms; None before the consumer runs)."""
+    running = fetcher(app)
+    return None if running is None else int(running._fetch_max_wait_ms)
+
+
+def set_fetch_max_wait(app: faust.App, ms: int) -> bool:
+    """Let the broker hold a fetch for at most ``ms`` milliseconds (Faust's aiokafka driver
+    fixes 1.5 s); returns whether the fetcher was there to set (it starts with the consumer)."""
+    running = fetcher(app)
+    if running is None:
+        return False
+    if running._fetch_max_wait_ms != ms:
+        running._fetch_max_wait_ms = ms
+    return True
+
+
+# -- streams and tables -----------------------------------------------------------------------
+def set_current_event(stream: Any, event: Any) -> None:
+    """Make ``event`` the stream's current event: table writes go to its partition, and the
+    stream's take buffer appends it once a batch is done."""
+    stream._set_current_event(event)
+
+
+def restore_take_buffer_event(stream: Any, event: Any) -> None:
+    """After a batch, give the stream's take buffer back ``event``, the one Faust had made
+    current when it read on while the batch was handled (the buffer appends it once the batch is
+    done; another one there left the new message unacknowledged and the commits stalled).
+
+    The attribute only: in the agent's own context no event stays current, or a RocksDB table
+    would look keys up in that event's partition alone (a closed account's risk was still served).
+    """
+    stream._set_current_event(None)
+    stream.current_event = event
+
+
+def set_persisted_offset(table: Any, tp: TP, offset: int) -> None:
+    """Tell a RocksDB table the changelog offset it holds up to (recovery after a restart then
+    reads only what came after it, as Faust's own writes do)."""
+    table.data.set_persisted_offset(tp, offset)

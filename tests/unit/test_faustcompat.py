@@ -1,0 +1,184 @@
+"""The seam to Faust's and aiokafka's internals, against the installed versions."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib.metadata import version
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+import pytest
+from aiokafka.client import AIOKafkaClient
+from aiokafka.consumer.fetcher import Fetcher
+from aiokafka.consumer.subscription_state import SubscriptionState
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.producer import AIOKafkaProducer
+from aiokafka.protocol.metadata import MetadataResponse_v0
+from faust.exceptions import NotReady
+from faust.types import TP, Message
+
+from monitor.faustcompat import (
+    CHECKED_AGAINST,
+    LeanApp,
+    SendErrorSensor,
+    aiokafka_producer,
+    default_partition,
+    fetch_max_wait,
+    partitions_of,
+    restore_take_buffer_event,
+    set_current_event,
+    set_fetch_max_wait,
+    set_persisted_offset,
+    widen_producer_buffer,
+)
+
+
+def test_faust_puts_its_monitor_on_every_event_and_the_lean_app_takes_it_off() -> None:
+    plain = faust.App("unit-plain", broker="kafka://127.0.0.1:1")
+    list(plain.on_init_dependencies())
+    assert plain.monitor in set(plain.sensors)  # what the lean app is for
+    lean = LeanApp("unit-lean", broker="kafka://127.0.0.1:1")
+    list(lean.on_init_dependencies())
+    assert lean.monitor not in set(lean.sensors)
+    assert lean.sensors.on_stream_event_in(None, 0, None, None) == {}  # type: ignore[arg-type]
+
+
+def _message(tp: TP, offset: int) -> Message:
+    return Message(tp.topic, tp.partition, offset, 0.0, 0, None, None, b"", None, tp=tp)
+
+
+def test_messages_acknowledged_while_the_input_is_sought_back_are_committed() -> None:
+    """After a rebalance the stream handled 800 and 801 before the seek, a commit of 802 failed,
+    and the seek back to the committed 800 delivers them again: Faust alone never commits
+    again (the first offset it holds acknowledged is 802), the lean app goes on."""
+    tp = TP("unit-events", 0)
+    heads = {}
+    for app in (
+        faust.App("unit-plain-acks", broker="kafka://127.0.0.1:1"),
+        LeanApp("unit-lean-acks", broker="kafka://127.0.0.1:1"),
+    ):
+        conductor: Any = app.topics  # Faust's internals, typed as its interfaces
+        conductor._acking_topics.add(tp.topic)  # input whose messages are acknowledged
+        consumer: Any = app.consumer
+        for offset in (800, 801):
+            consumer.ack(_message(tp, offset))
+        assert consumer._new_offset(tp) == 802
+        consumer._committed_offset[tp] = 802  # as Faust notes it, whether or not Kafka took it
+
+        async def seek_to_committed(consumer: Any = consumer) -> dict[TP, int]:
+            await asyncio.sleep(0)
+            for offset in (800, 801):  # fetched again while the seek waits for the broker
+                consumer.ack(_message(tp, offset))
+            return {tp: 800}
+
+        consumer.seek_to_committed = seek_to_committed
+        asyncio.run(consumer.perform_seek())
+        for offset in range(802, 810):
+            consumer.ack(_message(tp, offset))
+        heads[type(app).__name__] = consumer._new_offset(tp)
+    assert heads == {"App": None, "LeanApp": 810}
+
+
+def test_the_installed_versions_are_the_ones_checked() -> None:
+    """A different Faust or aiokafka may have moved an internal: rerun this file, then update
+    :data:`CHECKED_AGAINST` (and the docstring) once it passes."""
+    installed = {name: version(name) for name in CHECKED_AGAINST}
+    assert installed == CHECKED_AGAINST
+
+
+def _producer_knowing(topic: str, partitions: int) -> AIOKafkaProducer:
+    """An unstarted aiokafka producer whose metadata has ``topic`` (as a broker would say)."""
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1")
+    producer.client.cluster.update_metadata(
+        MetadataResponse_v0(
+            [(0, "127.0.0.1", 1)], [(0, topic, [(0, p, 0, [0], [0]) for p in range(partitions)])]
+        )
+    )
+    return producer
+
+
+def test_records_go_to_the_partition_of_kafkas_default_partitioner() -> None:
+    async def partitions() -> tuple[set[int], list[int]]:
+        producer = _producer_knowing("unit-topic", 3)
+        try:
+            known = await partitions_of(producer, "unit-topic")
+            return known, [default_partition(producer, "unit-topic", k, None) for k in keys]
+        finally:
+            await producer.client.close()
+
+    keys = [f"a{i:06d}".encode() for i in range(50)]
+    known, chosen = asyncio.run(partitions())
+    assert known == {0, 1, 2}
+    assert chosen == [DefaultPartitioner()(k, [0, 1, 2], [0, 1, 2]) for k in keys]
+    assert set(chosen) == known  # 50 keys reach every partition
+
+
+def test_the_fetch_wait_is_set_on_the_running_fetcher() -> None:
+    app = faust.App("unit-fetch", broker="kafka://127.0.0.1:1")
+    assert fetch_max_wait(app) is None and not set_fetch_max_wait(app, 50)  # not started yet
+
+    async def shortened() -> tuple[int | None, int]:
+        client = AIOKafkaClient(bootstrap_servers="127.0.0.1:1")
+        running = Fetcher(client, SubscriptionState(), fetch_max_wait_ms=1500)
+        # where the consumer thread keeps aiokafka's consumer once it has started
+        app.consumer._thread._consumer = SimpleNamespace(_fetcher=running)  # type: ignore[attr-defined]
+        try:
+            before = fetch_max_wait(app)
+            assert set_fetch_max_wait(app, 50)
+            return before, running._fetch_max_wait_ms
+        finally:
+            app.consumer._thread._consumer = None  # type: ignore[attr-defined]
+            await running.close()
+            await client.close()
+
+    assert asyncio.run(shortened()) == (1500, 50)
+
+
+def test_the_current_event_is_the_one_set() -> None:
+    app = faust.App("unit-current", broker="kafka://127.0.0.1:1")
+    stream = app.stream(app.topic("unit-events"))
+    event = _message(TP("unit-events", 0), 7)  # any object Faust can hold a weak reference to
+    set_current_event(stream, event)
+    assert stream.current_event is event
+    set_current_event(stream, None)
+    assert stream.current_event is None
+
+
+def test_the_take_buffer_gets_its_event_back_and_no_event_stays_current_here() -> None:
+    app = faust.App("unit-restore", broker="kafka://127.0.0.1:1")
+    stream = app.stream(app.topic("unit-events"))
+    read_on = _message(TP("unit-events", 0), 8)  # what Faust read while the batch was handled
+    set_current_event(stream, _message(TP("unit-events", 1), 3))  # a batch's table writes
+    restore_take_buffer_event(stream, read_on)
+    assert stream.current_event is read_on  # what the take buffer appends
+    assert faust.current_event() is None  # what a table's lookups go by in this context
+
+
+def test_the_producer_is_faust_s_own_once_started() -> None:
+    app = faust.App("unit-producer", broker="kafka://127.0.0.1:1")
+    with pytest.raises(NotReady):
+        aiokafka_producer(app)
+    widen_producer_buffer(app, 5000)
+    assert app.producer.buffer.max_messages == 5000
+
+
+def test_a_rocksdb_table_keeps_the_persisted_offset(tmp_path: Path) -> None:
+    pytest.importorskip("rocksdict")
+    app = faust.App(
+        "unit-rocks", broker="kafka://127.0.0.1:1", store="rocksdb://", datadir=tmp_path
+    )
+    table = app.Table("accounts", default=None, partitions=2)
+    set_persisted_offset(table, TP("unit-changelog", 1), 42)
+    store: Any = table.data  # Faust's RocksDB store
+    assert store.persisted_offset(TP("unit-changelog", 1)) == 42
+
+
+def test_send_errors_reach_the_callback_with_their_topic() -> None:
+    failed: list[tuple[str, BaseException]] = []
+    sensor = SendErrorSensor(lambda topic, exc: failed.append((topic, exc)))
+    state = sensor.on_send_initiated(None, "unit-alerts", None, 1, 2)
+    error = RuntimeError("refused")
+    sensor.on_send_error(None, error, state)
+    assert failed == [("unit-alerts", error)]
