@@ -172,8 +172,9 @@ class Engine:
     def save(self) -> None:
         """Save what the store cannot rebuild from account state (the portfolio books' monthly
         transitions, vintages and drawdowns); call it at the end of each batch, before the
-        store is flushed."""
+        store is flushed), and end the batch's chunks of outcome records."""
         self.tracker.save_books()
+        self.kept.seal()
 
     def _recover_learning(self, partition: int) -> None:
         """Take back the learner saved when a day last closed, and the outcomes this partition

@@ -2,8 +2,12 @@
 
 A worker's learner takes back its models from the store after a restart as they stood when a
 day last closed; the outcome records handed on since then are kept here, so that it learns them
-too. They are kept per input partition and day, in chunks of at most :data:`CHUNK` records (one
-store write per chunk and batch, whatever the day's size), and dropped once their day is learnt.
+too. They are kept per input partition and day, and dropped once their day is learnt.
+
+Each record is written once: the records of a partition and day handed on in one batch are one
+store entry (a chunk), written as the batch is flushed (:meth:`KeptOutcomes.seal`, which the
+engine calls at the end of each batch, starts the next chunk). A store that writes at once
+(no batches) gets the chunk again with each record, up to :data:`CHUNK` records a chunk.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ class KeptOutcomes:
         #: partition -> day -> chunks of records
         self._days: dict[int, dict[int, list[list[Outcome]]]] = {}
         self._seen: dict[tuple[int, int], set[tuple[object, ...]]] = {}
+        #: the chunks records are added to until the batch ends: (partition, day) -> chunk
+        self._open: dict[tuple[int, int], int] = {}
+        self._later = getattr(store, "put_extra_later", None)
 
     @staticmethod
     def _key(partition: int, day: int, chunk: int) -> str:
@@ -36,12 +43,24 @@ class KeptOutcomes:
         if outcome.key in seen:
             return
         seen.add(outcome.key)
-        chunks = self._days.setdefault(partition, {}).setdefault(day, [[]])
-        if len(chunks[-1]) >= CHUNK:
+        chunks = self._days.setdefault(partition, {}).setdefault(day, [])
+        at = self._open.get((partition, day))
+        if at is None or (self._later is None and len(chunks[at]) >= CHUNK):
+            at = self._open[(partition, day)] = len(chunks)
             chunks.append([])
-        chunks[-1].append(outcome)
-        key = self._key(partition, day, len(chunks) - 1)
-        self.store.put_extra(key, encode_outcomes(chunks[-1]), partition)
+            if self._later is not None:
+                chunk = chunks[at]
+                self._later(
+                    self._key(partition, day, at), lambda: encode_outcomes(chunk), partition
+                )
+        chunks[at].append(outcome)
+        if self._later is None:
+            text = encode_outcomes(chunks[at])
+            self.store.put_extra(self._key(partition, day, at), text, partition)
+
+    def seal(self) -> None:
+        """The batch ends: the records handed on from now on go to new chunks."""
+        self._open.clear()
 
     def learnt(self, partition: int, closed: int) -> None:
         """The days of ``partition`` up to ``closed`` are learnt: drop their records."""
@@ -51,6 +70,7 @@ class KeptOutcomes:
                 self.store.delete_extra(self._key(partition, day, chunk), partition)
             del days[day]
             self._seen.pop((partition, day), None)
+            self._open.pop((partition, day), None)
 
     def recover(self, partition: int, closed: int | None) -> list[tuple[int, Outcome]]:
         """The records ``partition`` kept for days after ``closed`` (with their days); those of
@@ -79,3 +99,5 @@ class KeptOutcomes:
         self._days.pop(partition, None)
         for key in [k for k in self._seen if k[0] == partition]:
             del self._seen[key]
+        for key in [k for k in self._open if k[0] == partition]:
+            del self._open[key]

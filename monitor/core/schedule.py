@@ -25,13 +25,18 @@ worker until the learner and desk run as their own agents).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import math
 import pickle
+import zlib
 from array import array
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook, Score
@@ -88,13 +93,49 @@ def _digest(key: tuple[Any, ...]) -> int:
     return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "big")
 
 
+#: Marks outcome records written as deflated JSON (others are the store's pickled extras).
+_JSON = "J:"
+
+
 def encode_outcomes(outcomes: list[Outcome]) -> str:
-    """Outcome records as text, for the store."""
-    return encode_extra(outcomes)
+    """Outcome records as text, for the store: deflated JSON rows, the names of each distinct
+    set of model inputs once (about 50 bytes a record, a sixth of a pickled one). Records with
+    a value JSON cannot hold exactly (not finite) are pickled instead.
+
+    >>> o = Outcome(LABEL, 3, 86400.0, "a1", {"dpd": 4.0, "ratio": 0.1}, True, 0.25, "m@1", 2, 9)
+    >>> text = encode_outcomes([o])
+    >>> text[:2], decode_outcomes(text) == [o]
+    ('J:', True)
+    """
+    names: list[list[str]] = []
+    index: dict[tuple[str, ...], int] = {}
+    rows = []
+    for o in outcomes:
+        keys = tuple(o.x)
+        at = index.get(keys)
+        if at is None:
+            at = index[keys] = len(names)
+            names.append(list(keys))
+        values = list(o.x.values())
+        if not all(math.isfinite(v) for v in (*values, o.time, o.probability)):
+            return encode_extra(outcomes)
+        row = [o.kind, o.day, o.time, o.account, at, values, o.label, o.probability]
+        rows.append([*row, o.version, o.partition, o.offset])
+    packed = zlib.compress(orjson.dumps({"x": names, "o": rows}), 6)
+    return _JSON + base64.b64encode(packed).decode()
 
 
 def decode_outcomes(text: str) -> list[Outcome]:
     """The inverse of :func:`encode_outcomes`."""
+    if text.startswith(_JSON):
+        data = orjson.loads(zlib.decompress(base64.b64decode(text[len(_JSON) :])))
+        names = data["x"]
+        out = []
+        for row in data["o"]:
+            kind, day, time, account, at, values, label, probability, *rest = row
+            x = dict(zip(names[at], values, strict=True))
+            out.append(Outcome(kind, day, time, account, x, label, probability, *rest))
+        return out
     outcomes = decode_extra(text)
     return [o for o in outcomes if isinstance(o, Outcome)] if isinstance(outcomes, list) else []
 

@@ -120,7 +120,8 @@ class WriteBackStore:
         self._cache: dict[str, AccountState | None] = {}
         self._dirty: dict[str, int] = {}  # account id -> partition
         self._macro: dict[int, MacroBook] = {}
-        self._extra: dict[str, tuple[str | None, int]] = {}  # None: deleted
+        #: None: deleted; a callable: rendered when read or flushed (see put_extra_later)
+        self._extra: dict[str, tuple[str | Callable[[], str] | None, int]] = {}
 
     def get(self, account_id: str) -> AccountState | None:
         try:
@@ -154,17 +155,22 @@ class WriteBackStore:
 
     def get_extra(self, key: str) -> str | None:
         if key in self._extra:
-            return self._extra[key][0]
+            return _text(self._extra[key][0])
         return self.inner.get_extra(key)
 
     def put_extra(self, key: str, value: str, partition: int = 0) -> None:
         self._extra[key] = (value, partition)
 
+    def put_extra_later(self, key: str, render: Callable[[], str], partition: int = 0) -> None:
+        """Keep under ``key`` what ``render()`` returns when the store is flushed (or ``key`` read
+        before): a value that grows during a batch is encoded once, as it stands at the end."""
+        self._extra[key] = (render, partition)
+
     def delete_extra(self, key: str, partition: int = 0) -> None:
         self._extra[key] = (None, partition)
 
     def extras(self, prefix: str) -> Iterator[tuple[str, str]]:
-        pending = {k: v for k, (v, _) in self._extra.items() if k.startswith(prefix)}
+        pending = {k: _text(v) for k, (v, _) in self._extra.items() if k.startswith(prefix)}
         yield from ((k, v) for k, v in pending.items() if v is not None)
         yield from ((k, v) for k, v in self.inner.extras(prefix) if k not in pending)
 
@@ -193,10 +199,14 @@ class WriteBackStore:
                     if value is None:
                         self.inner.delete_extra(key, home)
                     else:
-                        self.inner.put_extra(key, value, home)
+                        self.inner.put_extra(key, _text(value) or "", home)
         written = len(self._dirty)
         self._cache.clear()
         self._dirty.clear()
         self._macro.clear()
         self._extra.clear()
         return written
+
+
+def _text(value: str | Callable[[], str] | None) -> str | None:
+    return value() if callable(value) else value

@@ -157,3 +157,39 @@ def test_outcomes_are_kept_in_chunks_until_their_day_is_learnt() -> None:
     keeper.learnt(0, closed=10)
     assert {k.split(":")[1] for k, _ in store.extras(kp.PREFIX)} == {"11"}
     assert [d for d, _ in kp.KeptOutcomes(store).recover(0, closed=10)] == [11] * 225
+
+
+def test_each_outcome_record_is_written_once_in_a_chunk_of_its_batch() -> None:
+    """Through a write-back store (the worker's), a batch's records of a partition and day are one
+    chunk written at the flush: a later batch adds a chunk, it does not write the day again."""
+    from monitor.core import kept as kp
+    from monitor.core.schedule import LABEL, Outcome
+    from monitor.core.store import WriteBackStore
+
+    class Counting(MemoryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.written: list[str] = []
+
+        def put_extra(self, key: str, value: str, partition: int = 0) -> None:
+            self.written.append(value)
+            super().put_extra(key, value, partition)
+
+    inner = Counting()
+    store = WriteBackStore(inner)
+    keeper = kp.KeptOutcomes(store)
+    records = [
+        Outcome(LABEL, 10, float(i), f"a{i}", {"dpd": float(i % 7), "r": 0.5}, i % 5 == 0, 0.1)
+        for i in range(90)
+    ]
+    for batch in range(3):
+        for record in records[batch * 30 : batch * 30 + 30] + records[:5]:  # + redelivered
+            keeper.keep(record, record.day)
+        keeper.seal()
+        store.flush()
+    from monitor.core.schedule import decode_outcomes
+
+    assert [len(decode_outcomes(text)) for text in inner.written] == [30, 30, 30]
+    back = kp.KeptOutcomes(inner).recover(0, closed=None)
+    assert [o for _, o in back] == records  # the same records, in the order handed on
+    assert sum(map(len, inner.written)) < 90 * 80  # compact: under 80 bytes a record here
