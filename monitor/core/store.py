@@ -8,20 +8,36 @@ from __future__ import annotations
 
 import base64
 import pickle
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from monitor.core.macro import MacroBook
 from monitor.core.state import AccountState
 
+#: Marks a deflated extra (the text of one written before is the plain pickle's base64).
+_DEFLATED = "Z:"
+
 
 def encode_extra(value: object) -> str:
-    """The monitor's own state (books, desk, learner, outcomes) as text for a store extra."""
-    return base64.b64encode(pickle.dumps(value, protocol=5)).decode()
+    """The monitor's own state (books, desk, learner, outcomes) as text for a store extra: its
+    pickle, deflated (about half the bytes for the models, a quarter for the books).
+
+    >>> text = encode_extra({"north": [1.0] * 100})
+    >>> text[:2], decode_extra(text) == {"north": [1.0] * 100}
+    ('Z:', True)
+    >>> decode_extra(base64.b64encode(pickle.dumps([1, 2])).decode())  # written before
+    [1, 2]
+    """
+    packed = zlib.compress(pickle.dumps(value, protocol=5), 6)
+    return _DEFLATED + base64.b64encode(packed).decode()
 
 
 def decode_extra(text: str) -> object:
-    """The inverse of :func:`encode_extra` (the monitor's own state only)."""
+    """The inverse of :func:`encode_extra` (the monitor's own state only; also reads the
+    undeflated extras written before)."""
+    if text.startswith(_DEFLATED):
+        return pickle.loads(zlib.decompress(base64.b64decode(text[len(_DEFLATED) :])))
     return pickle.loads(base64.b64decode(text))
 
 
