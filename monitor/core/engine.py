@@ -41,9 +41,9 @@ from monitor.core.models import ModelBook, Score
 from monitor.core.portfolio import Move, PortfolioBook, month_of
 from monitor.core.portfolio_watch import WatchConfig
 from monitor.core.risk import is_material, risk_record
-from monitor.core.schedule import BEHAVIOUR, LocalSchedule, Outcome
+from monitor.core.schedule import BEHAVIOUR, Learner, LocalSchedule, Outcome
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
-from monitor.core.store import Store
+from monitor.core.store import Store, decode_extra
 from monitor.core.timers import (
     BILL_LOOKS,
     DPD_MILESTONES,
@@ -54,6 +54,19 @@ from monitor.core.timers import (
 )
 from monitor.core.timeutil import DAY, day_of
 from monitor.core.tracking import PortfolioTracker
+
+#: store keys of the learner's snapshots and of the last day it closed (per input partition)
+SNAPSHOT, HEAD = "learner:", "learner-head:"
+#: days between two snapshots of the learner at most
+SNAPSHOT_DAYS = 30
+#: about the bytes of one kept outcome record (deflated JSON; measured 45-55 on the bench)
+RECORD_BYTES = 64
+
+
+def _learner_of(text: str) -> Learner | None:
+    learner = decode_extra(text)
+    return learner if isinstance(learner, Learner) else None
+
 
 __all__ = ["BILL_LOOKS", "DPD_MILESTONES", "PRE_DUE_DAYS", "Engine", "EngineConfig", "Result"]
 
@@ -144,6 +157,8 @@ class Engine:
         self._macro: dict[int, MacroBook] = {}
         self._offset = -1
         self.kept = KeptOutcomes(store)
+        #: the learner's last snapshot: (its closed day, outcomes learnt, bytes)
+        self._snapshot: tuple[int, int, int] | None = None
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self, partition: int, from_offset: int) -> list[dict[str, Any]]:
@@ -177,13 +192,29 @@ class Engine:
         self.kept.seal()
 
     def _recover_learning(self, partition: int) -> None:
-        """Take back the learner saved when a day last closed, and the outcomes this partition
-        handed on since (what it had learnt and was to learn when the process stopped)."""
-        saved = self.store.get_extra(f"learner:p{partition}")
-        if saved is not None:
-            self.schedule.restore_learner(saved)
+        """Take back the learner as it stood when a day last closed (its last snapshot, with the
+        days closed since learnt again from the outcome records kept), and the outcomes this
+        partition handed on since (what it had learnt and was to learn when the process
+        stopped)."""
+        heads = [value.split() for _, value in self.store.extras(HEAD)]
+        head = max((int(h[0]) for h in heads), default=None)
         learner = self.schedule.learner
-        for day, outcome in self.kept.recover(partition, learner.versions.closed_through):
+        mine = learner.versions.closed_through
+        if head is None or mine is None or head > mine:
+            best: tuple[int, int, str] | None = None
+            for _, text in self.store.extras(SNAPSHOT):
+                saved = _learner_of(text)
+                day = saved.versions.closed_through if saved is not None else None
+                if saved is None or day is None or (head is not None and day > head):
+                    continue
+                if best is None or day > best[0]:
+                    best = (day, saved.learnt, text)
+            if best is not None and self.schedule.restore_learner(best[2], head, self.kept.log):
+                learner = self.schedule.learner
+                learner.late = max(int(h[1]) for h in heads if int(h[0]) == head) if heads else 0
+                self._snapshot = (best[0], best[1], len(best[2]))
+        closed = learner.versions.closed_through
+        for day, outcome in self.kept.recover(partition, closed):
             learner.add(outcome, day)
 
     def release(self, partition: int) -> None:
@@ -270,9 +301,30 @@ class Engine:
             self.store.put_extra(f"portfolio-desk:p{partition}", self.schedule.save(), partition)
         closed = self.schedule.learner.versions.closed_through
         if closed is not None and closed != learnt:
-            self.store.put_extra(f"learner:p{partition}", self.schedule.save_learner(), partition)
-        if closed is not None:  # outcomes learnt need keeping no longer
-            self.kept.learnt(partition, closed)
+            self._save_learning(partition, closed)
+
+    def _save_learning(self, partition: int, closed: int) -> None:
+        """The learner closed days up to ``closed``: note it (a few bytes), and every
+        :data:`SNAPSHOT_DAYS` days, or once the outcomes learnt since the last snapshot would
+        take about as many bytes as it, save the whole learner (a snapshot). Between snapshots a
+        restart rebuilds the learner from the last one and the outcome records kept since
+        (:meth:`_recover_learning`), so they are kept until a snapshot has learnt them; those of
+        the snapshot before it go (should the newest not have been written, the one before and
+        its outcomes are still there)."""
+        learner = self.schedule.learner
+        self.store.put_extra(f"{HEAD}p{partition}", f"{closed} {learner.late}", partition)
+        last = self._snapshot
+        if last is not None:
+            day, learnt, size = last
+            since = (learner.learnt - learnt) * RECORD_BYTES
+            if closed - day < SNAPSHOT_DAYS and since < size:
+                return
+        text = self.schedule.save_learner()
+        self.store.put_extra(f"{SNAPSHOT}p{partition}", text, partition)
+        self._snapshot = (closed, learner.learnt, len(text))
+        if last is not None:
+            for held in self.kept.partitions():
+                self.kept.learnt(held, last[0])
 
     @property
     def models(self) -> ModelBook:
@@ -511,12 +563,9 @@ class Engine:
         """An outcome leaves the scoring path for the learner (and, from a topic, is kept in
         the store until it is learnt, so that a restart learns it too)."""
         result.outcomes.append(outcome)
-        self.schedule.outcome(outcome)
-        if self._offset < 0:
-            return
-        closed = self.schedule.learner.versions.closed_through
-        day = outcome.day if closed is None or outcome.day > closed else closed + 1
-        self.kept.keep(outcome, day)
+        day = self.schedule.outcome(outcome)
+        if day is not None and self._offset >= 0:
+            self.kept.keep(outcome, day)
 
     def _alert(
         self,

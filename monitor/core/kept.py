@@ -1,8 +1,10 @@
-"""Outcome records kept in the store until the learner has learnt them.
+"""Outcome records kept in the store until a snapshot of the learner has learnt them.
 
-A worker's learner takes back its models from the store after a restart as they stood when a
-day last closed; the outcome records handed on since then are kept here, so that it learns them
-too. They are kept per input partition and day, and dropped once their day is learnt.
+A worker's learner is saved whole only now and then (a snapshot); after a restart it takes back
+the last snapshot and learns the days closed since again from the outcome records kept here,
+each day with its own records, then the records of the days not closed yet. They are kept per
+input partition and day (the day the learner learns them with), and dropped once a snapshot
+newer than the one before the last has learnt them.
 
 Each record is written once: the records of a partition and day handed on in one batch are one
 store entry (a chunk), written as the batch is flushed (:meth:`KeptOutcomes.seal`, which the
@@ -62,8 +64,13 @@ class KeptOutcomes:
         """The batch ends: the records handed on from now on go to new chunks."""
         self._open.clear()
 
+    def partitions(self) -> list[int]:
+        """The partitions records are held for."""
+        return list(self._days)
+
     def learnt(self, partition: int, closed: int) -> None:
-        """The days of ``partition`` up to ``closed`` are learnt: drop their records."""
+        """The days of ``partition`` up to ``closed`` need their records no longer (a snapshot
+        of the learner has learnt them): drop them."""
         days = self._days.get(partition, {})
         for day in [d for d in days if d <= closed]:
             for chunk in range(len(days[day])):
@@ -73,26 +80,41 @@ class KeptOutcomes:
             self._open.pop((partition, day), None)
 
     def recover(self, partition: int, closed: int | None) -> list[tuple[int, Outcome]]:
-        """The records ``partition`` kept for days after ``closed`` (with their days); those of
-        days learnt already are dropped."""
+        """The records ``partition`` kept for days after ``closed`` (with their days). Those of
+        days learnt already stay in the store until :meth:`learnt` drops them (a restart
+        learns them again after the learner's snapshot)."""
         found: dict[int, dict[int, list[Outcome]]] = {}
         for key, text in list(self.store.extras(PREFIX)):
-            day_text, chunk_text, home = key[len(PREFIX) :].split(":")
-            if home != f"p{partition}":
-                continue
-            day, chunk = int(day_text), int(chunk_text)
-            if closed is not None and day <= closed:
-                self.store.delete_extra(key, partition)
-                continue
-            found.setdefault(day, {})[chunk] = decode_outcomes(text)
+            day, chunk, home = self._parse(key)
+            if home == partition:
+                found.setdefault(day, {})[chunk] = decode_outcomes(text)
         self._days[partition] = {}
         out = []
         for day, chunks in sorted(found.items()):
             ordered = [chunks.get(i, []) for i in range(max(chunks) + 1)]
             self._days[partition][day] = ordered
             self._seen[(partition, day)] = {o.key for chunk in ordered for o in chunk}
-            out += [(day, o) for chunk in ordered for o in chunk]
+            if closed is None or day > closed:
+                out += [(day, o) for chunk in ordered for o in chunk]
         return out
+
+    def log(self, after: int, through: int) -> dict[int, list[Outcome]]:
+        """The records of every partition in the store kept for each day from ``after + 1`` to
+        ``through`` (the outcomes the learner learnt with those days)."""
+        found: dict[int, list[tuple[int, int, list[Outcome]]]] = {}
+        for key, text in list(self.store.extras(PREFIX)):
+            day, chunk, home = self._parse(key)
+            if after < day <= through:
+                found.setdefault(day, []).append((home, chunk, decode_outcomes(text)))
+        return {
+            day: [o for _, _, chunk in sorted(chunks, key=lambda c: c[:2]) for o in chunk]
+            for day, chunks in found.items()
+        }
+
+    @staticmethod
+    def _parse(key: str) -> tuple[int, int, int]:
+        day, chunk, home = key[len(PREFIX) :].split(":")
+        return int(day), int(chunk), int(home[1:])
 
     def release(self, partition: int) -> None:
         """Forget what is held for ``partition`` (the store keeps it)."""

@@ -32,7 +32,7 @@ import pickle
 import zlib
 from array import array
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -302,17 +302,31 @@ class Learner:
         if newest is not None:
             self.versions.books[newest] = _copy(self.models)
 
-    def add(self, outcome: Outcome, day: int | None = None) -> None:
+    def add(self, outcome: Outcome, day: int | None = None) -> int | None:
         """Keep an outcome for its day (``day``: the day it is learnt with, if not its own;
-        once, however often it is handed on)."""
+        once, however often it is handed on). Returns the day it will be learnt with, None if
+        it was taken before (learnt or waiting)."""
         day = outcome.day if day is None else day
         closed = self.versions.closed_through
         if self.done and any(_digest(outcome.key) in keys for keys in self.done.values()):
-            return
+            return None
         if closed is not None and day <= closed:
             self.late += 1  # its day is learnt already: learnt with the next day closed
             day = closed + 1
-        self.pending.setdefault(day, {}).setdefault(outcome.key, outcome)
+        waiting = self.pending.setdefault(day, {})
+        if outcome.key in waiting:
+            return None
+        waiting[outcome.key] = outcome
+        return day
+
+    def relearn(self, day: int, outcomes: Iterable[Outcome]) -> None:
+        """Close ``day`` again with the outcomes it was learnt with (a restart rebuilding the
+        learner from a snapshot of an earlier day: the same outcomes in the same order give the
+        same models and versions)."""
+        waiting = self.pending.setdefault(day, {})
+        for outcome in outcomes:
+            waiting.setdefault(outcome.key, outcome)
+        self.close(day)
 
     def passed(self, partition: int, day: int) -> list[int]:
         """``partition``'s clock reached ``day``; close every day all partitions have passed.
@@ -476,8 +490,9 @@ class LocalSchedule:
             self.early += 1
         return versions.for_day(day)
 
-    def outcome(self, outcome: Outcome) -> None:
-        self.learner.add(outcome)
+    def outcome(self, outcome: Outcome) -> int | None:
+        """Hand an outcome to the learner; the day it will be learnt with (None: taken before)."""
+        return self.learner.add(outcome)
 
     def passed(self, partition: int, day: int, partials: list[DayPartial]) -> list[dict[str, Any]]:
         """``partition`` finished every day before ``day``, closing ``partials``; return the
@@ -523,21 +538,39 @@ class LocalSchedule:
         """The learner (models, versions, the days learnt) as text, for the store."""
         return encode_extra(self.learner)
 
-    def restore_learner(self, text: str) -> None:
+    def restore_learner(
+        self,
+        text: str,
+        head: int | None = None,
+        log: Callable[[int, int], dict[int, list[Outcome]]] | None = None,
+    ) -> bool:
         """Take back a learner saved by :meth:`save_learner` if it has learnt more days than
-        this one; what this one holds for days it has not learnt is kept."""
+        this one; what this one holds for days it has not learnt is kept.
+
+        With ``head`` (the last day the saved learner's run had closed, after the snapshot) and
+        ``log`` (``log(after, through)``: the outcomes learnt with each day from ``after + 1`` to
+        ``through``), the days after the snapshot are learnt again, each with its own outcomes,
+        up to ``head``: the learner the run had. Returns True if it was taken."""
         saved = decode_extra(text)
         if not isinstance(saved, Learner):
-            return
+            return False
         mine, theirs = self.learner.versions.closed_through, saved.versions.closed_through
-        if theirs is None or (mine is not None and mine >= theirs):
-            return
+        if theirs is None:
+            return False
+        target = max(theirs, head) if head is not None and log is not None else theirs
+        if mine is not None and mine >= target:
+            return False
+        if target > theirs and log is not None:
+            days = log(theirs, target)
+            for day in range(theirs + 1, target + 1):
+                saved.relearn(day, days.get(day, []))
         for outcomes in self.learner.pending.values():
             for outcome in outcomes.values():
-                if outcome.day > theirs:
+                if outcome.day > target:
                     saved.add(outcome)
         saved.clocks = self.learner.clocks
         self.learner = saved
+        return True
 
     def release(self, partition: int) -> None:
         """``partition`` is no longer held here: its clock no longer holds days open."""

@@ -193,3 +193,72 @@ def test_each_outcome_record_is_written_once_in_a_chunk_of_its_batch() -> None:
     back = kp.KeptOutcomes(inner).recover(0, closed=None)
     assert [o for _, o in back] == records  # the same records, in the order handed on
     assert sum(map(len, inner.written)) < 90 * 80  # compact: under 80 bytes a record here
+
+
+def _learner_view(engine: Engine, xs: list) -> tuple:
+    """What the learner has learnt and published, down to each version's predictions."""
+    learner = engine.schedule.learner
+    versions = learner.versions
+    return (
+        versions.closed_through,
+        versions.start,
+        learner.learnt,
+        learner.late,
+        list(learner.recent),
+        dict(learner.days),
+        {day: sorted(keys) for day, keys in learner.done.items()},
+        {day: sorted(waiting) for day, waiting in learner.pending.items()},
+        learner.models.version,
+        [learner.models.score(x).probability for x in xs],
+        {
+            applies: (book.version, [book.model.predict(x) for x in xs])
+            for applies, book in versions.books.items()
+        },
+    )
+
+
+def test_a_restart_between_snapshots_rebuilds_the_learner_the_run_had() -> None:
+    """The learner is saved whole only now and then; a restart between two snapshots takes the
+    last one back and learns the days closed since again from the outcome records kept, in the
+    same order: the same models, the same published versions (and their predictions) as the
+    run that did not stop. Without those records it would not be the same."""
+    import copy
+
+    from monitor.core import engine as eg
+    from monitor.core import kept as kp
+    from monitor.core.schedule import LABEL
+
+    stream = _stream()
+    store = MemoryStore()
+    first = Engine(store)
+    xs: list = []
+    compared = relearnt = 0
+    last_closed: int | None = None
+    for offset, event in enumerate(stream):
+        result = first.process(event, 0, offset)
+        xs += [o.x for o in result.outcomes if o.kind == LABEL and len(xs) < 20]
+        closed = first.schedule.learner.versions.closed_through
+        snapshot = first._snapshot
+        if closed == last_closed or snapshot is None or closed - snapshot[0] < 2 or offset % 7:
+            continue
+        last_closed = closed
+        since = sum(len(o) for o in first.kept.log(snapshot[0], closed).values())
+        if since < 5:  # nothing much to learn again yet
+            continue
+        crashed = copy.deepcopy(store)
+        again = Engine(crashed)
+        again.recover(0, offset + 1)
+        assert again._snapshot is not None and again._snapshot[0] == snapshot[0]
+        assert _learner_view(again, xs) == _learner_view(first, xs)
+        if not compared:  # without the records kept since the snapshot: another learner
+            for key in [k for k in crashed.extra if k.startswith(kp.PREFIX)]:
+                del crashed.extra[key]
+            bare = Engine(crashed)
+            bare.recover(0, offset + 1)
+            assert _learner_view(bare, xs) != _learner_view(first, xs)
+        compared += 1
+        relearnt += since
+        if compared >= 5:
+            break
+    assert compared >= 3 and relearnt > 50
+    assert eg.SNAPSHOT_DAYS > 2
