@@ -55,6 +55,8 @@ from monitor.core.timers import (
 from monitor.core.timeutil import DAY, day_of
 from monitor.core.tracking import PortfolioTracker
 
+#: store keys of the portfolio desk and of each partition's partials of a day
+DESK, PARTIAL = "portfolio-desk:", "portfolio-partial:"
 #: store keys of the learner's snapshots and of the last day it closed (per input partition)
 SNAPSHOT, HEAD = "learner:", "learner-head:"
 #: days between two snapshots of the learner at most
@@ -157,6 +159,8 @@ class Engine:
         self._macro: dict[int, MacroBook] = {}
         self._offset = -1
         self.kept = KeptOutcomes(store)
+        #: partition -> the days of its partials in the store
+        self._partials: dict[int, set[int]] = {}
         #: the learner's last snapshot: (its closed day, outcomes learnt, bytes)
         self._snapshot: tuple[int, int, int] | None = None
 
@@ -173,9 +177,15 @@ class Engine:
         self.release(partition)
         states = [state for state in self.store.states() if state.partition == partition]
         self.tracker.recover(partition, states)
-        saved = self.store.get_extra(f"portfolio-desk:p{partition}")
+        saved = self.store.get_extra(f"{DESK}p{partition}")
         if saved is not None:
             self.schedule.restore(saved)
+        days = self._partials[partition] = set()
+        for key, text in list(self.store.extras(PARTIAL)):
+            day, home = key[len(PARTIAL) :].split(":")
+            if home == f"p{partition}":
+                self.schedule.restore_partial(text)
+                days.add(int(day))
         self._recover_learning(partition)
         for state in states:
             if state.next_check >= 0:
@@ -226,6 +236,7 @@ class Engine:
         self.tracker.release(partition)
         self.schedule.release(partition)
         self.kept.release(partition)
+        self._partials.pop(partition, None)
         self._macro.pop(partition, None)
 
     def partitions(self) -> set[int]:
@@ -294,11 +305,22 @@ class Engine:
         if partials is None:
             return
         learnt = self.schedule.learner.versions.closed_through
+        watched = self.schedule.desk.watch.day
         result.alerts += self.schedule.passed(partition, today, partials)
         if self._offset < 0:
             return  # a file replay: nothing to take back after a restart
-        if partials:  # the desk took them (and may have closed days): keep it
-            self.store.put_extra(f"portfolio-desk:p{partition}", self.schedule.save(), partition)
+        for share in partials:  # each once; dropped once the desk has merged its day
+            key = f"{PARTIAL}{share.day}:p{partition}"
+            self.store.put_extra(key, self.schedule.save_partial(share), partition)
+            self._partials.setdefault(partition, set()).add(share.day)
+        if self.schedule.desk.watch.day != watched:  # the desk closed days: keep it (once)
+            self.store.put_extra(f"{DESK}p{partition}", self.schedule.save(), partition)
+            # the partials of the days the desk before it had closed go (should this desk not
+            # have been written, the one before and the partials it needs are still there)
+            for held, days in self._partials.items():
+                for day in [d for d in days if d <= watched]:
+                    self.store.delete_extra(f"{PARTIAL}{day}:p{held}", held)
+                    days.discard(day)
         closed = self.schedule.learner.versions.closed_through
         if closed is not None and closed != learnt:
             self._save_learning(partition, closed)

@@ -447,6 +447,17 @@ class PortfolioDesk:
     def open_alerts(self) -> list[dict[str, Any]]:
         return list(self.watch.open.values())
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the partials waiting are saved apart, each once, by the partition that sent it
+        state = self.__dict__.copy()
+        state["partials"] = {}
+        return state
+
+    def take_back(self, partial: DayPartial) -> None:
+        """A partial saved before a restart, if its day is still open and it is not here."""
+        if partial.day > self.watch.day or self.watch.day < 0:
+            self.partials.setdefault(partial.day, {}).setdefault(partial.partition, partial)
+
 
 class LocalSchedule:
     """Learner and desk in the scorer's process, run as the partitions' clocks move.
@@ -524,15 +535,31 @@ class LocalSchedule:
         return self.desk.open_alerts()
 
     def save(self) -> str:
-        """The desk (watch and partials waiting) as text, for the store."""
+        """The desk (its watch and the whole book as the last day closed) as text, for the
+        store; the partials waiting are saved apart (:meth:`save_partial`)."""
         return encode_extra(self.desk)
 
+    @staticmethod
+    def save_partial(partial: DayPartial) -> str:
+        """One partition's partial of a day as text, for the store."""
+        return encode_extra(partial)
+
     def restore(self, text: str) -> None:
-        """Take back a desk saved by :meth:`save`, unless this one has changed more since."""
+        """Take back a desk saved by :meth:`save`, unless this one has changed more since (the
+        partials this one holds for days still open stay)."""
         desk = decode_extra(text)
         if isinstance(desk, PortfolioDesk) and desk.changes > self.desk.changes:
             desk.clocks = self.desk.clocks
+            for partials in self.desk.partials.values():
+                for partial in partials.values():
+                    desk.take_back(partial)
             self.desk = desk
+
+    def restore_partial(self, text: str) -> None:
+        """Take back a partial saved by :meth:`save_partial` (if its day is still open)."""
+        partial = decode_extra(text)
+        if isinstance(partial, DayPartial):
+            self.desk.take_back(partial)
 
     def save_learner(self) -> str:
         """The learner (models, versions, the days learnt) as text, for the store."""

@@ -262,3 +262,46 @@ def test_a_restart_between_snapshots_rebuilds_the_learner_the_run_had() -> None:
             break
     assert compared >= 3 and relearnt > 50
     assert eg.SNAPSHOT_DAYS > 2
+
+
+def test_a_restart_while_the_desk_waits_for_a_partition_decides_as_the_run_did() -> None:
+    """Two partitions, one a day ahead of the other: its partial of the day waits in the desk
+    (saved apart, once) when the process stops. The restart merges the same partials and raises
+    the same portfolio and borrower alerts as the run that did not stop."""
+    import copy
+
+    from monitor.core.engine import EngineConfig
+    from monitor.core.portfolio_watch import WatchConfig
+
+    config = EngineConfig(watch=WatchConfig(reserve=50_000.0, min_segment=10, partitions=2))
+    offsets = [0, 0]
+    spread = []
+    for event in _stream():
+        targets = [sum(event.account_id.encode()) % 2] if event.account_id else [0, 1]
+        for partition in targets:
+            spread.append((partition, offsets[partition], event))
+            offsets[partition] += 1
+    store = MemoryStore()
+    run = Engine(store, config=config)
+    crashes = []
+    results: list = []
+    for index, (partition, offset, event) in enumerate(spread):
+        results.append(run.process(event, partition, offset))
+        waiting = run.schedule.desk.partials and index > len(spread) // 4
+        spaced = not crashes or index - crashes[-1][0] > len(spread) // 8
+        if waiting and spaced and len(crashes) < 2:
+            crashes.append((index, copy.deepcopy(store)))
+    assert len(crashes) == 2
+    raised = 0
+    for index, saved in crashes:
+        again = Engine(saved, config=config)
+        rest = spread[index + 1 :]
+        for partition in (0, 1):
+            again.recover(partition, next(o for p, o, _ in rest if p == partition))
+        assert again.schedule.desk.partials  # the partial waiting came back
+        after = [again.process(e, p, o) for p, o, e in rest]
+        assert _decisions(after) == _decisions(results[index + 1 :])
+        portfolio = [a for r in results[index + 1 :] for a in r.alerts if "segment" in a]
+        assert [a for r in after for a in r.alerts if "segment" in a] == portfolio
+        raised += len(portfolio)
+    assert raised > 0
