@@ -161,6 +161,7 @@ def replay(
     started = time.monotonic()
     for index, (partition, offset, line) in enumerate(spread):
         if index == late_from:
+            engine.save()
             store.flush()
             records0, bytes0, looks0 = inner.records, inner.bytes, looks
             extra0 = inner.extra_bytes

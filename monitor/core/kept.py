@@ -50,13 +50,11 @@ class KeptOutcomes:
         if at is None or (self._later is None and len(chunks[at]) >= CHUNK):
             at = self._open[(partition, day)] = len(chunks)
             chunks.append([])
-            if self._later is not None:
-                chunk = chunks[at]
-                self._later(
-                    self._key(partition, day, at), lambda: encode_outcomes(chunk), partition
-                )
-        chunks[at].append(outcome)
-        if self._later is None:
+        chunk = chunks[at]
+        chunk.append(outcome)
+        if self._later is not None:  # (again: the store may have been flushed since)
+            self._later(self._key(partition, day, at), lambda: encode_outcomes(chunk), partition)
+        else:
             text = encode_outcomes(chunks[at])
             self.store.put_extra(self._key(partition, day, at), text, partition)
 

@@ -193,6 +193,13 @@ def test_each_outcome_record_is_written_once_in_a_chunk_of_its_batch() -> None:
     back = kp.KeptOutcomes(inner).recover(0, closed=None)
     assert [o for _, o in back] == records  # the same records, in the order handed on
     assert sum(map(len, inner.written)) < 90 * 80  # compact: under 80 bytes a record here
+    more = [Outcome(LABEL, 10, 100.0 + i, f"b{i}", {"dpd": 1.0}, False) for i in range(3)]
+    keeper.keep(more[0], 10)
+    store.flush()  # a flush with the batch not ended: its chunk is written again as it grows
+    keeper.keep(more[1], 10)
+    keeper.keep(more[2], 10)
+    store.flush()
+    assert [o for _, o in kp.KeptOutcomes(inner).recover(0, closed=None)] == records + more
 
 
 def _learner_view(engine: Engine, xs: list) -> tuple:
