@@ -161,6 +161,10 @@ class Engine:
         self.kept = KeptOutcomes(store)
         #: partition -> the days of its partials in the store
         self._partials: dict[int, set[int]] = {}
+        #: the partials of days up to this one are merged in a saved desk and the one before
+        self._merged_through = -(1 << 30)
+        #: the outcome records of days up to this one are learnt by two saved snapshots
+        self._kept_through: int | None = None
         #: the learner's last snapshot: (its closed day, outcomes learnt, bytes)
         self._snapshot: tuple[int, int, int] | None = None
 
@@ -315,12 +319,17 @@ class Engine:
             self._partials.setdefault(partition, set()).add(share.day)
         if self.schedule.desk.watch.day != watched:  # the desk closed days: keep it (once)
             self.store.put_extra(f"{DESK}p{partition}", self.schedule.save(), partition)
-            # the partials of the days the desk before it had closed go (should this desk not
-            # have been written, the one before and the partials it needs are still there)
-            for held, days in self._partials.items():
-                for day in [d for d in days if d <= watched]:
-                    self.store.delete_extra(f"{PARTIAL}{day}:p{held}", held)
-                    days.discard(day)
+            # the partials of the days the desk before it had closed can go (should this desk
+            # not have been written, the one before and the partials it needs are still there)
+            self._merged_through = watched
+        # what this partition keeps that a saved desk or learner no longer needs goes (each
+        # partition drops its own, as it writes only to its own)
+        days = self._partials.get(partition, set())
+        for day in [d for d in days if d <= self._merged_through]:
+            self.store.delete_extra(f"{PARTIAL}{day}:p{partition}", partition)
+            days.discard(day)
+        if self._kept_through is not None:
+            self.kept.learnt(partition, self._kept_through)
         closed = self.schedule.learner.versions.closed_through
         if closed is not None and closed != learnt:
             self._save_learning(partition, closed)
@@ -344,9 +353,8 @@ class Engine:
         text = self.schedule.save_learner()
         self.store.put_extra(f"{SNAPSHOT}p{partition}", text, partition)
         self._snapshot = (closed, learner.learnt, len(text))
-        if last is not None:
-            for held in self.kept.partitions():
-                self.kept.learnt(held, last[0])
+        if last is not None:  # the records the snapshot before this one had learnt can go
+            self._kept_through = last[0]
 
     @property
     def models(self) -> ModelBook:

@@ -62,10 +62,6 @@ class KeptOutcomes:
         """The batch ends: the records handed on from now on go to new chunks."""
         self._open.clear()
 
-    def partitions(self) -> list[int]:
-        """The partitions records are held for."""
-        return list(self._days)
-
     def learnt(self, partition: int, closed: int) -> None:
         """The days of ``partition`` up to ``closed`` need their records no longer (a snapshot
         of the learner has learnt them): drop them."""

@@ -312,3 +312,32 @@ def test_a_restart_while_the_desk_waits_for_a_partition_decides_as_the_run_did()
         assert [a for r in after for a in r.alerts if "segment" in a] == portfolio
         raised += len(portfolio)
     assert raised > 0
+
+
+def test_a_batch_writes_state_only_to_the_partitions_of_its_events() -> None:
+    """The worker writes a batch's state partition by partition, pointing Faust at an event of
+    each: an engine that wrote under a partition with no event in the batch (dropping another
+    partition's kept records, say) would have nowhere to write it."""
+    from monitor.core.store import WriteBackStore
+
+    offsets = [0, 0]
+    store = WriteBackStore(MemoryStore())
+    engine = Engine(store)
+    batch: set[int] = set()
+    written: list[int] = []
+
+    def before(partition: int) -> None:
+        assert partition in batch
+        written.append(partition)
+
+    for event in _stream():
+        targets = [sum(event.account_id.encode()) % 2] if event.account_id else [0, 1]
+        for partition in targets:
+            if batch and partition not in batch:  # a batch holds one partition's events
+                engine.save()
+                store.flush(before)
+                batch.clear()
+            batch.add(partition)
+            engine.process(event, partition, offsets[partition])
+            offsets[partition] += 1
+    assert len(written) > 100 and engine.schedule.learner.learnt > 100
