@@ -590,8 +590,9 @@ class Engine:
             result.labels.append((bool(outcome.label), outcome.probability))
 
     def _hand_on(self, outcome: Outcome, result: Result) -> None:
-        """An outcome leaves the scoring path for the learner (and, from a topic, is kept in
-        the store until it is learnt, so that a restart learns it too)."""
+        """An outcome leaves the scoring path for the learner (and, from a topic, if the
+        learner took it, is kept in the store until a snapshot of the learner has learnt it, so
+        that a restart learns it too)."""
         result.outcomes.append(outcome)
         day = self.schedule.outcome(outcome)
         if day is not None and self._offset >= 0:
