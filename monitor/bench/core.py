@@ -23,18 +23,24 @@ import gc
 import io
 import pstats
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
+from kafka.partitioner.default import murmur2
 
 from monitor.bench.data import make_data
 from monitor.bench.run import LATE_SHARE
 from monitor.core.engine import Engine
 from monitor.core.events import InvalidEvent, parse_event
+from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore, WriteBackStore
 from monitor.engine_config import engine_config
+from monitor.kafkaio import key_of
 from monitor.settings import Settings
 from monitor.tablestore import encode_state
 from monitor.worker import GC_THRESHOLDS
@@ -52,10 +58,20 @@ class EncodingStore(MemoryStore):
         self.records = 0
         self.bytes = 0
         self.extra_bytes = 0  # the other per-partition state (portfolio, learner, outcomes)
+        #: the same by kind (the key up to its first ``:``)
+        self.extra_by_kind: Counter[str] = Counter()
 
     def put_extra(self, key: str, value: str, partition: int = 0) -> None:
-        self.extra_bytes += len(key) + len(value) + 2
+        size = len(key) + len(value) + 2
+        self.extra_bytes += size
+        self.extra_by_kind[key.split(":", 1)[0]] += size
         super().put_extra(key, value, partition)
+
+    def put_macro(self, partition: int, book: MacroBook) -> None:
+        size = len(orjson.dumps(book.to_dict())) + len(f'"p{partition}"')
+        self.extra_bytes += size
+        self.extra_by_kind["macro book"] += size
+        super().put_macro(partition, book)
 
     def put(self, state: AccountState) -> None:
         self.records += 1
@@ -78,6 +94,8 @@ class CoreFigures:
     changelog_records_per_event: float
     changelog_bytes_per_event: float
     extra_bytes_per_event: float
+    #: ``extra_bytes_per_event`` by kind (the store key's prefix)
+    extra_by_kind: dict[str, float]
     looks_per_event: float
     alerts: int
     seconds: float
@@ -91,9 +109,33 @@ class CoreFigures:
             ("changelog records per late event", f"{self.changelog_records_per_event:.2f}"),
             ("changelog bytes per late event", f"{self.changelog_bytes_per_event:.0f}"),
             ("other state bytes per late event", f"{self.extra_bytes_per_event:.0f}"),
+            *(
+                (f"  of which {kind}", f"{size:.0f}")
+                for kind, size in sorted(self.extra_by_kind.items(), key=lambda kv: -kv[1])
+            ),
             ("alerts (all events)", f"{self.alerts}"),
             ("replay seconds (wall)", f"{self.seconds:.1f}"),
         ]
+
+
+def messages(lines: Sequence[bytes], partitions: int = 1) -> list[tuple[int, int, bytes]]:
+    """``lines`` as the bench's producer spreads them over ``partitions`` input partitions:
+    (partition, offset, line), keyed by account with Kafka's default partitioner, macro
+    indicators and reserves to every partition."""
+    out = []
+    offsets = [0] * partitions
+    for line in lines:
+        key, broadcast = key_of(line)
+        if broadcast:
+            targets = list(range(partitions))
+        elif key is None:
+            targets = [0]
+        else:
+            targets = [(murmur2(key) & 0x7FFFFFFF) % partitions]
+        for partition in targets:
+            out.append((partition, offsets[partition], line))
+            offsets[partition] += 1
+    return out
 
 
 def replay(
@@ -101,23 +143,29 @@ def replay(
     batch: int = 100,
     settings: Settings | None = None,
     profile: cProfile.Profile | None = None,
+    partitions: int = 1,
 ) -> CoreFigures:
-    """Replay ``lines`` through the core (one partition, offsets as on a topic) and measure the
-    last :data:`~monitor.bench.run.LATE_SHARE` of them."""
+    """Replay ``lines`` through the core (spread over ``partitions`` input partitions held by
+    one engine, offsets as on a topic) and measure the last
+    :data:`~monitor.bench.run.LATE_SHARE` of them."""
     settings = settings or Settings()
     inner = EncodingStore()
     store = WriteBackStore(inner)
-    engine = Engine(store, ModelBook(), engine_config(settings, partitions=1))
-    late_from = int(len(lines) * (1 - LATE_SHARE))
+    engine = Engine(store, ModelBook(), engine_config(settings, partitions=partitions))
+    spread = messages(lines, partitions)
+    late_from = int(len(spread) * (1 - LATE_SHARE))
     alerts = looks = 0
     cpu_start = 0.0
     records0 = bytes0 = extra0 = looks0 = 0
+    kinds0: Counter[str] = Counter()
     started = time.monotonic()
-    for offset, line in enumerate(lines):
-        if offset == late_from:
+    for index, (partition, offset, line) in enumerate(spread):
+        if index == late_from:
+            engine.save()
             store.flush()
             records0, bytes0, looks0 = inner.records, inner.bytes, looks
             extra0 = inner.extra_bytes
+            kinds0 = Counter(inner.extra_by_kind)
             if profile is not None:
                 profile.enable()
             cpu_start = time.process_time()
@@ -125,10 +173,10 @@ def replay(
             event = parse_event(line, settings.max_event_bytes)
         except InvalidEvent:
             continue
-        result = engine.process(event, 0, offset)
+        result = engine.process(event, partition, offset)
         alerts += len(result.alerts)
         looks += result.timers
-        if offset % batch == batch - 1:
+        if index % batch == batch - 1:
             engine.save()
             store.flush()
     engine.save()
@@ -136,14 +184,17 @@ def replay(
     cpu = time.process_time() - cpu_start
     if profile is not None:
         profile.disable()
-    late = max(len(lines) - late_from, 1)
+    late = max(len(spread) - late_from, 1)
     return CoreFigures(
-        events=len(lines),
+        events=len(spread),
         late_events=late,
         cpu_us_per_event=cpu / late * 1e6,
         changelog_records_per_event=(inner.records - records0) / late,
         changelog_bytes_per_event=(inner.bytes - bytes0) / late,
         extra_bytes_per_event=(inner.extra_bytes - extra0) / late,
+        extra_by_kind={
+            kind: (size - kinds0[kind]) / late for kind, size in inner.extra_by_kind.items()
+        },
         looks_per_event=(looks - looks0) / late,
         alerts=alerts,
         seconds=time.monotonic() - started,
@@ -157,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=200_000, help="events replayed")
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100, help="events per state flush")
+    parser.add_argument(
+        "--partitions", type=int, default=1, help="input partitions (all held by one engine)"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="replays (each measured)")
     parser.add_argument("--profile", help="write a cProfile of the late events here")
     parser.add_argument("--top", type=int, default=30, help="profile rows printed")
@@ -168,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[Any] = []
     for round_ in range(args.rounds):
         profile = cProfile.Profile() if args.profile and round_ == 0 else None
-        figures = replay(lines, args.batch, profile=profile)
+        figures = replay(lines, args.batch, profile=profile, partitions=args.partitions)
         results.append(figures)
         width = max(len(label) for label, _ in figures.rows())
         print(f"round {round_ + 1}")

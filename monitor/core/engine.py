@@ -41,9 +41,9 @@ from monitor.core.models import ModelBook, Score
 from monitor.core.portfolio import Move, PortfolioBook, month_of
 from monitor.core.portfolio_watch import WatchConfig
 from monitor.core.risk import is_material, risk_record
-from monitor.core.schedule import BEHAVIOUR, LocalSchedule, Outcome
+from monitor.core.schedule import BEHAVIOUR, Learner, LocalSchedule, Outcome
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
-from monitor.core.store import Store
+from monitor.core.store import Store, decode_extra
 from monitor.core.timers import (
     BILL_LOOKS,
     DPD_MILESTONES,
@@ -54,6 +54,21 @@ from monitor.core.timers import (
 )
 from monitor.core.timeutil import DAY, day_of
 from monitor.core.tracking import PortfolioTracker
+
+#: store keys of the portfolio desk and of each partition's partials of a day
+DESK, PARTIAL = "portfolio-desk:", "portfolio-partial:"
+#: store keys of the learner's snapshots and of the last day it closed (per input partition)
+SNAPSHOT, HEAD = "learner:", "learner-head:"
+#: days between two snapshots of the learner at most
+SNAPSHOT_DAYS = 30
+#: about the bytes of one kept outcome record (deflated JSON; measured 45-55 on the bench)
+RECORD_BYTES = 64
+
+
+def _learner_of(text: str) -> Learner | None:
+    learner = decode_extra(text)
+    return learner if isinstance(learner, Learner) else None
+
 
 __all__ = ["BILL_LOOKS", "DPD_MILESTONES", "PRE_DUE_DAYS", "Engine", "EngineConfig", "Result"]
 
@@ -144,6 +159,14 @@ class Engine:
         self._macro: dict[int, MacroBook] = {}
         self._offset = -1
         self.kept = KeptOutcomes(store)
+        #: partition -> the days of its partials in the store
+        self._partials: dict[int, set[int]] = {}
+        #: the partials of days up to this one are merged in a saved desk and the one before
+        self._merged_through = -(1 << 30)
+        #: the outcome records of days up to this one are learnt by two saved snapshots
+        self._kept_through: int | None = None
+        #: the learner's last snapshot: (its closed day, outcomes learnt, bytes)
+        self._snapshot: tuple[int, int, int] | None = None
 
     # -- recovery -------------------------------------------------------------------------
     def recover(self, partition: int, from_offset: int) -> list[dict[str, Any]]:
@@ -158,9 +181,15 @@ class Engine:
         self.release(partition)
         states = [state for state in self.store.states() if state.partition == partition]
         self.tracker.recover(partition, states)
-        saved = self.store.get_extra(f"portfolio-desk:p{partition}")
+        saved = self.store.get_extra(f"{DESK}p{partition}")
         if saved is not None:
             self.schedule.restore(saved)
+        days = self._partials[partition] = set()
+        for key, text in list(self.store.extras(PARTIAL)):
+            day, home = key[len(PARTIAL) :].split(":")
+            if home == f"p{partition}":
+                self.schedule.restore_partial(text)
+                days.add(int(day))
         self._recover_learning(partition)
         for state in states:
             if state.next_check >= 0:
@@ -172,17 +201,34 @@ class Engine:
     def save(self) -> None:
         """Save what the store cannot rebuild from account state (the portfolio books' monthly
         transitions, vintages and drawdowns); call it at the end of each batch, before the
-        store is flushed."""
+        store is flushed), and end the batch's chunks of outcome records."""
         self.tracker.save_books()
+        self.kept.seal()
 
     def _recover_learning(self, partition: int) -> None:
-        """Take back the learner saved when a day last closed, and the outcomes this partition
-        handed on since (what it had learnt and was to learn when the process stopped)."""
-        saved = self.store.get_extra(f"learner:p{partition}")
-        if saved is not None:
-            self.schedule.restore_learner(saved)
+        """Take back the learner as it stood when a day last closed (its last snapshot, with the
+        days closed since learnt again from the outcome records kept), and the outcomes this
+        partition handed on since (what it had learnt and was to learn when the process
+        stopped)."""
+        heads = [value.split() for _, value in self.store.extras(HEAD)]
+        head = max((int(h[0]) for h in heads), default=None)
         learner = self.schedule.learner
-        for day, outcome in self.kept.recover(partition, learner.versions.closed_through):
+        mine = learner.versions.closed_through
+        if head is None or mine is None or head > mine:
+            best: tuple[int, int, str] | None = None
+            for _, text in self.store.extras(SNAPSHOT):
+                saved = _learner_of(text)
+                day = saved.versions.closed_through if saved is not None else None
+                if saved is None or day is None or (head is not None and day > head):
+                    continue
+                if best is None or day > best[0]:
+                    best = (day, saved.learnt, text)
+            if best is not None and self.schedule.restore_learner(best[2], head, self.kept.log):
+                learner = self.schedule.learner
+                learner.late = max(int(h[1]) for h in heads if int(h[0]) == head) if heads else 0
+                self._snapshot = (best[0], best[1], len(best[2]))
+        closed = learner.versions.closed_through
+        for day, outcome in self.kept.recover(partition, closed):
             learner.add(outcome, day)
 
     def release(self, partition: int) -> None:
@@ -194,6 +240,7 @@ class Engine:
         self.tracker.release(partition)
         self.schedule.release(partition)
         self.kept.release(partition)
+        self._partials.pop(partition, None)
         self._macro.pop(partition, None)
 
     def partitions(self) -> set[int]:
@@ -262,16 +309,52 @@ class Engine:
         if partials is None:
             return
         learnt = self.schedule.learner.versions.closed_through
+        watched = self.schedule.desk.watch.day
         result.alerts += self.schedule.passed(partition, today, partials)
         if self._offset < 0:
             return  # a file replay: nothing to take back after a restart
-        if partials:  # the desk took them (and may have closed days): keep it
-            self.store.put_extra(f"portfolio-desk:p{partition}", self.schedule.save(), partition)
+        for share in partials:  # each once; dropped once the desk has merged its day
+            key = f"{PARTIAL}{share.day}:p{partition}"
+            self.store.put_extra(key, self.schedule.save_partial(share), partition)
+            self._partials.setdefault(partition, set()).add(share.day)
+        if self.schedule.desk.watch.day != watched:  # the desk closed days: keep it (once)
+            self.store.put_extra(f"{DESK}p{partition}", self.schedule.save(), partition)
+            # the partials of the days the desk before it had closed can go (should this desk
+            # not have been written, the one before and the partials it needs are still there)
+            self._merged_through = watched
+        # what this partition keeps that a saved desk or learner no longer needs goes (each
+        # partition drops its own, as it writes only to its own)
+        days = self._partials.get(partition, set())
+        for day in [d for d in days if d <= self._merged_through]:
+            self.store.delete_extra(f"{PARTIAL}{day}:p{partition}", partition)
+            days.discard(day)
+        if self._kept_through is not None:
+            self.kept.learnt(partition, self._kept_through)
         closed = self.schedule.learner.versions.closed_through
         if closed is not None and closed != learnt:
-            self.store.put_extra(f"learner:p{partition}", self.schedule.save_learner(), partition)
-        if closed is not None:  # outcomes learnt need keeping no longer
-            self.kept.learnt(partition, closed)
+            self._save_learning(partition, closed)
+
+    def _save_learning(self, partition: int, closed: int) -> None:
+        """The learner closed days up to ``closed``: note it (a few bytes), and every
+        :data:`SNAPSHOT_DAYS` days, or once the outcomes learnt since the last snapshot would
+        take about as many bytes as it, save the whole learner (a snapshot). Between snapshots a
+        restart rebuilds the learner from the last one and the outcome records kept since
+        (:meth:`_recover_learning`), so they are kept until a snapshot has learnt them; those of
+        the snapshot before it go (should the newest not have been written, the one before and
+        its outcomes are still there)."""
+        learner = self.schedule.learner
+        self.store.put_extra(f"{HEAD}p{partition}", f"{closed} {learner.late}", partition)
+        last = self._snapshot
+        if last is not None:
+            day, learnt, size = last
+            since = (learner.learnt - learnt) * RECORD_BYTES
+            if closed - day < SNAPSHOT_DAYS and since < size:
+                return
+        text = self.schedule.save_learner()
+        self.store.put_extra(f"{SNAPSHOT}p{partition}", text, partition)
+        self._snapshot = (closed, learner.learnt, len(text))
+        if last is not None:  # the records the snapshot before this one had learnt can go
+            self._kept_through = last[0]
 
     @property
     def models(self) -> ModelBook:
@@ -507,15 +590,13 @@ class Engine:
             result.labels.append((bool(outcome.label), outcome.probability))
 
     def _hand_on(self, outcome: Outcome, result: Result) -> None:
-        """An outcome leaves the scoring path for the learner (and, from a topic, is kept in
-        the store until it is learnt, so that a restart learns it too)."""
+        """An outcome leaves the scoring path for the learner (and, from a topic, if the
+        learner took it, is kept in the store until a snapshot of the learner has learnt it, so
+        that a restart learns it too)."""
         result.outcomes.append(outcome)
-        self.schedule.outcome(outcome)
-        if self._offset < 0:
-            return
-        closed = self.schedule.learner.versions.closed_through
-        day = outcome.day if closed is None or outcome.day > closed else closed + 1
-        self.kept.keep(outcome, day)
+        day = self.schedule.outcome(outcome)
+        if day is not None and self._offset >= 0:
+            self.kept.keep(outcome, day)
 
     def _alert(
         self,

@@ -8,20 +8,36 @@ from __future__ import annotations
 
 import base64
 import pickle
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from monitor.core.macro import MacroBook
 from monitor.core.state import AccountState
 
+#: Marks a deflated extra (the text of one written before is the plain pickle's base64).
+_DEFLATED = "Z:"
+
 
 def encode_extra(value: object) -> str:
-    """The monitor's own state (books, desk, learner, outcomes) as text for a store extra."""
-    return base64.b64encode(pickle.dumps(value, protocol=5)).decode()
+    """The monitor's own state (books, desk, learner, outcomes) as text for a store extra: its
+    pickle, deflated (about half the bytes for the models, a quarter for the books).
+
+    >>> text = encode_extra({"north": [1.0] * 100})
+    >>> text[:2], decode_extra(text) == {"north": [1.0] * 100}
+    ('Z:', True)
+    >>> decode_extra(base64.b64encode(pickle.dumps([1, 2])).decode())  # written before
+    [1, 2]
+    """
+    packed = zlib.compress(pickle.dumps(value, protocol=5), 6)
+    return _DEFLATED + base64.b64encode(packed).decode()
 
 
 def decode_extra(text: str) -> object:
-    """The inverse of :func:`encode_extra` (the monitor's own state only)."""
+    """The inverse of :func:`encode_extra` (the monitor's own state only; also reads the
+    undeflated extras written before)."""
+    if text.startswith(_DEFLATED):
+        return pickle.loads(zlib.decompress(base64.b64decode(text[len(_DEFLATED) :])))
     return pickle.loads(base64.b64decode(text))
 
 
@@ -120,7 +136,8 @@ class WriteBackStore:
         self._cache: dict[str, AccountState | None] = {}
         self._dirty: dict[str, int] = {}  # account id -> partition
         self._macro: dict[int, MacroBook] = {}
-        self._extra: dict[str, tuple[str | None, int]] = {}  # None: deleted
+        #: None: deleted; a callable: rendered when read or flushed (see put_extra_later)
+        self._extra: dict[str, tuple[str | Callable[[], str] | None, int]] = {}
 
     def get(self, account_id: str) -> AccountState | None:
         try:
@@ -154,17 +171,22 @@ class WriteBackStore:
 
     def get_extra(self, key: str) -> str | None:
         if key in self._extra:
-            return self._extra[key][0]
+            return _text(self._extra[key][0])
         return self.inner.get_extra(key)
 
     def put_extra(self, key: str, value: str, partition: int = 0) -> None:
         self._extra[key] = (value, partition)
 
+    def put_extra_later(self, key: str, render: Callable[[], str], partition: int = 0) -> None:
+        """Keep under ``key`` what ``render()`` returns when the store is flushed (or ``key`` read
+        before): a value that grows during a batch is encoded once, as it stands at the end."""
+        self._extra[key] = (render, partition)
+
     def delete_extra(self, key: str, partition: int = 0) -> None:
         self._extra[key] = (None, partition)
 
     def extras(self, prefix: str) -> Iterator[tuple[str, str]]:
-        pending = {k: v for k, (v, _) in self._extra.items() if k.startswith(prefix)}
+        pending = {k: _text(v) for k, (v, _) in self._extra.items() if k.startswith(prefix)}
         yield from ((k, v) for k, v in pending.items() if v is not None)
         yield from ((k, v) for k, v in self.inner.extras(prefix) if k not in pending)
 
@@ -193,10 +215,14 @@ class WriteBackStore:
                     if value is None:
                         self.inner.delete_extra(key, home)
                     else:
-                        self.inner.put_extra(key, value, home)
+                        self.inner.put_extra(key, _text(value) or "", home)
         written = len(self._dirty)
         self._cache.clear()
         self._dirty.clear()
         self._macro.clear()
         self._extra.clear()
         return written
+
+
+def _text(value: str | Callable[[], str] | None) -> str | None:
+    return value() if callable(value) else value

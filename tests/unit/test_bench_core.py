@@ -19,3 +19,19 @@ def test_the_core_bench_measures_the_late_events_and_their_changelog_bytes() -> 
     # no record is smaller than an empty account's state
     empty = len(encode_state(AccountState("a-0000001")))
     assert figures.changelog_bytes_per_event > empty * figures.changelog_records_per_event
+
+
+def test_the_core_bench_spreads_events_as_the_producer_does_and_splits_the_other_state() -> None:
+    from monitor.bench.core import messages
+
+    lines = make_data(3000, 300, 300).preload
+    spread = messages(lines, 3)
+    macro = sum(1 for line in lines if b'"macro_indicator"' in line or b'"reserve_updated"' in line)
+    assert len(spread) == len(lines) + 2 * macro  # broadcasts go to every partition
+    for partition in range(3):  # offsets count up from 0 in each partition
+        offsets = [o for p, o, _ in spread if p == partition]
+        assert offsets == list(range(len(offsets))) and offsets
+    figures = replay(lines, batch=50, partitions=3)
+    assert figures.events == len(spread)
+    assert abs(sum(figures.extra_by_kind.values()) - figures.extra_bytes_per_event) < 1e-6
+    assert {"outcomes", "learner"} <= set(figures.extra_by_kind)

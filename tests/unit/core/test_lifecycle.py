@@ -158,3 +158,189 @@ def test_outcomes_are_kept_in_chunks_until_their_day_is_learnt() -> None:
     keeper.learnt(0, closed=10)
     assert {k.split(":")[1] for k, _ in store.extras(kp.PREFIX)} == {"11"}
     assert [d for d, _ in kp.KeptOutcomes(store).recover(0, closed=10)] == [11] * 225
+
+
+def test_each_outcome_record_is_written_once_in_a_chunk_of_its_batch() -> None:
+    """Through a write-back store (the worker's), a batch's records of a partition and day are one
+    chunk written at the flush: a later batch adds a chunk, it does not write the day again."""
+    from monitor.core import kept as kp
+    from monitor.core.schedule import LABEL, Outcome
+    from monitor.core.store import WriteBackStore
+
+    class Counting(MemoryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.written: list[str] = []
+
+        def put_extra(self, key: str, value: str, partition: int = 0) -> None:
+            self.written.append(value)
+            super().put_extra(key, value, partition)
+
+    inner = Counting()
+    store = WriteBackStore(inner)
+    keeper = kp.KeptOutcomes(store)
+    records = [
+        Outcome(LABEL, 10, float(i), f"a{i}", {"dpd": float(i % 7), "r": 0.5}, i % 5 == 0, 0.1)
+        for i in range(90)
+    ]
+    for batch in range(3):
+        for record in records[batch * 30 : batch * 30 + 30] + records[:5]:  # + redelivered
+            keeper.keep(record, record.day)
+        keeper.seal()
+        store.flush()
+    from monitor.core.schedule import decode_outcomes
+
+    assert [len(decode_outcomes(text)) for text in inner.written] == [30, 30, 30]
+    back = kp.KeptOutcomes(inner).recover(0, closed=None)
+    assert [o for _, o in back] == records  # the same records, in the order handed on
+    assert sum(map(len, inner.written)) < 90 * 80  # compact: under 80 bytes a record here
+    more = [Outcome(LABEL, 10, 100.0 + i, f"b{i}", {"dpd": 1.0}, False) for i in range(3)]
+    keeper.keep(more[0], 10)
+    store.flush()  # a flush with the batch not ended: its chunk is written again as it grows
+    keeper.keep(more[1], 10)
+    keeper.keep(more[2], 10)
+    store.flush()
+    assert [o for _, o in kp.KeptOutcomes(inner).recover(0, closed=None)] == records + more
+
+
+def _learner_view(engine: Engine, xs: list) -> tuple:
+    """What the learner has learnt and published, down to each version's predictions."""
+    learner = engine.schedule.learner
+    versions = learner.versions
+    return (
+        versions.closed_through,
+        versions.start,
+        learner.learnt,
+        learner.late,
+        list(learner.recent),
+        dict(learner.days),
+        {day: sorted(keys) for day, keys in learner.done.items()},
+        {day: sorted(waiting) for day, waiting in learner.pending.items()},
+        learner.models.version,
+        [learner.models.score(x).probability for x in xs],
+        {
+            applies: (book.version, [book.model.predict(x) for x in xs])
+            for applies, book in versions.books.items()
+        },
+    )
+
+
+def test_a_restart_between_snapshots_rebuilds_the_learner_the_run_had() -> None:
+    """The learner is saved whole only now and then; a restart between two snapshots takes the
+    last one back and learns the days closed since again from the outcome records kept, in the
+    same order: the same models, the same published versions (and their predictions) as the
+    run that did not stop. Without those records it would not be the same."""
+    import copy
+
+    from monitor.core import engine as eg
+    from monitor.core import kept as kp
+    from monitor.core.schedule import LABEL
+
+    stream = _stream()
+    store = MemoryStore()
+    first = Engine(store)
+    xs: list = []
+    compared = relearnt = 0
+    last_closed: int | None = None
+    for offset, event in enumerate(stream):
+        result = first.process(event, 0, offset)
+        xs += [o.x for o in result.outcomes if o.kind == LABEL and len(xs) < 20]
+        closed = first.schedule.learner.versions.closed_through
+        snapshot = first._snapshot
+        if closed is None or closed == last_closed or snapshot is None:
+            continue
+        if closed - snapshot[0] < 2 or offset % 7:
+            continue
+        last_closed = closed
+        since = sum(len(o) for o in first.kept.log(snapshot[0], closed).values())
+        if since < 5:  # nothing much to learn again yet
+            continue
+        crashed = copy.deepcopy(store)
+        again = Engine(crashed)
+        again.recover(0, offset + 1)
+        assert again._snapshot is not None and again._snapshot[0] == snapshot[0]
+        assert _learner_view(again, xs) == _learner_view(first, xs)
+        if not compared:  # without the records kept since the snapshot: another learner
+            for key in [k for k in crashed.extra if k.startswith(kp.PREFIX)]:
+                del crashed.extra[key]
+            bare = Engine(crashed)
+            bare.recover(0, offset + 1)
+            assert _learner_view(bare, xs) != _learner_view(first, xs)
+        compared += 1
+        relearnt += since
+        if compared >= 5:
+            break
+    assert compared >= 3 and relearnt > 50
+    assert eg.SNAPSHOT_DAYS > 2
+
+
+def test_a_restart_while_the_desk_waits_for_a_partition_decides_as_the_run_did() -> None:
+    """Two partitions, one a day ahead of the other: its partial of the day waits in the desk
+    (saved apart, once) when the process stops. The restart merges the same partials and raises
+    the same portfolio and borrower alerts as the run that did not stop."""
+    import copy
+
+    from monitor.core.engine import EngineConfig
+    from monitor.core.portfolio_watch import WatchConfig
+
+    config = EngineConfig(watch=WatchConfig(reserve=50_000.0, min_segment=10, partitions=2))
+    offsets = [0, 0]
+    spread = []
+    for event in _stream():
+        targets = [sum(event.account_id.encode()) % 2] if event.account_id else [0, 1]
+        for partition in targets:
+            spread.append((partition, offsets[partition], event))
+            offsets[partition] += 1
+    store = MemoryStore()
+    run = Engine(store, config=config)
+    crashes: list[tuple[int, MemoryStore]] = []
+    results: list = []
+    for index, (partition, offset, event) in enumerate(spread):
+        results.append(run.process(event, partition, offset))
+        waiting = run.schedule.desk.partials and index > len(spread) // 4
+        spaced = not crashes or index - crashes[-1][0] > len(spread) // 8
+        if waiting and spaced and len(crashes) < 2:
+            crashes.append((index, copy.deepcopy(store)))
+    assert len(crashes) == 2
+    raised = 0
+    for index, saved in crashes:
+        again = Engine(saved, config=config)
+        rest = spread[index + 1 :]
+        for partition in (0, 1):
+            again.recover(partition, next(o for p, o, _ in rest if p == partition))
+        assert again.schedule.desk.partials  # the partial waiting came back
+        after = [again.process(e, p, o) for p, o, e in rest]
+        assert _decisions(after) == _decisions(results[index + 1 :])
+        portfolio = [a for r in results[index + 1 :] for a in r.alerts if "segment" in a]
+        assert [a for r in after for a in r.alerts if "segment" in a] == portfolio
+        raised += len(portfolio)
+    assert raised > 0
+
+
+def test_a_batch_writes_state_only_to_the_partitions_of_its_events() -> None:
+    """The worker writes a batch's state partition by partition, pointing Faust at an event of
+    each: an engine that wrote under a partition with no event in the batch (dropping another
+    partition's kept records, say) would have nowhere to write it."""
+    from monitor.core.store import WriteBackStore
+
+    offsets = [0, 0]
+    store = WriteBackStore(MemoryStore())
+    engine = Engine(store)
+    batch: set[int] = set()
+    written: list[int] = []
+
+    def before(partition: int) -> None:
+        assert partition in batch
+        written.append(partition)
+
+    for event in _stream():
+        targets = [sum(event.account_id.encode()) % 2] if event.account_id else [0, 1]
+        for partition in targets:
+            if batch and partition not in batch:  # a batch holds one partition's events
+                engine.save()
+                store.flush(before)
+                batch.clear()
+            batch.add(partition)
+            engine.process(event, partition, offsets[partition])
+            offsets[partition] += 1
+    assert len(written) > 100 and engine.schedule.learner.learnt > 100

@@ -216,7 +216,7 @@ def test_the_desk_watches_the_whole_book_once_whatever_its_partitions() -> None:
 
 
 def test_the_saved_learner_is_the_size_of_its_models_not_of_the_outcomes_waiting() -> None:
-    """A saved learner goes to the changelog as one record, each day: the outcomes waiting for
+    """A saved learner (a snapshot) goes to the changelog as one record: the outcomes waiting for
     their day are kept apart in the store (and added back at a restart), and the outcomes learnt
     are remembered by small digests, so a large book does not make the record too large for
     Kafka."""
