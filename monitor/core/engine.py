@@ -247,12 +247,6 @@ class Engine:
         """The input partitions the engine holds anything for."""
         return {*self.timers.partitions(), *self.tracker.partitions(), *self._macro}
 
-    def advance(self, partition: int, time: float, result: Result) -> None:
-        """Fire the timers of ``partition`` that are due by ``time``: :meth:`catch_up`, then
-        :meth:`fire_today`."""
-        self.catch_up(partition, time, result)
-        self.fire_today(partition, time, result)
-
     def catch_up(self, partition: int, time: float, result: Result) -> None:
         """Bring ``partition``'s clock to the day of ``time``: fire every look of an earlier
         day (closing each day as the clock leaves it, after its looks) and hand the days closed
