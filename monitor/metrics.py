@@ -272,11 +272,31 @@ class PortfolioCollector(Collector):
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
+class DeliveryMetrics:
+    """The metrics of alert delivery, the only ones a sink needs."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.deliveries = Counter(
+            "monitor_deliveries_total",
+            "Alert deliveries, by sink (webhook, alertmanager, kafka), receiver (a URL's origin, "
+            "or the alerts topic) and outcome.",
+            ["sink", "receiver", "outcome"],
+            registry=registry,
+        )
+        self.delivery_queue = Gauge(
+            "monitor_delivery_queue",
+            "Alerts waiting for delivery, by sink and receiver (a URL's origin).",
+            ["sink", "receiver"],
+            registry=registry,
+        )
+
+
 class Metrics:
-    """Every metric the worker exports."""
+    """Every metric the worker exports (:attr:`delivery` is the group the sinks take)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self.delivery = DeliveryMetrics(registry)
         #: what the portfolio gauges read at scrape time (the worker points it at its engine)
         self.portfolio_view: Callable[[], PortfolioView] = PortfolioView
         self.portfolio = PortfolioCollector(lambda: self.portfolio_view(), registry)
@@ -315,13 +335,6 @@ class Metrics:
             ["kind", "severity", "status"],
             registry=registry,
         )
-        self.deliveries = Counter(
-            "monitor_deliveries_total",
-            "Alert deliveries, by sink (webhook, alertmanager, kafka), receiver (a URL's origin, "
-            "or the alerts topic) and outcome.",
-            ["sink", "receiver", "outcome"],
-            registry=registry,
-        )
         self.output_failures = Counter(
             "monitor_output_failures_total",
             "Batches of output records (alerts, risk records, dead letters, state changelog) "
@@ -332,12 +345,6 @@ class Metrics:
         self.alerts_resent = Counter(
             "monitor_alerts_resent_total",
             "Alerts sent again after a restart because their input was not yet committed.",
-            registry=registry,
-        )
-        self.delivery_queue = Gauge(
-            "monitor_delivery_queue",
-            "Alerts waiting for delivery, by sink and receiver (a URL's origin).",
-            ["sink", "receiver"],
             registry=registry,
         )
         self.score_distribution = Histogram(

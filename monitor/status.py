@@ -88,7 +88,7 @@ class StatusBoard:
             if value
         }
         deliveries: dict[str, dict[str, float]] = {}
-        for labels, value in _samples(m.deliveries):
+        for labels, value in _samples(m.delivery.deliveries):
             sink = f"{labels['sink']} {labels['receiver']}".rstrip()
             deliveries.setdefault(sink, {})[labels["outcome"]] = value
         lag = sum(v for _, v in _samples(m.consumer_lag))

@@ -178,7 +178,7 @@ class Monitor:
                 retry_for_s=s.webhook_retry_for_s,
                 max_backoff_s=s.webhook_max_backoff_s,
                 queue_size=s.webhook_queue,
-                metrics=self.metrics,
+                metrics=self.metrics.delivery,
                 on_give_up=partial(self._undeliverable, "webhook"),
                 journal=self._journal("webhook", url),
             )
@@ -194,7 +194,7 @@ class Monitor:
                     retry_for_s=s.webhook_retry_for_s,
                     max_backoff_s=s.webhook_max_backoff_s,
                     queue_size=s.webhook_queue,
-                    metrics=self.metrics,
+                    metrics=self.metrics.delivery,
                     on_give_up=partial(self._undeliverable, "alertmanager"),
                     journal=self._journal("alertmanager", s.alertmanager_url),
                     generator_url=f"http://{s.web_host}:{s.web_port}/status",
@@ -341,7 +341,7 @@ class Monitor:
             orjson.dumps(outgoing),
             [*_headers(correlation), ("source", source.encode())],
         )
-        self.metrics.deliveries.labels(
+        self.metrics.delivery.deliveries.labels(
             sink="kafka", receiver=self.settings.alerts_topic, outcome="queued"
         ).inc()
         self.board.add_alert(outgoing)

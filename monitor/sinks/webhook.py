@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import orjson
 
-from monitor.metrics import Metrics
+from monitor.metrics import DeliveryMetrics
 from monitor.signing import SIGNATURE_HEADER, sign
 from monitor.sinks.base import Sink
 from monitor.sinks.journal import DeliveryJournal
@@ -62,7 +62,7 @@ class HttpSink(Sink):
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         queue_size: int = 10000,
-        metrics: Metrics | None = None,
+        metrics: DeliveryMetrics | None = None,
         client: httpx.AsyncClient | None = None,
         on_give_up: GiveUp | None = None,
         journal: DeliveryJournal | None = None,

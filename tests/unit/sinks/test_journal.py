@@ -10,7 +10,7 @@ import httpx
 import orjson
 from prometheus_client import CollectorRegistry
 
-from monitor.metrics import Metrics
+from monitor.metrics import DeliveryMetrics
 from monitor.sinks.journal import DeliveryJournal, journal_key
 from monitor.sinks.webhook import WebhookSink
 
@@ -85,7 +85,7 @@ def sink_for(
     return WebhookSink(
         "http://receiver.test/alerts",
         client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
-        metrics=Metrics(registry),
+        metrics=DeliveryMetrics(registry),
         backoff_s=0.001,
         max_backoff_s=0.01,
         journal=DeliveryJournal(path),

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor.metrics import Metrics
+from monitor.metrics import DeliveryMetrics
 from monitor.signing import verify
 from monitor.sinks.webhook import WebhookSink
 from tests.support.receiver import WebhookReceiver
@@ -59,7 +59,7 @@ async def run_sink(
     sink = WebhookSink(
         url,
         client=client,
-        metrics=Metrics(registry),
+        metrics=DeliveryMetrics(registry),
         backoff_s=kwargs.pop("backoff_s", 0.001),
         on_give_up=kwargs.pop("on_give_up", lambda a, r: given_up.append((a, r))),
         **kwargs,
@@ -158,7 +158,10 @@ def test_a_full_queue_refuses_without_blocking() -> None:
         registry = CollectorRegistry()
         given_up: list[str] = []
         sink = WebhookSink(
-            URL, queue_size=2, metrics=Metrics(registry), on_give_up=lambda a, r: given_up.append(r)
+            URL,
+            queue_size=2,
+            metrics=DeliveryMetrics(registry),
+            on_give_up=lambda a, r: given_up.append(r),
         )
         # not started: nothing drains the queue
         accepted = [sink.offer(alert(i)) for i in range(4)]
@@ -186,7 +189,7 @@ def test_a_hanging_receiver_never_blocks_offer() -> None:
             URL,
             client=client,
             queue_size=3,
-            metrics=Metrics(registry),
+            metrics=DeliveryMetrics(registry),
             on_give_up=lambda a, r: given_up.append((a, r)),
         )
         await sink.start()
@@ -211,7 +214,9 @@ def test_a_hanging_receiver_never_blocks_offer() -> None:
 def test_real_receiver_outage_then_recovery_delivers_each_alert_once_in_order() -> None:
     async def scenario(url: str) -> CollectorRegistry:
         registry = CollectorRegistry()
-        sink = WebhookSink(url, secret="k", backoff_s=0.01, retries=10, metrics=Metrics(registry))
+        sink = WebhookSink(
+            url, secret="k", backoff_s=0.01, retries=10, metrics=DeliveryMetrics(registry)
+        )
         await sink.start()
         for i in range(6):
             sink.offer(alert(i))
