@@ -29,8 +29,8 @@ def _settings() -> Settings:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from monitor.kafkaio import check_reachable, ensure_topics
-    from monitor.worker import run_worker
+    from monitor.kafka.io import check_reachable, ensure_topics
+    from monitor.worker.app import run_worker
 
     settings = _settings()
     check_reachable(settings.bootstrap)
@@ -58,7 +58,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         Path(f"{args.truth}.scenario.json").write_text(json.dumps(result.scenario, indent=2))
     sent = 0
     if args.kafka:
-        from monitor.kafkaio import produce_lines
+        from monitor.kafka.io import produce_lines
 
         lines = (json.dumps(e, separators=(",", ":")).encode() for e in result.events)
         sent = produce_lines(_settings(), lines, rate=args.rate)
@@ -78,7 +78,7 @@ def _open_lines(path: Path) -> list[bytes]:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from monitor.kafkaio import produce_lines
+    from monitor.kafka.io import produce_lines
 
     sent = produce_lines(_settings(), _open_lines(args.file), rate=args.rate)
     print(f"sent {sent} messages from {args.file} to {_settings().input_topic}")
@@ -86,7 +86,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from monitor.kafkaio import check_topics, create_topics
+    from monitor.kafka.io import check_topics, create_topics
 
     settings = _settings()
     if args.action == "create":
@@ -102,7 +102,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_lag(args: argparse.Namespace) -> int:
-    from monitor.kafkaio import consumer_lag
+    from monitor.kafka.io import consumer_lag
 
     rows = consumer_lag(_settings())
     print(f"{'topic':32} {'partition':>9} {'committed':>10} {'end':>10} {'lag':>8}")
@@ -113,7 +113,7 @@ def cmd_lag(args: argparse.Namespace) -> int:
 
 
 def cmd_kafka(args: argparse.Namespace) -> int:
-    from monitor import localkafka
+    from monitor.devtools import localkafka
 
     if args.action == "start":
         print(f"Kafka is up at {localkafka.start(port=args.port)}")
@@ -148,8 +148,8 @@ def _checkpoint_for(args: argparse.Namespace, settings: Settings) -> ModelBook |
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from monitor.backtest import read_truth, replay_lines
-    from monitor.report import build_report, write_plots
+    from monitor.offline.backtest import read_truth, replay_lines
+    from monitor.offline.report import build_report, write_plots
 
     settings = _settings()
     try:
@@ -212,7 +212,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from monitor.checkpoint import save_models
 
     if args.truth is None:
-        from monitor.backtest import replay_lines
+        from monitor.offline.backtest import replay_lines
 
         run = replay_lines(_progress(_open_lines(args.file), "train"), _settings())
         save_models(run.engine.models, args.checkpoint)
@@ -223,7 +223,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"MONITOR_MODEL_CHECKPOINT={args.checkpoint})"
         )
         return 0
-    from monitor.training import TrainOptions, train
+    from monitor.offline.training import TrainOptions, train
 
     if args.alert_volume and args.match_cold not in (None, "volume"):
         raise UsageError("--alert-volume is --match-cold volume: give one of the two.")
@@ -304,7 +304,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from monitor import simulator as sim
-    from monitor import taiwan
+    from monitor.offline import taiwan
 
     config = taiwan.TaiwanConfig()
     if args.id_mod:
@@ -329,7 +329,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from monitor.demo import run_demo
+    from monitor.devtools.demo import run_demo
 
     return run_demo(
         accounts=args.accounts,
@@ -342,7 +342,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_receiver(args: argparse.Namespace) -> int:
-    from monitor.receiver import serve
+    from monitor.devtools.receiver import serve
 
     serve(args.host, args.port, _settings().webhook_secret)
     return 0
@@ -543,8 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``monitor`` console script."""
-    from monitor.kafkaio import BrokerUnreachable, TopicMismatch
-    from monitor.localkafka import LocalKafkaError
+    from monitor.devtools.localkafka import LocalKafkaError
+    from monitor.kafka.io import BrokerUnreachable, TopicMismatch
 
     args = build_parser().parse_args(argv)
     try:

@@ -39,6 +39,7 @@ from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
 from monitor.core.portfolio_watch import lending_growth
+from monitor.core.quality import calibration, roc_auc
 from monitor.core.vocabulary import (
     ALERT_SEVERITIES,
     ALERT_STATUSES,
@@ -47,7 +48,6 @@ from monitor.core.vocabulary import (
     PORTFOLIO_ALERT_KINDS,
     RISK_TIERS,
 )
-from monitor.evaluation import calibration, roc_auc
 
 #: Vintages (opening months) per product exported as curves: the newest year.
 VINTAGES_SHOWN = 12

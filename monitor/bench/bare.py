@@ -7,7 +7,7 @@ import warnings
 
 import orjson
 
-from monitor.kafkasecurity import client_options
+from monitor.kafka.security import client_options
 from monitor.settings import Settings
 
 with warnings.catch_warnings():

@@ -40,10 +40,10 @@ from monitor.core.models import ModelBook
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore, WriteBackStore
 from monitor.engine_config import engine_config
-from monitor.kafkaio import key_of
+from monitor.kafka.io import key_of
 from monitor.settings import Settings
-from monitor.tablestore import encode_state
-from monitor.worker import GC_THRESHOLDS
+from monitor.worker.app import GC_THRESHOLDS
+from monitor.worker.tablestore import encode_state
 
 #: Live events ``monitor bench`` simulates after the pre-load at its default 60 s live phase.
 LIVE_EVENTS = 600_000

@@ -4,7 +4,8 @@ Run as ``python -m monitor.bench.empty_agent TARGET OUT [--lean]`` with the ``MO
 settings of the bench topic. When the agent has seen TARGET messages it writes ``{"first",
 "last", "count", "cpu"}`` (wall-clock seconds of the first and last message, and the process's
 CPU seconds between them) to OUT as JSON; the bench then stops it. It serves no web pages (so it
-needs no port). With ``--lean`` it is a :class:`~monitor.faustcompat.LeanApp`, as the worker is.
+needs no port). With ``--lean`` it is a :class:`~monitor.worker.faustcompat.LeanApp`, as the
+worker is.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from pathlib import Path
 import faust
 import orjson
 
-from monitor.faustcompat import LeanApp
-from monitor.kafkasecurity import faust_credentials
+from monitor.kafka.security import faust_credentials
 from monitor.settings import Settings
+from monitor.worker.faustcompat import LeanApp
 
 
 def build(settings: Settings, target: int, out: Path, lean: bool = False) -> faust.App:
     """A Faust app with the worker's consumer settings and one counting agent (a
-    :class:`~monitor.faustcompat.LeanApp` with ``lean``)."""
+    :class:`~monitor.worker.faustcompat.LeanApp` with ``lean``)."""
     app = (LeanApp if lean else faust.App)(
         settings.app_id,
         broker=settings.broker_url,

@@ -19,9 +19,9 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from monitor import kafkaio
-from monitor.kafkaio import key_of
-from monitor.kafkasecurity import client_options
+from monitor.kafka import io as kafkaio
+from monitor.kafka.io import key_of
+from monitor.kafka.security import client_options
 from monitor.settings import Settings
 
 with warnings.catch_warnings():

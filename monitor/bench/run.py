@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 
-from monitor import kafkaio
 from monitor.bench.bare import bare_consumer_rate
 from monitor.bench.data import make_data
 from monitor.bench.latency import (
@@ -23,7 +22,8 @@ from monitor.bench.latency import (
     percentile,
 )
 from monitor.bench.procs import Process, free_port
-from monitor.kafkasecurity import client_options
+from monitor.kafka import io as kafkaio
+from monitor.kafka.security import client_options
 from monitor.settings import Settings
 
 with warnings.catch_warnings():
@@ -156,7 +156,7 @@ def _empty_agent(
     lean: bool = False,
 ) -> tuple[float, float]:
     """Events per second and CPU us per event of an empty Faust agent reading the whole topic
-    (a :class:`~monitor.faustcompat.LeanApp` with ``lean``)."""
+    (a :class:`~monitor.worker.faustcompat.LeanApp` with ``lean``)."""
     name = f"{run}-empty{'-lean' if lean else ''}"
     out = workdir / f"{name}.json"
     env = _env(replace(settings, app_id=name), workdir, free_port())

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.core.timeutil import DAY, iso_time, parse_date, parse_time
+from monitor.core.truth import first_30_plus
 from monitor.core.vocabulary import CASH_LOAN, CREDIT_PAY, PRODUCTS
 from monitor.simulator import scenarios
 from monitor.simulator.borrower import live, make_borrower
-from monitor.truth import first_30_plus
 
 _EPOCH = dt.date(1970, 1, 1)
 

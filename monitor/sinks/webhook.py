@@ -31,9 +31,9 @@ import httpx
 import orjson
 
 from monitor.metrics import DeliveryMetrics
-from monitor.signing import SIGNATURE_HEADER, sign
 from monitor.sinks.base import Sink
 from monitor.sinks.journal import DeliveryJournal
+from monitor.sinks.signing import SIGNATURE_HEADER, sign
 
 #: Called with an alert the sink gives up on and why; it may return the future of the record
 #: that keeps the alert (the worker's dead letter), and the journal lets the alert go once that

@@ -17,8 +17,9 @@ from typing import Any
 import orjson
 import pytest
 
-from monitor import kafkaio, localkafka
 from monitor.bench.procs import free_port
+from monitor.devtools import localkafka
+from monitor.kafka import io as kafkaio
 from monitor.settings import Settings
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import kafkaio
+from monitor.kafka import io as kafkaio
 from monitor.settings import Settings
 
 

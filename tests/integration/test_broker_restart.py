@@ -8,8 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from monitor import kafkaio, localkafka
 from monitor import simulator as sim
+from monitor.devtools import localkafka
+from monitor.kafka import io as kafkaio
 from monitor.settings import Settings
 from tests.integration.conftest import WorkerProcess, free_port
 

@@ -18,8 +18,9 @@ from typing import TypedDict
 
 import pytest
 
-from monitor import kafkaio, localkafka
-from monitor.demo import run_demo
+from monitor.devtools import localkafka
+from monitor.devtools.demo import run_demo
+from monitor.kafka import io as kafkaio
 from monitor.settings import Settings
 from tests.integration.conftest import free_port
 
@@ -101,7 +102,7 @@ def test_with_keep_running_the_summary_says_what_still_runs_and_how_to_stop_it(
 ) -> None:
     port = own_broker["kafka_port"]
     call = (
-        "from pathlib import Path; from monitor.demo import run_demo; "
+        "from pathlib import Path; from monitor.devtools.demo import run_demo; "
         "raise SystemExit(run_demo(accounts=150, days=60, seed=3, scenario='baseline', "
         f"keep_running=True, kafka_port={port}, "
         f"kafka_controller_port={own_broker['kafka_controller_port']}, "

@@ -8,11 +8,12 @@ import random
 import orjson
 from jsonschema import Draft202012Validator
 
-from monitor import contracts, kafkaio
+from monitor import contracts
 from monitor import simulator as sim
-from monitor.backtest import replay_lines
-from monitor.signing import verify
-from monitor.worker import FETCH_MAX_WAIT_MS
+from monitor.kafka import io as kafkaio
+from monitor.offline.backtest import replay_lines
+from monitor.sinks.signing import verify
+from monitor.worker.app import FETCH_MAX_WAIT_MS
 from tests.integration.conftest import WorkerFactory
 from tests.support.kafka import consume_json
 from tests.support.receiver import WebhookReceiver

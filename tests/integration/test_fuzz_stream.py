@@ -10,10 +10,10 @@ import random
 import orjson
 import pytest
 
-from monitor import kafkaio
 from monitor import simulator as sim
-from monitor.backtest import replay_lines
 from monitor.core.events import InvalidEvent, parse_event
+from monitor.kafka import io as kafkaio
+from monitor.offline.backtest import replay_lines
 from tests.integration.conftest import WorkerFactory
 from tests.support.kafka import consume_json
 

@@ -15,9 +15,10 @@ from typing import TypeVar
 import orjson
 import pytest
 
-from monitor import dashboards, kafkaio
 from monitor import simulator as sim
 from monitor.core.actions import ACTIONS
+from monitor.devtools import dashboards
+from monitor.kafka import io as kafkaio
 from monitor.sinks.alertmanager import ALERTNAME
 from tests.integration import opsstack
 from tests.integration.conftest import WorkerFactory, WorkerProcess, free_port

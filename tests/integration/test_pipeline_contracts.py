@@ -9,9 +9,10 @@ import urllib.request
 import orjson
 from jsonschema import Draft202012Validator
 
-from monitor import contracts, kafkaio
+from monitor import contracts
 from monitor import simulator as sim
 from monitor.core.vocabulary import PRODUCTS
+from monitor.kafka import io as kafkaio
 from tests.integration.conftest import WorkerFactory, WorkerProcess
 from tests.support.kafka import consume_all, consume_records
 

@@ -17,9 +17,9 @@ import urllib.request
 
 import orjson
 
-from monitor import kafkaio
 from monitor import simulator as sim
 from monitor.core.privacy import pseudonymise
+from monitor.kafka import io as kafkaio
 from tests.integration.conftest import WorkerFactory
 from tests.support.kafka import consume_records
 from tests.support.receiver import WebhookReceiver

@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 import pytest
 
-from monitor import kafkaio
 from monitor import simulator as sim
-from monitor.backtest import replay_lines
-from monitor.kafkaio import ConfigResource, ConfigResourceType
+from monitor.kafka import io as kafkaio
+from monitor.kafka.io import ConfigResource, ConfigResourceType
+from monitor.offline.backtest import replay_lines
 from monitor.settings import Settings
 from tests.integration.conftest import WorkerFactory, WorkerProcess
 from tests.support.kafka import consume_json

@@ -28,8 +28,8 @@ from typing import Any
 import orjson
 import pytest
 
-from monitor import kafkaio
 from monitor import simulator as sim
+from monitor.kafka import io as kafkaio
 
 pytestmark = pytest.mark.slow
 

@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 import pytest
 
-from monitor import kafkaio
 from monitor import simulator as sim
 from monitor.core.vocabulary import UNDELIVERABLE_ALERT
+from monitor.kafka import io as kafkaio
 from tests.integration.conftest import WorkerFactory, WorkerProcess, free_port
 from tests.support.kafka import consume_all, consume_json
 from tests.support.receiver import WebhookReceiver

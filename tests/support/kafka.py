@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from monitor import kafkaio
+from monitor.kafka import io as kafkaio
 from monitor.settings import Settings
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from monitor.signing import SIGNATURE_HEADER, verify
+from monitor.sinks.signing import SIGNATURE_HEADER, verify
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from monitor.bench.core import replay
 from monitor.bench.data import make_data
 from monitor.core.state import AccountState
-from monitor.tablestore import encode_state
+from monitor.worker.tablestore import encode_state
 
 
 def test_the_core_bench_measures_the_late_events_and_their_changelog_bytes() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from monitor import dashboards
+from monitor.devtools import dashboards
 from monitor.metrics import Metrics, watch_process
 from tests.support.dashboards import substituted
 
@@ -27,7 +27,7 @@ def _panels(uid: str) -> list[dict]:
 def test_committed_dashboard_is_up_to_date(uid: str) -> None:
     path = FOLDER / f"{uid}.json"
     assert path.read_text() == dashboards.render(uid), (
-        "run `python -m monitor.dashboards` and commit the result"
+        "run `python -m monitor.devtools.dashboards` and commit the result"
     )
 
 

@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.core.timeutil import DAY, iso_time
-from monitor.evaluation import judge_alerts, pr_auc, roc_auc
+from monitor.offline.evaluation import judge_alerts, pr_auc, roc_auc
 
 
 def brute_auc(labels: list[int], scores: list[float]) -> float:

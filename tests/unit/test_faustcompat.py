@@ -19,7 +19,7 @@ from aiokafka.protocol.metadata import MetadataResponse_v0
 from faust.exceptions import NotReady
 from faust.types import TP, Message
 
-from monitor.faustcompat import (
+from monitor.worker.faustcompat import (
     CHECKED_AGAINST,
     LeanApp,
     SendErrorSensor,

@@ -9,7 +9,7 @@ from pathlib import Path
 import faust
 import pytest
 
-from monitor.kafkasecurity import client_options, faust_credentials
+from monitor.kafka.security import client_options, faust_credentials
 from monitor.settings import Settings, SettingsError
 
 SASL = {
@@ -143,7 +143,7 @@ def test_sasl_ssl_carries_a_tls_context(pem: tuple[Path, Path]) -> None:
 
 
 def test_the_worker_app_gets_the_credentials() -> None:
-    from monitor.worker import Monitor
+    from monitor.worker.app import Monitor
 
     monitor = Monitor(Settings.from_env(SASL), sinks=[])
     credentials = monitor.app.conf.broker_credentials

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.signing import SIGNATURE_HEADER, sign, verify
+from monitor.sinks.signing import SIGNATURE_HEADER, sign, verify
 
 NOW = 1_800_000_000
 

@@ -12,7 +12,7 @@ from monitor.core.engine import Engine
 from monitor.core.events import parse_event
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore
-from monitor.tablestore import AccountStateCodec, decode_state, encode_state
+from monitor.worker.tablestore import AccountStateCodec, decode_state, encode_state
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,8 @@ def test_a_record_in_neither_format_is_refused(states: list[AccountState]) -> No
 def test_a_store_that_keeps_bytes_gets_the_changelog_record_without_a_second_encoding(
     states: list[AccountState], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import monitor.tablestore as ts
-    from monitor.outbound import Outbound
+    import monitor.worker.tablestore as ts
+    from monitor.worker.outbound import Outbound
 
     codec = AccountStateCodec()
     kept: dict[str, bytes] = {}

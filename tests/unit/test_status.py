@@ -2,7 +2,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.core.portfolio import Contribution, Move, PortfolioBook
 from monitor.metrics import Metrics, PortfolioView
-from monitor.status import PAGE, RECENT_ALERTS, StatusBoard
+from monitor.worker.status import PAGE, RECENT_ALERTS, StatusBoard
 
 
 def test_state_reports_buckets_rates_tiers_and_newest_alerts_first() -> None:

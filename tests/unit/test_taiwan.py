@@ -11,11 +11,11 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from monitor import contracts
-from monitor.backtest import replay_lines
 from monitor.core import ledger as lg
 from monitor.core.state import ProductLedger
 from monitor.core.timeutil import DAY, iso_time, parse_time
-from monitor.taiwan import COLUMNS, STATUS, client_events, convert
+from monitor.offline.backtest import replay_lines
+from monitor.offline.taiwan import COLUMNS, STATUS, client_events, convert
 
 SHARED = Path(
     os.environ.get(

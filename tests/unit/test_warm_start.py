@@ -20,10 +20,10 @@ from monitor.core.features import FEATURE_NAMES
 from monitor.core.models import ModelBook
 from monitor.core.scoring import OnlineLogistic, river_weights
 from monitor.metrics import Metrics
+from monitor.offline.taiwan import COLUMNS, STATUS
+from monitor.offline.training import fit
 from monitor.settings import SettingsError
 from monitor.simulator import SimConfig, simulate, write_events, write_truth
-from monitor.taiwan import COLUMNS, STATUS
-from monitor.training import fit
 from tests.support.metrics import sample
 
 pytestmark = pytest.mark.unit
@@ -281,7 +281,7 @@ def test_train_fits_the_as_of_outcomes_and_holds_some_back(
 
 
 def _held(account: str, seed: int, share: float) -> bool:
-    from monitor.training import held_back
+    from monitor.offline.training import held_back
 
     return held_back(account, seed, share)
 
@@ -305,7 +305,7 @@ def test_train_mistakes_are_one_sentence(
 def test_the_demo_starts_its_worker_from_a_copy_of_the_checkpoint(
     history: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from monitor.demo import _checkpoint_source, _demo_settings
+    from monitor.devtools.demo import _checkpoint_source, _demo_settings
 
     monkeypatch.setenv("MONITOR_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MONITOR_MODEL_CHECKPOINT", str(history["checkpoint"]))
@@ -332,7 +332,7 @@ def test_a_worker_starts_from_the_warm_checkpoint_and_exports_both_roles(
     import shutil
 
     from monitor.settings import Settings
-    from monitor.worker import Monitor
+    from monitor.worker.app import Monitor
 
     checkpoint = tmp_path / "models.ckpt"
     shutil.copyfile(history["checkpoint"], checkpoint)
@@ -359,10 +359,10 @@ def test_alert_volume_finds_the_threshold_that_raises_as_many_alerts_as_the_cold
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from monitor.backtest import read_truth, replay_file
-    from monitor.report import borrower_alerts
+    from monitor.offline.backtest import read_truth, replay_file
+    from monitor.offline.report import borrower_alerts
+    from monitor.offline.training import ALERT_GRID, alerts_raised
     from monitor.settings import Settings
-    from monitor.training import ALERT_GRID, alerts_raised
 
     monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT", raising=False)
     checkpoint = tmp_path / "v.ckpt"
@@ -479,7 +479,7 @@ def test_train_trees_puts_a_boosted_challenger_in_the_checkpoint(
 def test_scoringcost_times_both_roles(
     history: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from monitor.scoringcost import main as cost
+    from monitor.offline.scoringcost import main as cost
 
     assert cost([str(history["events3"]), str(history["checkpoint"])]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -490,10 +490,10 @@ def test_scoringcost_times_both_roles(
 def test_match_cold_precision_takes_the_lowest_threshold_whose_alerts_are_as_often_right() -> None:
     from types import SimpleNamespace
 
-    from monitor.backtest import Truth
     from monitor.core.timeutil import DAY
+    from monitor.offline.backtest import Truth
+    from monitor.offline.training import same_precision_threshold
     from monitor.settings import Settings
-    from monitor.training import same_precision_threshold
 
     # ten accounts go 30+ days past due on day 100, thirty never; every account is scored once,
     # on day 50, so an alert on a bad account is true (within the 60-day horizon)
@@ -530,11 +530,11 @@ def test_match_cold_precision_gives_the_warm_start_the_cold_precision_on_the_his
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from monitor.backtest import read_truth, replay_file
-    from monitor.evaluation import judge_alerts
-    from monitor.report import borrower_alerts
+    from monitor.offline.backtest import read_truth, replay_file
+    from monitor.offline.evaluation import judge_alerts
+    from monitor.offline.report import borrower_alerts
+    from monitor.offline.training import ALERT_GRID
     from monitor.settings import Settings
-    from monitor.training import ALERT_GRID
 
     monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT", raising=False)
     checkpoint = tmp_path / "p.ckpt"

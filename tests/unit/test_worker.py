@@ -16,8 +16,8 @@ from monitor.core.vocabulary import UNDELIVERABLE_ALERT
 from monitor.settings import Settings
 from monitor.sinks.base import MemorySink
 from monitor.sinks.webhook import HttpSink
-from monitor.tablestore import TableStore
-from monitor.worker import Monitor
+from monitor.worker.app import Monitor
+from monitor.worker.tablestore import TableStore
 from tests.unit.core.helpers import raw
 
 
@@ -319,7 +319,7 @@ def test_account_states_go_to_the_changelog_in_the_codec_recovery_reads(
 def test_a_failing_batch_ends_the_process_before_faust_can_commit_it(
     worker: WorkerParts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import monitor.worker as worker_module
+    import monitor.worker.app as worker_module
 
     monitor, _, _ = worker
     exits: list[tuple[int, list[str]]] = []

@@ -9,7 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from monitor import contracts
-from monitor.backtest import replay_lines
+from monitor.offline.backtest import replay_lines
 from monitor.simulator import SimConfig, Simulation, simulate
 
 

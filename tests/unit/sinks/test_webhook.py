@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.metrics import DeliveryMetrics
-from monitor.signing import verify
+from monitor.sinks.signing import verify
 from monitor.sinks.webhook import WebhookSink
 from tests.support.receiver import WebhookReceiver
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.faustcompat import default_partition, partitions_of
+from monitor.worker.faustcompat import default_partition, partitions_of
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """The peers a user would try on a labelled data set, on the same split as a warm-started monitor.
 
-``python -m monitor.peers CLIENTS.csv --fit EVENTS TRUTH --measure EVENTS TRUTH`` (the Taiwan
-credit-default CSV and the two halves ``monitor convert taiwan --id-mod`` made of it) prints ROC
-and PR AUC on the measured half's counted clients (those a backtest's ``truth_roc_auc`` counts:
+``python -m monitor.offline.peers CLIENTS.csv --fit EVENTS TRUTH --measure EVENTS TRUTH`` (the
+Taiwan credit-default CSV and the two halves ``monitor convert taiwan --id-mod`` made of it) prints
+ROC and PR AUC on the measured half's counted clients (those a backtest's ``truth_roc_auc`` counts:
 first seen after the first 20% of the stream) for:
 
 - on the raw table: a batch logistic regression (standardised), River's
@@ -23,12 +23,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from monitor.backtest import read_truth, replay_file
 from monitor.core.features import FEATURE_NAMES
-from monitor.evaluation import pr_auc, roc_auc
-from monitor.report import counted_accounts
+from monitor.offline.backtest import read_truth, replay_file
+from monitor.offline.evaluation import pr_auc, roc_auc
+from monitor.offline.report import counted_accounts
+from monitor.offline.taiwan import BILLS, PAID, STATUS, read_clients
 from monitor.settings import Settings
-from monitor.taiwan import BILLS, PAID, STATUS, read_clients
 
 RAW = ["LIMIT_BAL", "SEX", "EDUCATION", "MARRIAGE", "AGE", *STATUS, *BILLS, *PAID]
 
@@ -109,7 +109,7 @@ def measure(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m monitor.peers", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m monitor.offline.peers", description=__doc__)
     parser.add_argument("clients", type=Path, help="the credit-default CSV both halves came from")
     parser.add_argument("--fit", nargs=2, type=Path, metavar=("EVENTS", "TRUTH"), required=True)
     parser.add_argument("--measure", nargs=2, type=Path, metavar=("EVENTS", "TRUTH"), required=True)
@@ -118,11 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = measure(args.clients, tuple(args.fit), tuple(args.measure))
     except ImportError:
         print(
-            "monitor.peers: the peers need scikit-learn: pip install -e '.[peers]'", file=sys.stderr
+            "monitor.offline.peers: the peers need scikit-learn: pip install -e '.[peers]'",
+            file=sys.stderr,
         )
         return 2
     except (FileNotFoundError, ValueError) as exc:
-        print(f"monitor.peers: {exc}", file=sys.stderr)
+        print(f"monitor.offline.peers: {exc}", file=sys.stderr)
         return 2
     print(f"{'peer':55} {'ROC AUC':>8} {'PR AUC':>8}")
     for name, roc, pr in results:

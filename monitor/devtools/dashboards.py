@@ -1,4 +1,5 @@
-"""The Grafana dashboards as code: ``python -m monitor.dashboards`` writes ``dashboards/*.json``.
+"""The Grafana dashboards as code: ``python -m monitor.devtools.dashboards`` writes
+``dashboards/*.json``.
 
 Three dashboards, built with Grafana's own typed builders (``grafana-foundation-sdk``, the
 ``dashboards`` extra):
@@ -1453,6 +1454,6 @@ def write(folder: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parents[1] / "dashboards"
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parents[2] / "dashboards"
     for written in write(target):
         print(written)

@@ -1,7 +1,7 @@
 """Kafka TLS and SASL settings, as each client library wants them.
 
 The worker's Faust app takes ``broker_credentials`` (:func:`faust_credentials`); the blocking
-kafka-python clients of :mod:`monitor.kafkaio` take keyword options (:func:`client_options`).
+kafka-python clients of :mod:`monitor.kafka.io` take keyword options (:func:`client_options`).
 Both come from the same ``MONITOR_KAFKA_*`` settings, so the worker and the CLI tools always
 connect the same way.
 

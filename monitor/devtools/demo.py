@@ -23,10 +23,11 @@ from typing import Any
 
 import orjson
 
-from monitor import kafkaio, localkafka
 from monitor import simulator as sim
 from monitor.core.vocabulary import BORROWER_RISK
-from monitor.kafkasecurity import client_options
+from monitor.devtools import localkafka
+from monitor.kafka import io as kafkaio
+from monitor.kafka.security import client_options
 from monitor.settings import Settings, SettingsError
 
 with warnings.catch_warnings():
@@ -119,10 +120,10 @@ def run_demo(
     ``MONITOR_MODEL_CHECKPOINT``) the worker starts from those models.
 
     Without ``MONITOR_BOOTSTRAP`` the demo uses the local broker on ``kafka_port`` (its
-    controller port and data folder as :func:`monitor.localkafka.start` takes them), starting it
-    if none answers there. At the end it stops the worker, deletes this run's topics and stops
-    the broker if it started it; with ``keep_running`` it leaves all of them running (the worker
-    until Ctrl-C) and says how to stop the broker.
+    controller port and data folder as :func:`monitor.devtools.localkafka.start` takes them),
+    starting it if none answers there. At the end it stops the worker, deletes this run's topics
+    and stops the broker if it started it; with ``keep_running`` it leaves all of them running (the
+    worker until Ctrl-C) and says how to stop the broker.
     """
     source = _checkpoint_source(checkpoint)
     broker = _Broker(kafka_port, kafka_controller_port, kafka_data)

@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.backtest import Replay, Truth, read_truth, replay_lines
 from monitor.core.features import FEATURE_NAMES
 from monitor.core.models import ModelBook
 from monitor.core.scoring import UNUSED, OnlineLogistic
 from monitor.core.timeutil import DAY, iso_time
 from monitor.core.trees import Trees
 from monitor.engine_config import engine_config
-from monitor.evaluation import AlertOutcome, judge_alerts, roc_auc
+from monitor.offline.backtest import Replay, Truth, read_truth, replay_lines
+from monitor.offline.evaluation import AlertOutcome, judge_alerts, roc_auc
 from monitor.settings import Settings
 
 Example = tuple[dict[str, float], bool]

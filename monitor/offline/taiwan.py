@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from monitor.core.timeutil import DAY, iso_date, iso_time
+from monitor.core.truth import first_30_plus
 from monitor.simulator import TruthRow
-from monitor.truth import first_30_plus
 
 STATUS = ["PAY_6", "PAY_5", "PAY_4", "PAY_3", "PAY_2", "PAY_0"]  # April .. September
 BILLS = ["BILL_AMT6", "BILL_AMT5", "BILL_AMT4", "BILL_AMT3", "BILL_AMT2", "BILL_AMT1"]

@@ -90,7 +90,7 @@ class SendErrorSensor(faust.Sensor):
 # -- the producer -------------------------------------------------------------------------------
 def aiokafka_producer(app: faust.App) -> Any:
     """The ``AIOKafkaProducer`` inside Faust's producer (Faust's ``NotReady`` before it starts):
-    the worker hands it whole batches (:mod:`monitor.outbound`)."""
+    the worker hands it whole batches (:mod:`monitor.worker.outbound`)."""
     return app.producer._ensure_producer()  # type: ignore[attr-defined]
 
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from monitor.backtest import WEEK, Replay, Truth
 from monitor.core.timeutil import DAY, parse_time
 from monitor.core.vocabulary import BORROWER_RISK
-from monitor.evaluation import judge_alerts, pr_auc, roc_auc, roc_curve
+from monitor.offline.backtest import WEEK, Replay, Truth
+from monitor.offline.evaluation import judge_alerts, pr_auc, roc_auc, roc_curve
 
 #: Accounts first seen in this leading share of the stream are not counted in ``truth_*``.
 WARM_UP_SHARE = 0.2

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from monitor.kafkasecurity import client_options
+from monitor.kafka.security import client_options
 from monitor.settings import Settings
 
 with warnings.catch_warnings():

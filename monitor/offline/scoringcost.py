@@ -1,7 +1,7 @@
 """What scoring with a checkpoint's challenger costs against its champion, in one run.
 
-``python -m monitor.scoringcost EVENTS CHECKPOINT`` replays the events once with the champion
-making every score and once with the challenger (the
+``python -m monitor.offline.scoringcost EVENTS CHECKPOINT`` replays the events once with the
+champion making every score and once with the challenger (the
 boosted trees of ``monitor train --trees``), twice each, and times one prediction of each on the
 features of the stream's resolved outcomes. Ratios within one run are what to read: the machine
 is shared.
@@ -15,9 +15,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from monitor.backtest import replay_file
 from monitor.checkpoint import load_models
 from monitor.core.models import ModelBook
+from monitor.offline.backtest import replay_file
 from monitor.settings import Settings
 
 
@@ -33,7 +33,7 @@ def _scoring_with(book: ModelBook, role: str) -> ModelBook:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2:
-        print("usage: python -m monitor.scoringcost EVENTS CHECKPOINT", file=sys.stderr)
+        print("usage: python -m monitor.offline.scoringcost EVENTS CHECKPOINT", file=sys.stderr)
         return 2
     events, book = Path(args[0]), load_models(Path(args[1]))
     run = replay_file(events, Settings(), models=copy.deepcopy(book), record=True)

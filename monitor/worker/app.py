@@ -3,9 +3,9 @@
 The agent consumes raw bytes (never Faust-decoded records, so a malformed message cannot restart
 it), validates them in the core, and dead-letters what is invalid. Account state and macro books
 live in changelog-backed tables. What a batch writes (alerts, risk records, dead letters, the
-accounts changelog) is produced in a few Kafka batches (:mod:`monitor.outbound`) before the batch
-is acknowledged, and Faust flushes the producer before it commits offsets, so an alert is never
-lost to a crash (it may be repeated on the topic after one: consumers deduplicate by
+accounts changelog) is produced in a few Kafka batches (:mod:`monitor.worker.outbound`) before the
+batch is acknowledged, and Faust flushes the producer before it commits offsets, so an alert is
+never lost to a crash (it may be repeated on the topic after one: consumers deduplicate by
 ``alert_id``); output Kafka does not take stops the worker (status 70) before its input is
 committed, so the restart writes it again. Webhook and Alertmanager sinks
 keep a delivery journal in the data dir, so across a crash they lose and repeat no delivery.
@@ -38,7 +38,14 @@ from monitor.core.privacy import private_record, pseudonymise
 from monitor.core.store import WriteBackStore
 from monitor.core.vocabulary import UNDELIVERABLE_ALERT
 from monitor.engine_config import engine_config
-from monitor.faustcompat import (
+from monitor.kafka.security import faust_credentials
+from monitor.metrics import Metrics, PortfolioView, watch_process
+from monitor.settings import Settings
+from monitor.sinks.alertmanager import AlertmanagerSink
+from monitor.sinks.base import Sink
+from monitor.sinks.journal import DeliveryJournal
+from monitor.sinks.webhook import WebhookSink, receiver_labels
+from monitor.worker.faustcompat import (
     LeanApp,
     QuietWorker,
     SendErrorSensor,
@@ -50,16 +57,9 @@ from monitor.faustcompat import (
     set_persisted_offset,
     widen_producer_buffer,
 )
-from monitor.kafkasecurity import faust_credentials
-from monitor.metrics import Metrics, PortfolioView, watch_process
-from monitor.outbound import Outbound
-from monitor.settings import Settings
-from monitor.sinks.alertmanager import AlertmanagerSink
-from monitor.sinks.base import Sink
-from monitor.sinks.journal import DeliveryJournal
-from monitor.sinks.webhook import WebhookSink, receiver_labels
-from monitor.status import PAGE, StatusBoard
-from monitor.tablestore import TableStore, accounts_table, state_bytes
+from monitor.worker.outbound import Outbound
+from monitor.worker.status import PAGE, StatusBoard
+from monitor.worker.tablestore import TableStore, accounts_table, state_bytes
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -76,7 +76,7 @@ class Monitor:
         self.settings = settings
         self.registry = registry or CollectorRegistry()
         self.metrics = Metrics(self.registry)
-        # without Faust's Monitor sensor on every event (see monitor.faustcompat)
+        # without Faust's Monitor sensor on every event (see monitor.worker.faustcompat)
         self.app = LeanApp(
             settings.app_id,
             broker=settings.broker_url,

@@ -7,7 +7,7 @@ is written as the JSON of :meth:`AccountState.to_dict`, deflated against a fixed
 dictionary (a typical state's JSON, so that the keys, product names and the shape of bills and
 pending snapshots cost almost nothing): about 27% of its JSON, for about 23 us of CPU per
 record. A record that begins with ``{`` is the plain JSON written before, and is still read.
-With an :class:`~monitor.outbound.Outbound`, a write sets the table's store and queues the
+With an :class:`~monitor.worker.outbound.Outbound`, a write sets the table's store and queues the
 changelog record there (Faust's own write would send it alone, at several times the cost); the
 record is the one Faust writes: the key as JSON, the value in the codec.
 """
@@ -24,7 +24,7 @@ from faust.serializers import codecs
 
 from monitor.core.macro import MacroBook
 from monitor.core.state import AccountState
-from monitor.outbound import Outbound
+from monitor.worker.outbound import Outbound
 
 #: Name of the Faust codec of account states (the accounts table's value serializer).
 ACCOUNT_CODEC = "account-state"

@@ -43,7 +43,7 @@ KAFKA_VERSION = "3.9.1"
 HOST = "127.0.0.1"
 """The only address the broker binds to and advertises."""
 
-POM = Path(__file__).resolve().parent.parent / "kafka" / "pom.xml"
+POM = Path(__file__).resolve().parents[2] / "kafka" / "pom.xml"
 """The Maven project that lists Kafka's jars."""
 
 JVM_OPTIONS = (
@@ -67,7 +67,7 @@ _LOG_DIRS = "logs"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 _LOG4J = """\
-# Written by monitor/localkafka.py: everything goes to {log}, nothing to the terminal.
+# Written by monitor/devtools/localkafka.py: everything goes to {log}, nothing to the terminal.
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.RollingFileAppender
 log4j.appender.file.File={log}
@@ -525,7 +525,7 @@ def write_config(
         "delete.topic.enable": "true",
         **(extra or {}),
     }
-    header = "# Written by monitor/localkafka.py at each start; edits are overwritten.\n"
+    header = "# Written by monitor/devtools/localkafka.py at each start; edits are overwritten.\n"
     props.write_text(header + "".join(f"{key}={value}\n" for key, value in settings.items()))
     (data / _LOG4J_FILE).write_text(_LOG4J.format(log=data / _BROKER_LOG))
     return props

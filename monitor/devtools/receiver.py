@@ -12,7 +12,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from monitor.signing import SIGNATURE_HEADER, verify
+from monitor.sinks.signing import SIGNATURE_HEADER, verify
 
 
 def serve(host: str, port: int, secret: str = "") -> None:
