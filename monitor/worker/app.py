@@ -168,19 +168,22 @@ class Monitor:
 
     def _http_sinks(self) -> list[Sink]:
         s = self.settings
+        delivery: dict[str, Any] = {  # what every HTTP sink is given alike
+            "timeout_s": s.webhook_timeout_s,
+            "retries": s.webhook_retries,
+            "retry_for_s": s.webhook_retry_for_s,
+            "max_backoff_s": s.webhook_max_backoff_s,
+            "queue_size": s.webhook_queue,
+            "metrics": self.metrics.delivery,
+        }
         sinks: list[Sink] = [
             WebhookSink(
                 url,
                 receiver=receiver,
                 secret=s.webhook_secret,
-                timeout_s=s.webhook_timeout_s,
-                retries=s.webhook_retries,
-                retry_for_s=s.webhook_retry_for_s,
-                max_backoff_s=s.webhook_max_backoff_s,
-                queue_size=s.webhook_queue,
-                metrics=self.metrics.delivery,
                 on_give_up=partial(self._undeliverable, "webhook"),
                 journal=self._journal("webhook", url),
+                **delivery,
             )
             for url, receiver in zip(s.webhook_urls, receiver_labels(s.webhook_urls), strict=True)
         ]
@@ -189,15 +192,10 @@ class Monitor:
                 AlertmanagerSink(
                     s.alertmanager_url,
                     resend_s=s.alertmanager_resend_s,
-                    timeout_s=s.webhook_timeout_s,
-                    retries=s.webhook_retries,
-                    retry_for_s=s.webhook_retry_for_s,
-                    max_backoff_s=s.webhook_max_backoff_s,
-                    queue_size=s.webhook_queue,
-                    metrics=self.metrics.delivery,
                     on_give_up=partial(self._undeliverable, "alertmanager"),
                     journal=self._journal("alertmanager", s.alertmanager_url),
                     generator_url=f"http://{s.web_host}:{s.web_port}/status",
+                    **delivery,
                 )
             )
         return sinks
@@ -254,11 +252,7 @@ class Monitor:
         changed, each partition's while ``stream``'s current event is one of that partition (Faust
         tables write to the current event's partition); return each one's decisions."""
         last = {event.message.partition: event for event in events}
-        # Faust's stream reads the next message while this batch is processed, and its take
-        # buffer appends whatever event is current once the batch is done: put back the one it
-        # set (None there made it append an earlier event instead of the new one, and its
-        # offset, never acknowledged, held the group's commits back for good)
-        current = stream.current_event
+        current = stream.current_event  # Faust read on meanwhile: see restore_take_buffer_event
         try:
             return [
                 self._handle(m.topic, m.partition, m.offset, m.key, m.value)
