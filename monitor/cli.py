@@ -332,11 +332,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from monitor.devtools.demo import run_demo
 
     return run_demo(
-        accounts=args.accounts,
-        days=args.days,
-        seed=args.seed,
-        scenario=args.scenario,
-        keep_running=args.keep_running,
+        args.accounts,
+        args.days,
+        args.seed,
+        args.scenario,
+        args.keep_running,
         checkpoint=args.checkpoint,
     )
 

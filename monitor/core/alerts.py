@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
+from monitor.core.risk import AccountRisk, risk_fields
 from monitor.core.timeutil import iso_time
 from monitor.core.vocabulary import (
     BORROWER_RISK,
@@ -66,41 +67,21 @@ def severity(tier: str) -> str:
 
 
 def build_alert(
-    *,
-    alert_id: str,
-    status: str,
-    account_id: str,
-    product: str,
-    region: str,
-    probability: float,
-    tier: str,
-    reasons: list[str],
-    action: str,
-    model_version: str,
-    time: float,
-    opened: float,
-    trigger_event_id: str,
-    days_past_due: int,
+    *, alert_id: str, status: str, time: float, opened: float, **risk: Unpack[AccountRisk]
 ) -> dict[str, Any]:
     """The alert record sent to the alerts topic and to webhooks (contract ``alert`` v1)."""
+    head = _head(alert_id, status, BORROWER_RISK, severity(risk["tier"]))
+    return {**head, **risk_fields(risk, event_time=time, opened_at=opened)}
+
+
+def _head(alert_id: str, status: str, kind: str, severity: str) -> dict[str, Any]:
+    """The fields every alert record starts with, borrower or portfolio."""
     return {
         "schema_version": ALERT_SCHEMA_VERSION,
         "alert_id": alert_id,
         "status": status,
-        "kind": BORROWER_RISK,
-        "severity": severity(tier),
-        "account_id": account_id,
-        "product": product,
-        "region": region,
-        "probability": round(probability, 4),
-        "risk_tier": tier,
-        "reasons": reasons,
-        "action": action,
-        "model_version": model_version,
-        "event_time": iso_time(time),
-        "opened_at": iso_time(opened),
-        "trigger_event_ids": [trigger_event_id],
-        "days_past_due": days_past_due,
+        "kind": kind,
+        "severity": severity,
     }
 
 
@@ -137,12 +118,14 @@ def portfolio_alert(
         f"{kind.replace('_', ' ')} in {product}/{region}: {what} "
         f"(change {change['size']:+g} since {iso_time(started * 86400.0)[:10]})"
     )
+    critical = kind in (RESERVE_COVERAGE, SEGMENT_DRIFT)
     return {
-        "schema_version": ALERT_SCHEMA_VERSION,
-        "alert_id": alert_id(f"{product}|{region}", kind, str(started)),
-        "status": status,
-        "kind": kind,
-        "severity": "critical" if kind in (RESERVE_COVERAGE, SEGMENT_DRIFT) else "warning",
+        **_head(
+            alert_id(f"{product}|{region}", kind, str(started)),
+            status,
+            kind,
+            "critical" if critical else "warning",
+        ),
         "product": product,
         "region": region,
         "segment": f"{product}/{region}",

@@ -11,25 +11,28 @@ model-drift alert), the metrics and the backtest report share them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
+
+
+def _tie_groups(ranked: Sequence[tuple[float, int]]) -> Iterator[tuple[int, int, int]]:
+    """(start, end, positives) of each run of equal scores in ``ranked`` (sorted by score)."""
+    end = 0
+    for _, group in itertools.groupby(ranked, key=lambda pair: pair[0]):
+        labels = [label for _, label in group]
+        start, end = end, end + len(labels)
+        yield start, end, sum(labels)
 
 
 def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
     """Area under the ROC curve (ties count half); None without both classes."""
-    pairs = sorted(zip(scores, labels, strict=True))
     positives = sum(labels)
     negatives = len(labels) - positives
     if not positives or not negatives:
         return None
-    rank_sum = 0.0
-    i = 0
-    while i < len(pairs):
-        j = i
-        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
-            j += 1
-        mid_rank = (i + 1 + j) / 2.0  # average 1-based rank of the tie group
-        rank_sum += mid_rank * sum(label for _, label in pairs[i:j])
-        i = j
+    ranked = sorted(zip(scores, labels, strict=True))
+    # each tie group's positives take the group's average 1-based rank
+    rank_sum = sum((i + 1 + j) / 2.0 * hits for i, j, hits in _tie_groups(ranked))
     return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
 
 
@@ -41,15 +44,9 @@ def pr_auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
     ranked = sorted(zip(scores, labels, strict=True), key=lambda p: -p[0])
     hits = 0
     total = 0.0
-    i = 0
-    while i < len(ranked):
-        j = i
-        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
-            j += 1
-        group_hits = sum(label for _, label in ranked[i:j])
+    for _, j, group_hits in _tie_groups(ranked):
         hits += group_hits
         total += group_hits * hits / j
-        i = j
     return total / positives
 
 

@@ -12,7 +12,7 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from monitor.core.timeutil import iso_time
 
@@ -31,34 +31,44 @@ def is_material(
     )
 
 
+class AccountRisk(TypedDict):
+    """What an alert and an account-risk record both say about an account's risk."""
+
+    account_id: str
+    product: str
+    region: str
+    probability: float
+    tier: str
+    reasons: list[str]
+    action: str
+    model_version: str
+    trigger_event_id: str
+    days_past_due: int
+
+
+def risk_fields(risk: AccountRisk, **times: float) -> dict[str, Any]:
+    """The fields of ``risk`` as the contracts name them, ``times`` (name: epoch seconds) as ISO
+    times among them."""
+    return {
+        "account_id": risk["account_id"],
+        "product": risk["product"],
+        "region": risk["region"],
+        "probability": round(risk["probability"], 4),
+        "risk_tier": risk["tier"],
+        "reasons": risk["reasons"],
+        "action": risk["action"],
+        "model_version": risk["model_version"],
+        **{name: iso_time(at) for name, at in times.items()},
+        "trigger_event_ids": [risk["trigger_event_id"]],
+        "days_past_due": risk["days_past_due"],
+    }
+
+
 def risk_record(
-    *,
-    account_id: str,
-    product: str,
-    region: str,
-    probability: float,
-    tier: str,
-    reasons: list[str],
-    action: str,
-    model_version: str,
-    updated: float,
-    last_event: float,
-    trigger_event_id: str,
-    days_past_due: int,
+    *, updated: float, last_event: float, **risk: Unpack[AccountRisk]
 ) -> dict[str, Any]:
     """The account-risk record (contract ``account-risk`` v1)."""
     return {
         "schema_version": RISK_SCHEMA_VERSION,
-        "account_id": account_id,
-        "product": product,
-        "region": region,
-        "probability": round(probability, 4),
-        "risk_tier": tier,
-        "reasons": reasons,
-        "action": action,
-        "model_version": model_version,
-        "updated_at": iso_time(updated),
-        "last_event_time": iso_time(last_event),
-        "trigger_event_ids": [trigger_event_id],
-        "days_past_due": days_past_due,
+        **risk_fields(risk, updated_at=updated, last_event_time=last_event),
     }

@@ -76,8 +76,8 @@ class Panel:
     description: str
     queries: list[Query]
     steps: list[tuple[float | None, str]] = field(default_factory=lambda: [(None, "green")])
-    width: int = 12
-    height: int = 8
+    width: int | None = None  # None: the row's width
+    height: int | None = None  # None: 5 for a stat, 8 for the others
     stacked: bool = False
     lines: bool = False  # draw the thresholds as lines on a time series
     min: float | None = None
@@ -89,10 +89,11 @@ class Panel:
 
 @dataclass(frozen=True)
 class Row:
-    """A titled row of panels."""
+    """A titled row of panels, ``width`` columns (of 24) wide unless a panel says otherwise."""
 
     title: str
     panels: list[Panel]
+    width: int = 12
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,8 @@ AUC_STEPS: list[tuple[float | None, str]] = [
     (WATCH.auc_floor, "orange"),
     (0.8, "green"),
 ]
+ROLL_STEPS: list[tuple[float | None, str]] = [(None, "green"), (0.2, "orange"), (0.5, "red")]
+VINTAGE_STEPS: list[tuple[float | None, str]] = [(None, "green"), (0.05, "orange"), (0.1, "red")]
 ZERO_IS_GOOD: list[tuple[float | None, str]] = [(None, "green"), (1, "red")]
 
 
@@ -181,6 +184,62 @@ def _hide(*fields: str) -> dict[str, Any]:
     return {"id": "organize", "options": {"excludeByName": dict.fromkeys(fields, True)}}
 
 
+def _late_rate_by(label: str, description: str) -> Panel:
+    """The 30+ DPD rate per ``label`` (product or region), with the alert's thresholds drawn."""
+    return Panel(
+        "timeseries",
+        f"30+ DPD rate by {label}",
+        "percentunit",
+        description,
+        [Query(_rate_share(RATE_30, ACCOUNTS, label), "{{" + label + "}}")],
+        DELINQUENCY_STEPS,
+        lines=True,
+        min=0,
+    )
+
+
+def _shares(kind: str, title: str, description: str, expr: str, **more: Any) -> Panel:
+    """A panel of shares read from one instant query in table format."""
+    return Panel(kind, title, "percentunit", description, [Query(expr, "", table=True)], **more)
+
+
+def _share_table(
+    title: str,
+    description: str,
+    expr: str,
+    *,
+    rows: str,
+    columns: str,
+    steps: list[tuple[float | None, str]],
+) -> Panel:
+    """Shares with label ``rows`` down and label ``columns`` across, in coloured cells."""
+    return _shares(
+        "table",
+        title,
+        description,
+        expr,
+        steps=steps,
+        transformations=_matrix(rows, columns),
+        options={"cell": "color-background"},
+    )
+
+
+def _curves(
+    title: str, description: str, expr: str, *, x: str, series: str, width: int | None = None
+) -> Panel:
+    """Shares drawn as one curve per label ``series`` against the number in label ``x``."""
+    axis = f"{x}\\{series}"  # the heading Grafana gives the matrix's first column
+    return _shares(
+        "trend",
+        title,
+        description,
+        expr,
+        width=width,
+        transformations=[*_matrix(x, series), _as_numbers(axis), _sort(axis)],
+        options={"x": axis},
+    )
+
+
 PORTFOLIO = Board(
     "monitor-portfolio",
     "Delinquency monitor / Portfolio overview",
@@ -200,8 +259,6 @@ PORTFOLIO = Board(
                     "red, find the product and region below and read their roll rates.",
                     [Query(f"sum({RATE_30}) / sum({ACCOUNTS})", "30+ rate")],
                     DELINQUENCY_STEPS,
-                    width=4,
-                    height=5,
                 ),
                 Panel(
                     "stat",
@@ -211,8 +268,6 @@ PORTFOLIO = Board(
                     "past due. A jump with a flat 30+ rate means large balances went late: check "
                     "the segment table below.",
                     [Query(f"sum(monitor_balance_by_dpd_bucket{{{LATE}, {SEL}}})", "balance")],
-                    width=4,
-                    height=5,
                 ),
                 Panel(
                     "stat",
@@ -221,8 +276,6 @@ PORTFOLIO = Board(
                     "Expected loss (PD x exposure x LGD), in the book's currency, of the "
                     "selection. Compare it with the reserve on the loss row below.",
                     [Query(f"sum(monitor_expected_loss{{{SEL}}})", "expected loss")],
-                    width=4,
-                    height=5,
                 ),
                 Panel(
                     "stat",
@@ -234,8 +287,6 @@ PORTFOLIO = Board(
                     "with. No value: no reserve is configured (MONITOR_RESERVE_AMOUNT).",
                     [Query("min(monitor_reserve_coverage_ratio)", "coverage")],
                     COVERAGE_STEPS,
-                    width=4,
-                    height=5,
                 ),
                 Panel(
                     "stat",
@@ -244,8 +295,6 @@ PORTFOLIO = Board(
                     "Open product accounts in the selection. A sudden drop means accounts "
                     "closed or a worker lost partitions: check the pipeline dashboard.",
                     [Query(f"sum({ACCOUNTS})", "accounts")],
-                    width=4,
-                    height=5,
                 ),
                 Panel(
                     "stat",
@@ -256,37 +305,24 @@ PORTFOLIO = Board(
                     "follow each alert's action.",
                     [Query("sum(monitor_portfolio_alerts_open)", "open")],
                     ZERO_IS_GOOD,
-                    width=4,
-                    height=5,
                 ),
             ],
+            width=4,
         ),
         Row(
             "Delinquency by product and region",
             [
-                Panel(
-                    "timeseries",
-                    "30+ DPD rate by product",
-                    "percentunit",
+                _late_rate_by(
+                    "product",
                     "Share of each product's open accounts 30+ days past due; the lines are the "
                     "3% and 5% thresholds. A product crossing 5% raises PortfolioDelinquencyHigh "
                     "after 15 minutes: look at its regions and its roll rates.",
-                    [Query(_rate_share(RATE_30, ACCOUNTS, "product"), "{{product}}")],
-                    DELINQUENCY_STEPS,
-                    lines=True,
-                    min=0,
                 ),
-                Panel(
-                    "timeseries",
-                    "30+ DPD rate by region",
-                    "percentunit",
+                _late_rate_by(
+                    "region",
                     "Share of each region's open accounts 30+ days past due. One region rising "
                     "alone usually follows its macro indicators (beside this panel); check "
                     "whether a segment-drift alert is open for it.",
-                    [Query(_rate_share(RATE_30, ACCOUNTS, "region"), "{{region}}")],
-                    DELINQUENCY_STEPS,
-                    lines=True,
-                    min=0,
                 ),
                 Panel(
                     "timeseries",
@@ -493,19 +529,16 @@ PORTFOLIO = Board(
         Row(
             "Roll rates, cures and vintages",
             [
-                Panel(
-                    "table",
+                _share_table(
                     "Roll-rate matrix (last month with moves)",
-                    "percentunit",
                     "Share of the accounts in each bucket (rows, at the month's start) that "
                     "ended the month in each bucket (columns), summed over the selection. "
                     "Rising shares right of the diagonal mean arrears are rolling forward: "
                     "step up collections on that bucket.",
-                    [Query(ROLL_SHARE, "", table=True)],
-                    [(None, "green"), (0.2, "orange"), (0.5, "red")],
-                    width=12,
-                    transformations=_matrix("from_bucket", "to_bucket"),
-                    options={"cell": "color-background"},
+                    ROLL_SHARE,
+                    rows="from_bucket",
+                    columns="to_bucket",
+                    steps=ROLL_STEPS,
                 ),
                 Panel(
                     "timeseries",
@@ -542,35 +575,25 @@ PORTFOLIO = Board(
                     ],
                     min=0,
                 ),
-                Panel(
-                    "trend",
+                _curves(
                     "Vintage curves",
-                    "percentunit",
                     "Cumulative share of each vintage (product and opening month) that reached "
                     "30+ days past due, by months on book. A young vintage above the older ones "
                     "at the same age means the accounts opened that month are worse: review "
                     "that month's acquisition.",
-                    [Query(VINTAGE, "", table=True)],
-                    width=12,
-                    transformations=[
-                        *_matrix("months_on_book", "cohort"),
-                        _as_numbers("months_on_book\\cohort"),
-                        _sort("months_on_book\\cohort"),
-                    ],
-                    options={"x": "months_on_book\\cohort"},
+                    VINTAGE,
+                    x="months_on_book",
+                    series="cohort",
                 ),
-                Panel(
-                    "table",
+                _share_table(
                     "Vintage triangle",
-                    "percentunit",
                     "The vintage curves as a table: rows are vintages, columns months on book. "
                     "Read down a column to compare vintages at the same age; a darker cell "
                     "than the ones above it is a worse vintage.",
-                    [Query(VINTAGE, "", table=True)],
-                    [(None, "green"), (0.05, "orange"), (0.1, "red")],
-                    width=12,
-                    transformations=_matrix("cohort", "months_on_book"),
-                    options={"cell": "color-background"},
+                    VINTAGE,
+                    rows="cohort",
+                    columns="months_on_book",
+                    steps=VINTAGE_STEPS,
                 ),
             ],
         ),
@@ -658,8 +681,6 @@ MODEL = Board(
                     "champion has learned enough and beats it; an unexpected switch back to the "
                     "fallback means the champion's log loss got worse: read the quality row.",
                     [Query("max by (role) (monitor_model_active) == 1", "{{role}}")],
-                    width=6,
-                    height=5,
                     options={"text": "name"},
                 ),
                 Panel(
@@ -670,8 +691,6 @@ MODEL = Board(
                     "(role@outcomes) each score carries. Flat for long means outcomes stopped "
                     "resolving: check the pipeline.",
                     [Query("max(monitor_model_outcomes_learned)", "outcomes learned")],
-                    width=6,
-                    height=5,
                 ),
                 Panel(
                     "stat",
@@ -689,8 +708,6 @@ MODEL = Board(
                         )
                     ],
                     AUC_STEPS,
-                    width=6,
-                    height=5,
                 ),
                 Panel(
                     "stat",
@@ -700,10 +717,9 @@ MODEL = Board(
                     "Zero while events flow means the horizon has not passed yet or timers stopped "
                     "firing: check event-time lag on the pipeline dashboard.",
                     [Query("sum(rate(monitor_labels_resolved_total[5m])) * 60", "outcomes")],
-                    width=6,
-                    height=5,
                 ),
             ],
+            width=6,
         ),
         Row(
             "Quality by role",
@@ -718,7 +734,6 @@ MODEL = Board(
                     "to promote.",
                     [Query(f"max by (role) (monitor_model_roc_auc{{{ROLE}}})", "{{role}}")],
                     AUC_STEPS,
-                    width=8,
                     lines=True,
                     min=0.5,
                     max=1,
@@ -732,7 +747,6 @@ MODEL = Board(
                     "the fallback (scorecard or warm_start). A rising line with a steady AUC "
                     "means calibration slipped.",
                     [Query(f"max by (role) (monitor_model_log_loss{{{ROLE}}})", "{{role}}")],
-                    width=8,
                     min=0,
                 ),
                 Panel(
@@ -743,7 +757,6 @@ MODEL = Board(
                     "it with the base rate of outcomes: a Brier score near the base rate means "
                     "the model adds little.",
                     [Query(f"max by (role) (monitor_model_brier_score{{{ROLE}}})", "{{role}}")],
-                    width=8,
                     min=0,
                 ),
                 Panel(
@@ -755,32 +768,20 @@ MODEL = Board(
                     "for days, compare the roles above and consider retraining or promoting it.",
                     [Query("max(monitor_model_challenger_leads)", "challenger leads")],
                     width=6,
-                    height=5,
                 ),
-                Panel(
-                    "trend",
+                _curves(
                     "Calibration by decile",
-                    "percentunit",
                     "Mean predicted probability against the observed rate in each decile of "
                     "predicted probability, one pair of lines per role (pick one with the role "
                     "variable). A role's two lines should lie together; observed above "
                     "predicted means that model underestimates risk and reserves based on it "
                     "are short.",
-                    [
-                        Query(
-                            "label_join(max by (role, decile, kind) "
-                            f"(monitor_model_calibration{{{ROLE}}}), "
-                            '"series", " ", "role", "kind")',
-                            "",
-                            table=True,
-                        )
-                    ],
-                    transformations=[
-                        *_matrix("decile", "series"),
-                        _as_numbers("decile\\series"),
-                        _sort("decile\\series"),
-                    ],
-                    options={"x": "decile\\series"},
+                    "label_join(max by (role, decile, kind) "
+                    f"(monitor_model_calibration{{{ROLE}}}), "
+                    '"series", " ", "role", "kind")',
+                    x="decile",
+                    series="series",
+                    width=12,
                 ),
                 Panel(
                     "heatmap",
@@ -796,8 +797,10 @@ MODEL = Board(
                             heatmap=True,
                         )
                     ],
+                    width=12,
                 ),
             ],
+            width=8,
         ),
         Row(
             "Scores and tiers",
@@ -938,8 +941,6 @@ PIPELINE = Board(
                     "log.",
                     [Query('sum(up{job="monitor"})', "up")],
                     [(None, "red"), (1, "green")],
-                    width=6,
-                    height=5,
                 ),
                 Panel(
                     "stat",
@@ -957,8 +958,6 @@ PIPELINE = Board(
                         )
                     ],
                     [(None, "green"), (300, "orange"), (3600, "red")],
-                    width=6,
-                    height=5,
                 ),
                 Panel(
                     "stat",
@@ -969,8 +968,6 @@ PIPELINE = Board(
                     "count) or look for slow batches.",
                     [Query("sum(monitor_consumer_lag_messages)", "messages")],
                     [(None, "green"), (1000, "orange"), (10000, "red")],
-                    width=6,
-                    height=5,
                 ),
                 Panel(
                     "stat",
@@ -980,10 +977,9 @@ PIPELINE = Board(
                     "a look: the panel below says why, the topic holds the original bytes.",
                     [Query("sum(increase(monitor_dead_letters_total[1h]))", "dead letters")],
                     [(None, "green"), (1, "orange"), (100, "red")],
-                    width=6,
-                    height=5,
                 ),
             ],
+            width=6,
         ),
         Row(
             "Throughput and latency",
@@ -995,7 +991,6 @@ PIPELINE = Board(
                     "Valid input messages processed per second, by event type. A type dropping "
                     "to zero means its producer stopped.",
                     [Query("monitor:events:rate5m", "{{type}}")],
-                    width=8,
                     min=0,
                 ),
                 Panel(
@@ -1009,7 +1004,6 @@ PIPELINE = Board(
                         Query("monitor:processing_seconds:p99_5m", "p99"),
                     ],
                     [(None, "green"), (0.1, "orange"), (0.5, "red")],
-                    width=8,
                     lines=True,
                     min=0,
                 ),
@@ -1032,10 +1026,10 @@ PIPELINE = Board(
                             "p99",
                         ),
                     ],
-                    width=8,
                     min=0,
                 ),
             ],
+            width=8,
         ),
         Row(
             "Lag",
@@ -1158,7 +1152,6 @@ PIPELINE = Board(
                             "generation {{generation}}",
                         )
                     ],
-                    width=8,
                     min=0,
                 ),
                 Panel(
@@ -1169,7 +1162,6 @@ PIPELINE = Board(
                     "leak; with a growing book, plan for the state (RocksDB keeps it off the "
                     "heap).",
                     [Query('process_resident_memory_bytes{job="monitor"}', "{{instance}}")],
-                    width=8,
                     min=0,
                 ),
                 Panel(
@@ -1185,10 +1177,10 @@ PIPELINE = Board(
                         )
                     ],
                     [(None, "green"), (0.8, "orange"), (0.95, "red")],
-                    width=8,
                     min=0,
                 ),
             ],
+            width=8,
         ),
     ],
 )
@@ -1222,7 +1214,7 @@ def _thresholds(steps: list[tuple[float | None, str]]) -> dash.ThresholdsConfig:
     )
 
 
-def _panel(spec: Panel, panel_id: int) -> Any:
+def _panel(spec: Panel, panel_id: int, row_width: int) -> Any:
     builders: dict[str, Any] = {
         "timeseries": timeseries.Panel,
         "stat": stat.Panel,
@@ -1238,8 +1230,8 @@ def _panel(spec: Panel, panel_id: int) -> Any:
         .datasource(DATASOURCE)
         .unit(spec.unit)
         .thresholds(_thresholds(spec.steps))
-        .height(spec.height)
-        .span(spec.width)
+        .height(spec.height or (5 if spec.kind == "stat" else 8))
+        .span(spec.width or row_width)
         .targets([_target(q, chr(65 + i)) for i, q in enumerate(spec.queries)])
     )
     if spec.min is not None:
@@ -1415,7 +1407,7 @@ def dashboard(uid: str) -> dict[str, Any]:
         builder = builder.with_row(dash.Row(row.title).id(panel_id))
         for spec in row.panels:
             panel_id += 1
-            builder = builder.with_panel(_panel(spec, panel_id))
+            builder = builder.with_panel(_panel(spec, panel_id, row.width))
     out: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
     out["schemaVersion"] = 39
     out.setdefault("templating", {}).setdefault("list", [])

@@ -120,34 +120,12 @@ def cache_dir() -> Path:
 
 
 def default_data_dir(port: int) -> Path:
-    """Return the default data folder of the broker on ``port``.
-
-    Parameters
-    ----------
-    port : int
-        The broker's client port.
-
-    Returns
-    -------
-    pathlib.Path
-        ``<cache>/data-<port>``.
-    """
+    """The default data folder of the broker on client port ``port``: ``<cache>/data-<port>``."""
     return cache_dir() / f"data-{port}"
 
 
 def bootstrap_address(port: int) -> str:
-    """Return the bootstrap servers string of the local broker on ``port``.
-
-    Parameters
-    ----------
-    port : int
-        The broker's client port.
-
-    Returns
-    -------
-    str
-        ``127.0.0.1:<port>``.
-    """
+    """The bootstrap servers string of the local broker on ``port``: ``127.0.0.1:<port>``."""
     return f"{HOST}:{port}"
 
 
@@ -613,21 +591,7 @@ def launch(java: str, libs: Path, data: Path, props: Path) -> int:
     goes to ``<data>/console.log``, its log (log4j) to ``<data>/broker.log``, its pid to
     ``<data>/broker.pid``.
 
-    Parameters
-    ----------
-    java : str
-        The Java executable.
-    libs : pathlib.Path
-        The folder of Kafka's jars.
-    data : pathlib.Path
-        The broker's data folder.
-    props : pathlib.Path
-        Its ``server.properties``.
-
-    Returns
-    -------
-    int
-        The broker's pid.
+    The arguments are those of :func:`format_storage`; returns the broker's pid.
     """
     script = 'out=$1; shift; "$@" >>"$out" 2>&1 </dev/null & echo $!'
     command = [*_jvm(java, libs, data), "kafka.Kafka", str(props)]

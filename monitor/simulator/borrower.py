@@ -138,6 +138,23 @@ def _pay(
     days: int,
 ) -> None:
     """How the borrower answers one bill (payments, borrowing, extensions)."""
+
+    def pay(day: float, value: float) -> None:
+        b.emit(day, "payment", product=product, amount=round(value, 2), bill_id=bill_id)
+
+    def borrow_to_pay(instalments: int) -> None:
+        """Draw on the cash loan just before the due day and pay the bill with it."""
+        when = due - rng.randint(1, 5) + 0.45
+        b.emit(
+            when,
+            "drawdown",
+            product="cash_loan",
+            loan_id=f"{bill_id}-L",
+            amount=round(amount, 2),
+            instalments=instalments,
+        )
+        pay(when + 0.1, amount)
+
     r = b.risk
     if b.sick(due):
         assert b.ill is not None
@@ -153,7 +170,7 @@ def _pay(
             due += 30
         back = b.ill[1] + rng.randint(0, 3)
         if back < days:
-            b.emit(back + 0.5, "payment", product=product, amount=round(amount, 2), bill_id=bill_id)
+            pay(back + 0.5, amount)
         return
     if b.broke(due):
         assert b.jobless is not None
@@ -164,38 +181,17 @@ def _pay(
             and (b.loan_balance + amount < b.loan_limit)
         )
         if can_borrow and rng.random() < 0.7:
-            when = due - rng.randint(1, 5) + 0.45
             b.borrowed_to_repay += 1
             b.loan_balance += amount
-            b.emit(
-                when,
-                "drawdown",
-                product="cash_loan",
-                loan_id=f"{bill_id}-L",
-                amount=round(amount, 2),
-                instalments=6,
-            )
-            b.emit(when + 0.1, "payment", product=product, amount=round(amount, 2), bill_id=bill_id)
+            borrow_to_pay(instalments=6)
         elif rng.random() < 0.25:
-            b.emit(
-                due - 0.5,
-                "payment",
-                product=product,
-                amount=round(minimum * 0.5, 2),
-                bill_id=bill_id,
-            )
+            pay(due - 0.5, minimum * 0.5)
         back = b.jobless[1]
         if back < days and rng.random() < 0.6:  # a new job: pays the arrears
-            b.emit(back + 2.5, "payment", product=product, amount=round(amount, 2), bill_id=bill_id)
+            pay(back + 2.5, amount)
         return
     if b.unemployed(due):  # still living on savings: minimum only
-        b.emit(
-            due - rng.randint(0, 3) - 0.3,
-            "payment",
-            product=product,
-            amount=round(max(minimum, 0.01), 2),
-            bill_id=bill_id,
-        )
+        pay(due - rng.randint(0, 3) - 0.3, max(minimum, 0.01))
         return
     draw = rng.random()
     p_min = 0.06 + 1.5 * r
@@ -205,49 +201,15 @@ def _pay(
     if product == "cash_loan":
         p_full, p_min = p_full + p_min, 0.0
     if has_loan and product == "credit_pay" and r > 0.12 and rng.random() < 0.25 * r:
-        when = due - rng.randint(1, 5) + 0.45
-        b.emit(
-            when,
-            "drawdown",
-            product="cash_loan",
-            loan_id=f"{bill_id}-L",
-            amount=round(amount, 2),
-            instalments=3,
-        )
-        b.emit(when + 0.1, "payment", product=product, amount=round(amount, 2), bill_id=bill_id)
+        borrow_to_pay(instalments=3)
     elif draw < p_full:
-        b.emit(
-            due - rng.randint(0, 6) - 0.4,
-            "payment",
-            product=product,
-            amount=round(amount, 2),
-            bill_id=bill_id,
-        )
+        pay(due - rng.randint(0, 6) - 0.4, amount)
     elif draw < p_full + p_min:
-        b.emit(
-            due - rng.randint(0, 4) - 0.4,
-            "payment",
-            product=product,
-            amount=round(minimum, 2),
-            bill_id=bill_id,
-        )
+        pay(due - rng.randint(0, 4) - 0.4, minimum)
     elif draw < p_full + p_min + p_late:
-        b.emit(
-            due + rng.randint(1, 8) + 0.5,
-            "payment",
-            product=product,
-            amount=round(amount, 2),
-            bill_id=bill_id,
-        )
-    else:  # missed; most pay it with the next cycle, a few never
-        if rng.random() < 0.75 and due + 25 < days:
-            b.emit(
-                due + rng.randint(12, 26) + 0.5,
-                "payment",
-                product=product,
-                amount=round(amount, 2),
-                bill_id=bill_id,
-            )
+        pay(due + rng.randint(1, 8) + 0.5, amount)
+    elif rng.random() < 0.75 and due + 25 < days:  # missed: most pay next cycle, a few never
+        pay(due + rng.randint(12, 26) + 0.5, amount)
 
 
 def _credit_pay(
