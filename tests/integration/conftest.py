@@ -33,6 +33,22 @@ def bootstrap() -> str:
     return localkafka.start()
 
 
+def worker_env(
+    bootstrap: str, app_id: str, data_dir: Path, partitions: int = 1, **extra: str
+) -> dict[str, str]:
+    """A worker's environment: its broker, app id and partitions, a free web port, its data
+    folder, warnings only in its log; ``extra`` (``MONITOR_...`` names) on top."""
+    return {
+        "MONITOR_BOOTSTRAP": bootstrap,
+        "MONITOR_APP_ID": app_id,
+        "MONITOR_PARTITIONS": str(partitions),
+        "MONITOR_WEB_PORT": str(free_port()),
+        "MONITOR_DATA_DIR": str(data_dir),
+        "MONITOR_LOG_LEVEL": "warning",
+        **extra,
+    }
+
+
 @dataclass
 class WorkerProcess:
     """A ``monitor worker`` subprocess with its own topics, app id and web port."""
@@ -77,6 +93,17 @@ class WorkerProcess:
             time.sleep(0.5)
         raise AssertionError(f"worker processed {self.health()} of {count}:\n{self.tail()}")
 
+    def wait_committed(self, timeout: float = 240.0) -> None:
+        """Until the worker's group has committed all its input; fails if the worker exits."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = kafkaio.consumer_lag(self.settings)
+            if rows and all(end == committed for _, _, committed, end in rows):
+                return
+            assert self.process is not None and self.process.poll() is None, self.tail()
+            assert time.monotonic() < deadline, f"lag {rows}\n{self.tail()}"
+            time.sleep(1)
+
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
@@ -101,19 +128,17 @@ def worker_factory(bootstrap: str, tmp_path: Path) -> Iterator[WorkerFactory]:
 
     def make(partitions: int = 1, **extra: str) -> WorkerProcess:
         run = uuid.uuid4().hex[:8]
-        env = {
-            "MONITOR_BOOTSTRAP": bootstrap,
-            "MONITOR_APP_ID": f"it-{run}",
-            "MONITOR_INPUT_TOPIC": f"it-{run}-events",
-            "MONITOR_ALERTS_TOPIC": f"it-{run}-alerts",
-            "MONITOR_DEAD_LETTER_TOPIC": f"it-{run}-dlq",
-            "MONITOR_RISK_TOPIC": f"it-{run}-risk",
-            "MONITOR_PARTITIONS": str(partitions),
-            "MONITOR_WEB_PORT": str(free_port()),
-            "MONITOR_DATA_DIR": str(tmp_path / f"data-{run}"),
-            "MONITOR_LOG_LEVEL": "warning",
+        env = worker_env(
+            bootstrap,
+            f"it-{run}",
+            tmp_path / f"data-{run}",
+            partitions,
+            MONITOR_INPUT_TOPIC=f"it-{run}-events",
+            MONITOR_ALERTS_TOPIC=f"it-{run}-alerts",
+            MONITOR_DEAD_LETTER_TOPIC=f"it-{run}-dlq",
+            MONITOR_RISK_TOPIC=f"it-{run}-risk",
             **extra,
-        }
+        )
         worker = WorkerProcess(Settings.from_env(env), env, log=tmp_path / f"worker-{run}.log")
         kafkaio.create_topics(worker.settings)
         made.append(worker)

@@ -51,6 +51,20 @@ class Service:
                 self.process.kill()
 
 
+def _serve(log: Path, port: int, *command: str) -> Service:
+    """Start ``command`` listening on ``port`` (both servers take ``--web.listen-address``),
+    output to ``log``, and wait until it says it is ready."""
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [*command, f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    _wait_up(f"{url}/-/ready", process, log)
+    return Service(url, process, log)
+
+
 def start_alertmanager(tmp: Path, port: int, cluster_port: int, webhook_url: str) -> Service:
     """Alertmanager routing everything to ``webhook_url`` after a one-second group wait."""
     config = tmp / "alertmanager.yml"
@@ -67,23 +81,15 @@ receivers:
       - url: {webhook_url}
         send_resolved: true
 """)
-    log = tmp / "alertmanager.log"
     binary = shutil.which("prometheus-alertmanager") or "alertmanager"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.path={tmp / 'am-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                f"--cluster.listen-address=127.0.0.1:{cluster_port}",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    _wait_up(f"{url}/-/ready", process, log)
-    return Service(url, process, log)
+    return _serve(
+        tmp / "alertmanager.log",
+        port,
+        binary,
+        f"--config.file={config}",
+        f"--storage.path={tmp / 'am-data'}",
+        f"--cluster.listen-address=127.0.0.1:{cluster_port}",
+    )
 
 
 def start_prometheus(tmp: Path, port: int, target: str, alertmanager: str) -> Service:
@@ -102,21 +108,13 @@ def start_prometheus(tmp: Path, port: int, target: str, alertmanager: str) -> Se
             }
         )
     )
-    log = tmp / "prometheus.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                "prometheus",
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp / 'prom-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    _wait_up(f"{url}/-/ready", process, log)
-    return Service(url, process, log)
+    return _serve(
+        tmp / "prometheus.log",
+        port,
+        "prometheus",
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp / 'prom-data'}",
+    )
 
 
 def query(prometheus: Service, expr: str) -> list[dict[str, Any]]:

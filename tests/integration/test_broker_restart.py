@@ -12,7 +12,7 @@ from monitor import simulator as sim
 from monitor.devtools import localkafka
 from monitor.kafka import io as kafkaio
 from monitor.settings import Settings
-from tests.integration.conftest import WorkerProcess, free_port
+from tests.integration.conftest import WorkerProcess, free_port, worker_env
 
 pytestmark = pytest.mark.reliability
 
@@ -22,14 +22,7 @@ def test_worker_survives_a_broker_restart(tmp_path: Path) -> None:
     data = tmp_path / "broker"
     controller = free_port()
     bootstrap = localkafka.start(port=port, controller_port=controller, data_dir=data)
-    env = {
-        "MONITOR_BOOTSTRAP": bootstrap,
-        "MONITOR_APP_ID": "restart",
-        "MONITOR_PARTITIONS": "1",
-        "MONITOR_WEB_PORT": str(free_port()),
-        "MONITOR_DATA_DIR": str(tmp_path / "worker"),
-        "MONITOR_LOG_LEVEL": "warning",
-    }
+    env = worker_env(bootstrap, "restart", tmp_path / "worker")
     settings = Settings.from_env(env)
     kafkaio.create_topics(settings)
     worker = WorkerProcess(settings, env, log=tmp_path / "worker.log")

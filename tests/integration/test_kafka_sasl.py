@@ -21,7 +21,7 @@ from monitor import simulator as sim
 from monitor.devtools import localkafka
 from monitor.kafka import io as kafkaio
 from monitor.settings import Settings
-from tests.integration.conftest import WorkerProcess, free_port
+from tests.integration.conftest import WorkerProcess, free_port, worker_env
 from tests.support.kafka import consume_all
 
 PASSWORD = "monitor-pa55"
@@ -53,18 +53,15 @@ def sasl_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _env(bootstrap: str, password: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "MONITOR_BOOTSTRAP": bootstrap,
-        "MONITOR_APP_ID": "sasl-it",
-        "MONITOR_PARTITIONS": "1",
-        "MONITOR_WEB_PORT": str(free_port()),
-        "MONITOR_DATA_DIR": str(tmp_path / "worker"),
-        "MONITOR_LOG_LEVEL": "warning",
-        "MONITOR_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
-        "MONITOR_KAFKA_SASL_MECHANISM": "PLAIN",
-        "MONITOR_KAFKA_SASL_USERNAME": "monitor",
-        "MONITOR_KAFKA_SASL_PASSWORD": password,
-    }
+    return worker_env(
+        bootstrap,
+        "sasl-it",
+        tmp_path / "worker",
+        MONITOR_KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT",
+        MONITOR_KAFKA_SASL_MECHANISM="PLAIN",
+        MONITOR_KAFKA_SASL_USERNAME="monitor",
+        MONITOR_KAFKA_SASL_PASSWORD=password,
+    )
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:

@@ -85,14 +85,7 @@ def test_sigkill_mid_stream_loses_and_repeats_no_alert(
         again = WorkerProcess(worker.settings, worker.env, log=worker.log)
         again.start()
         try:
-            deadline = time.monotonic() + 240
-            while True:
-                rows = kafkaio.consumer_lag(worker.settings)
-                if rows and all(end == committed for _, _, committed, end in rows):
-                    break
-                assert again.process is not None and again.process.poll() is None, again.tail()
-                assert time.monotonic() < deadline, f"lag {rows}\n{again.tail()}"
-                time.sleep(1)
+            again.wait_committed()
             time.sleep(3)  # let the webhook queue drain
         finally:
             again.stop()

@@ -81,17 +81,6 @@ def rss_mb(worker: WorkerProcess) -> float:
     return 0.0
 
 
-def wait_caught_up(worker: WorkerProcess, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = kafkaio.consumer_lag(worker.settings)
-        if rows and all(end == committed for _, _, committed, end in rows):
-            return
-        assert worker.process is not None and worker.process.poll() is None, worker.tail()
-        assert time.monotonic() < deadline, f"lag {rows}\n{worker.tail()}"
-        time.sleep(1)
-
-
 def test_a_receiver_down_for_minutes_gets_every_alert_once_in_order(
     worker_factory: WorkerFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -125,7 +114,7 @@ def test_a_receiver_down_for_minutes_gets_every_alert_once_in_order(
 
     with WebhookReceiver(port=port) as receiver:
         back = time.monotonic()
-        wait_caught_up(worker)
+        worker.wait_committed()
         on_topic = topic_alerts(worker)
         expected = {key(a) for a in on_topic}
         deadline = time.monotonic() + 120  # attempts are at most MAX_BACKOFF_S apart

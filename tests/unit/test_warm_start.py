@@ -28,6 +28,22 @@ from tests.support.metrics import sample
 
 pytestmark = pytest.mark.unit
 
+#: the ``history`` fixture: ``events2``/``truth2`` (a simulated portfolio and its truth),
+#: ``checkpoint`` (trained on them), ``events3``/``truth3`` (another portfolio)
+History = dict[str, Path]
+
+
+@pytest.fixture(autouse=True)
+def _no_checkpoint_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold start unless a test sets ``MONITOR_MODEL_CHECKPOINT`` itself."""
+    monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT", raising=False)
+
+
+def _train(history: History, checkpoint: Path, *extra: str) -> int:
+    """``monitor train`` on the first simulated portfolio and its truth into ``checkpoint``."""
+    events, truth = str(history["events2"]), str(history["truth2"])
+    return main(["train", events, "--truth", truth, "--checkpoint", str(checkpoint), *extra])
+
 
 def _warm_book(**rule: Any) -> ModelBook:
     """A book warm-started on history where a missed payment (dpd) means default."""
@@ -132,7 +148,7 @@ def test_a_format_2_checkpoint_is_upgraded_with_a_scorecard_fallback(tmp_path: P
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     """Two simulated portfolios (seeds 2 and 3) and a checkpoint trained on the first."""
     root = tmp_path_factory.mktemp("warm")
     paths: dict[str, Path] = {}
@@ -143,21 +159,11 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         write_events(result.events, paths[f"events{seed}"])
         write_truth(result.truth, paths[f"truth{seed}"])
     paths["checkpoint"] = root / "warm.ckpt"
-    code = main(
-        [
-            "train",
-            str(paths["events2"]),
-            "--truth",
-            str(paths["truth2"]),
-            "--checkpoint",
-            str(paths["checkpoint"]),
-        ]
-    )
-    assert code == 0
+    assert _train(paths, paths["checkpoint"]) == 0
     return paths
 
 
-def _backtest(history: dict[str, Path], out: Path, *extra: str) -> dict:
+def _backtest(history: History, out: Path, *extra: str) -> dict:
     report = out / f"report{len(list(out.iterdir()))}.json"
     argv = ["backtest", str(history["events3"]), "--truth", str(history["truth3"])]
     assert main([*argv, "--report", str(report), *extra]) == 0
@@ -165,12 +171,11 @@ def _backtest(history: dict[str, Path], out: Path, *extra: str) -> dict:
 
 
 def test_a_backtest_from_a_checkpoint_differs_from_a_cold_one(
-    history: dict[str, Path],
+    history: History,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT", raising=False)
     cold = _backtest(history, tmp_path)
     warm = _backtest(history, tmp_path, "--checkpoint", str(history["checkpoint"]))
     assert cold["warm_start"] is None and set(cold["models"]) == {
@@ -192,7 +197,7 @@ def test_a_backtest_from_a_checkpoint_differs_from_a_cold_one(
 
 
 def test_backtest_checkpoint_mistakes_are_one_sentence(
-    history: dict[str, Path],
+    history: History,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -213,7 +218,7 @@ def test_backtest_checkpoint_mistakes_are_one_sentence(
     assert "model format 1, this version reads format 3" in err and len(err.splitlines()) == 1
 
 
-def test_train_records_what_it_was_trained_on(history: dict[str, Path]) -> None:
+def test_train_records_what_it_was_trained_on(history: History) -> None:
     book = load_models(history["checkpoint"])
     trained = book.trained
     assert trained is not None and book.fallback_role == "warm_start"
@@ -303,7 +308,7 @@ def test_train_mistakes_are_one_sentence(
 
 
 def test_the_demo_starts_its_worker_from_a_copy_of_the_checkpoint(
-    history: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    history: History, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from monitor.devtools.demo import _checkpoint_source, _demo_settings
 
@@ -327,7 +332,7 @@ def test_the_demo_starts_its_worker_from_a_copy_of_the_checkpoint(
 
 
 def test_a_worker_starts_from_the_warm_checkpoint_and_exports_both_roles(
-    history: dict[str, Path], tmp_path: Path
+    history: History, tmp_path: Path
 ) -> None:
     import shutil
 
@@ -354,21 +359,15 @@ def test_a_worker_starts_from_the_warm_checkpoint_and_exports_both_roles(
 
 
 def test_alert_volume_finds_the_threshold_that_raises_as_many_alerts_as_the_cold_start(
-    history: dict[str, Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    history: History, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from monitor.offline.backtest import read_truth, replay_file
     from monitor.offline.report import borrower_alerts
     from monitor.offline.training import ALERT_GRID, alerts_raised
     from monitor.settings import Settings
 
-    monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT", raising=False)
     checkpoint = tmp_path / "v.ckpt"
-    events, truth = str(history["events2"]), str(history["truth2"])
-    argv = ["train", events, "--truth", truth, "--checkpoint", str(checkpoint), "--alert-volume"]
-    assert main(argv) == 0
+    assert _train(history, checkpoint, "--alert-volume") == 0
     assert "raises as many at MONITOR_ALERT_OPEN=" in capsys.readouterr().out
     trained = load_models(checkpoint).trained
     assert trained is not None
@@ -454,21 +453,19 @@ def test_boosted_trees_score_like_the_fitted_ensemble_and_explain_their_score() 
 
 
 def test_train_trees_puts_a_boosted_challenger_in_the_checkpoint(
-    history: dict[str, Path],
+    history: History,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     checkpoint = tmp_path / "trees.ckpt"
-    events, truth = str(history["events2"]), str(history["truth2"])
-    argv = ["train", events, "--truth", truth, "--checkpoint", str(checkpoint), "--trees"]
     for name in ("sklearn", "sklearn.ensemble"):  # as if not installed
         monkeypatch.setitem(__import__("sys").modules, name, None)
-    assert main(argv) == 2
+    assert _train(history, checkpoint, "--trees") == 2
     assert "--trees needs scikit-learn" in capsys.readouterr().err
     monkeypatch.undo()
     pytest.importorskip("sklearn")
-    assert main(argv) == 0
+    assert _train(history, checkpoint, "--trees") == 0
     assert "boosted trees" in capsys.readouterr().out
     book = load_models(checkpoint)
     assert book.challenger.model.name == "boosted-trees" and book.promote_challenger
@@ -476,9 +473,7 @@ def test_train_trees_puts_a_boosted_challenger_in_the_checkpoint(
     assert book.trained is not None and book.trained["held_back_roc_auc_trees"] is not None
 
 
-def test_scoringcost_times_both_roles(
-    history: dict[str, Path], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_scoringcost_times_both_roles(history: History, capsys: pytest.CaptureFixture[str]) -> None:
     from monitor.offline.scoringcost import main as cost
 
     assert cost([str(history["events3"]), str(history["checkpoint"])]) == 0
@@ -525,10 +520,7 @@ def test_match_cold_precision_takes_the_lowest_threshold_whose_alerts_are_as_oft
 
 
 def test_match_cold_precision_gives_the_warm_start_the_cold_precision_on_the_history(
-    history: dict[str, Path],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    history: History, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from monitor.offline.backtest import read_truth, replay_file
     from monitor.offline.evaluation import judge_alerts
@@ -536,21 +528,18 @@ def test_match_cold_precision_gives_the_warm_start_the_cold_precision_on_the_his
     from monitor.offline.training import ALERT_GRID
     from monitor.settings import Settings
 
-    monkeypatch.delenv("MONITOR_MODEL_CHECKPOINT", raising=False)
     checkpoint = tmp_path / "p.ckpt"
-    events, truth = history["events2"], history["truth2"]
-    argv = ["train", str(events), "--truth", str(truth), "--checkpoint", str(checkpoint)]
-    assert main([*argv, "--match-cold", "precision"]) == 0
+    assert _train(history, checkpoint, "--match-cold", "precision") == 0
     assert "as often right is MONITOR_ALERT_OPEN=" in capsys.readouterr().out
     trained = load_models(checkpoint).trained
     assert trained is not None and "alert_volume" not in trained
     found = trained["alert_precision"]
     chosen = found["alert_open_same_precision"]
     assert chosen in ALERT_GRID
-    when = {row.account_id: row.delinquent_at for row in read_truth(truth)}
+    when = {row.account_id: row.delinquent_at for row in read_truth(history["truth2"])}
 
     def precision(settings: Settings, models: ModelBook | None) -> float:
-        run = replay_file(events, settings, models=models, record=True)
+        run = replay_file(history["events2"], settings, models=models, record=True)
         outcome = judge_alerts(borrower_alerts(run), when, settings.horizon_days, run.end or 0)
         assert outcome.precision is not None
         return outcome.precision
@@ -563,5 +552,5 @@ def test_match_cold_precision_gives_the_warm_start_the_cold_precision_on_the_his
     lower = [t for t in ALERT_GRID if 0.5 <= t < chosen]
     if lower:  # the next lower threshold's alerts are less often right
         assert precision(Settings(alert_open=max(lower)), load_models(checkpoint)) < cold
-    assert main([*argv, "--alert-volume", "--match-cold", "precision"]) == 2
+    assert _train(history, checkpoint, "--alert-volume", "--match-cold", "precision") == 2
     assert "--alert-volume is --match-cold volume" in capsys.readouterr().err

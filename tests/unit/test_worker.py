@@ -18,7 +18,7 @@ from monitor.sinks.base import MemorySink
 from monitor.sinks.webhook import HttpSink
 from monitor.worker.app import Monitor
 from monitor.worker.tablestore import TableStore
-from tests.unit.core.helpers import raw
+from tests.unit.core.helpers import raw, raw_bill, raw_macro, raw_opened, raw_pay
 
 
 class Capture:
@@ -87,31 +87,9 @@ def test_account_ids_leave_the_process_pseudonymised(worker: WorkerParts) -> Non
     _feed(
         monitor,
         [
-            raw(
-                "account_opened",
-                "2026-01-01",
-                account_id="acct-7",
-                product="credit_pay",
-                credit_limit=1000.0,
-                region="north",
-            ),
-            raw(
-                "bill_issued",
-                "2026-01-05",
-                account_id="acct-7",
-                product="credit_pay",
-                bill_id="b1",
-                amount_due=900.0,
-                minimum_due=90.0,
-                due_date="2026-01-15",
-            ),
-            raw(
-                "macro_indicator",
-                "2026-02-01",
-                region="north",
-                indicator="unemployment_rate",
-                value=5.0,
-            ),
+            raw_opened("acct-7", "2026-01-01"),
+            raw_bill("acct-7", "2026-01-05", "b1", 900.0, "2026-01-15"),
+            raw_macro("2026-02-01"),
         ],
     )
     hidden = pseudonymise("k3y", "acct-7")
@@ -144,14 +122,7 @@ def test_bad_input_is_dead_lettered_and_counted(worker: WorkerParts) -> None:
 
 def test_a_redelivered_message_changes_nothing(worker: WorkerParts) -> None:
     monitor, _, captures = worker
-    event = raw(
-        "account_opened",
-        "2026-01-01",
-        account_id="a",
-        product="credit_pay",
-        credit_limit=1000.0,
-        region="north",
-    )
+    event = raw_opened("a", "2026-01-01")
     monitor.handle("in", 0, 5, None, orjson.dumps(event))
     sent = len(captures["risk_topic"].sent)
     again = monitor.handle("in", 0, 5, None, orjson.dumps(event))
@@ -410,28 +381,9 @@ def _portfolio_samples(monitor: Monitor) -> dict[tuple[str, tuple], float]:
 
 
 def test_after_a_restart_the_portfolio_gauges_equal_a_fresh_replays(tmp_path: Path) -> None:
-    stream = [
-        raw(
-            "account_opened",
-            "2026-01-01",
-            account_id=account,
-            product="credit_pay",
-            credit_limit=1000.0,
-            region="north",
-        )
-        for account in ("a", "b")
-    ] + [
-        raw(
-            "bill_issued",
-            "2026-01-05",
-            account_id="a",
-            product="credit_pay",
-            bill_id="b1",
-            amount_due=900.0,
-            minimum_due=90.0,
-            due_date="2026-01-15",
-        ),
-        raw("payment", "2026-01-10", account_id="a", product="credit_pay", amount=900.0),
+    stream = [raw_opened(account, "2026-01-01") for account in ("a", "b")] + [
+        raw_bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
+        raw_pay("a", "2026-01-10", 900.0),
         raw("account_closed", "2026-01-11", account_id="b", product="credit_pay"),
     ]
     first = _monitor(tmp_path, "first")
@@ -462,14 +414,7 @@ def test_a_revoked_partition_is_released_and_rebuilt_when_it_comes_back(tmp_path
     monitor = _monitor(tmp_path, "revoke", partitions=2)
     topic = monitor.settings.input_topic
     for partition, account in ((0, "a"), (1, "z")):
-        event = raw(
-            "account_opened",
-            "2026-01-01",
-            account_id=account,
-            product="credit_pay",
-            credit_limit=1000.0,
-            region="north",
-        )
+        event = raw_opened(account, "2026-01-01")
         monitor.handle(topic, partition, 0, None, orjson.dumps(event))
     both = monitor.engine.portfolio()[0].summary()["credit_pay|north"]["accounts"]
     assert both == 2 and monitor.engine.partitions() == {0, 1}
@@ -493,14 +438,7 @@ def test_macro_books_and_the_engines_other_state_leave_with_the_account_states(
         monitor,
         [
             raw("macro_indicator", "2026-01-01", region="north", indicator="x", value=1.0),
-            raw(
-                "account_opened",
-                "2026-01-02",
-                account_id="a",
-                product="credit_pay",
-                credit_limit=1000.0,
-                region="north",
-            ),
+            raw_opened("a", "2026-01-02"),
         ],
     )
     macro = _tables(monitor).macro_changelog

@@ -6,7 +6,7 @@ from monitor.core.events import Event
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore
 from monitor.core.timeutil import iso_time, parse_date, parse_time
-from tests.unit.core.helpers import bill, ev, opened, pay
+from tests.unit.core.helpers import bill, ev, macro, opened, pay
 
 
 def run(events: list[Event], engine: Engine | None = None) -> tuple[Engine, list[Result]]:
@@ -32,13 +32,7 @@ def test_missed_bill_raises_one_alert_before_30_days_past_due() -> None:
         bill("bad", "2026-01-05", "b1", 900.0, "2026-01-15"),
         bill("good", "2026-01-05", "g1", 300.0, "2026-01-15"),
         pay("good", "2026-01-14", 300.0, "g1"),
-        ev(
-            "macro_indicator",
-            "2026-03-01",
-            region="north",
-            indicator="unemployment_rate",
-            value=5.0,
-        ),
+        macro("2026-03-01"),
     ]
     engine, results = run(stream)
     fired = [a for a in alerts(results) if a["status"] == "firing"]
@@ -63,13 +57,7 @@ def test_alert_ids_are_stable_across_replays() -> None:
         return [
             opened("a", "2026-01-01"),
             bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
-            ev(
-                "macro_indicator",
-                "2026-02-20",
-                region="north",
-                indicator="unemployment_rate",
-                value=5.0,
-            ),
+            macro("2026-02-20"),
         ]
 
     first = [a["alert_id"] for a in alerts(run(stream())[1])]
@@ -83,15 +71,7 @@ def _repaid_after_a_miss(clear_at: float) -> tuple[Engine, str, list[dict[str, A
     _, _results = run(
         [opened("a", "2026-01-01"), bill("a", "2026-01-05", "b1", 900.0, "2026-01-15")], engine
     )
-    engine.process(
-        ev(
-            "macro_indicator",
-            "2026-01-25",
-            region="north",
-            indicator="unemployment_rate",
-            value=5.0,
-        )
-    )
+    engine.process(macro("2026-01-25"))
     assert state_of(engine, "a").alerts, "expected an open alert after 10 days past due"
     opened_id = next(iter(state_of(engine, "a").alerts.values())).alert_id
     result = engine.process(pay("a", "2026-01-26", 900.0, "b1"))
@@ -116,13 +96,7 @@ def test_no_second_alert_while_one_is_open() -> None:
         opened("a", "2026-01-01"),
         bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
         bill("a", "2026-02-05", "b2", 900.0, "2026-02-15"),
-        ev(
-            "macro_indicator",
-            "2026-04-01",
-            region="north",
-            indicator="unemployment_rate",
-            value=5.0,
-        ),
+        macro("2026-04-01"),
     ]
     _, results = run(stream)
     assert len([a for a in alerts(results) if a["status"] == "firing"]) == 1
@@ -140,28 +114,12 @@ def test_delayed_labels_resolve_on_event_time_and_teach_the_model() -> None:
     run(stream, engine)
     assert engine.models.labels == 0
     # 30+ DPD reached on 2026-02-14: the pending snapshots of "bad" become positives
-    result = engine.process(
-        ev(
-            "macro_indicator",
-            "2026-02-15",
-            region="north",
-            indicator="unemployment_rate",
-            value=5.0,
-        )
-    )
+    result = engine.process(macro("2026-02-15"))
     assert any(outcome for outcome, _ in result.labels)
     positives = engine.models.positives
     # "ok" never goes past due: its snapshot (of 2026-01-05, when it first owed money) resolves
     # negative once the horizon has passed
-    result = engine.process(
-        ev(
-            "macro_indicator",
-            "2026-03-08",
-            region="north",
-            indicator="unemployment_rate",
-            value=5.0,
-        )
-    )
+    result = engine.process(macro("2026-03-08"))
     assert any(not outcome for outcome, _ in result.labels)
     assert engine.models.positives == positives
 
@@ -179,17 +137,7 @@ def test_no_learning_snapshot_while_an_account_owes_nothing() -> None:
     engine.process(pay("a", "2026-01-10", 300.0, "a1"))
     pending = list(state_of(engine, "a").pending)
     run(
-        [
-            ev(
-                "macro_indicator",
-                f"2026-{m:02d}-01",
-                region="north",
-                indicator="unemployment_rate",
-                value=5.0,
-            )
-            for m in (2, 3, 4, 5, 6, 7)
-        ]
-        + [pay("b", "2026-07-02", 1.0)],
+        [macro(f"2026-{m:02d}-01") for m in (2, 3, 4, 5, 6, 7)] + [pay("b", "2026-07-02", 1.0)],
         engine,
     )
     state = state_of(engine, "a")
@@ -207,13 +155,7 @@ def test_timers_are_per_partition() -> None:
     assert result.timers == 0
     assert state_of(engine, "a").alerts == {}
     result = engine.process(
-        ev(
-            "macro_indicator",
-            "2026-01-20",
-            region="north",
-            indicator="unemployment_rate",
-            value=5.0,
-        ),
+        macro("2026-01-20"),
         partition=0,
     )
     assert result.timers >= 1
@@ -221,7 +163,7 @@ def test_timers_are_per_partition() -> None:
 
 def test_a_days_looks_are_spread_over_its_events_and_judged_as_of_its_start() -> None:
     def tick(engine: Engine, time: str) -> Result:
-        event = ev("macro_indicator", time, region="north", indicator="unemployment_rate", value=5)
+        event = macro(time)
         return engine.process(event)
 
     config = EngineConfig(looks_per_event=2)
@@ -254,15 +196,7 @@ def test_spreading_the_looks_keeps_the_alerts_of_firing_them_at_once() -> None:
         events += [pay("a0", "2026-01-14", 900.0, "b0")]
         for day in range(16, 28):
             for hour in (1, 9, 17):
-                events.append(
-                    ev(
-                        "macro_indicator",
-                        f"2026-01-{day}T{hour:02d}:00:00Z",
-                        region="north",
-                        indicator="unemployment_rate",
-                        value=5.0,
-                    )
-                )
+                events.append(macro(f"2026-01-{day}T{hour:02d}:00:00Z"))
         return events
 
     def fired(per_event: int) -> list[tuple[str, str]]:
@@ -293,13 +227,7 @@ def test_buckets_move_with_days_past_due() -> None:
     for e in [
         opened("a", "2026-01-01"),
         bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
-        ev(
-            "macro_indicator",
-            "2026-03-20",
-            region="north",
-            indicator="unemployment_rate",
-            value=5.0,
-        ),
+        macro("2026-03-20"),
     ]:
         moves += [
             m
@@ -325,13 +253,7 @@ def test_alerts_follow_the_alert_contract() -> None:
     stream = [
         opened("a", "2026-01-01"),
         bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
-        ev(
-            "macro_indicator",
-            "2026-02-01",
-            region="north",
-            indicator="unemployment_rate",
-            value=5.0,
-        ),
+        macro("2026-02-01"),
         pay("a", "2026-02-02", 900.0),
     ]
     produced = alerts(run(stream)[1])
@@ -348,13 +270,7 @@ def test_redelivered_events_change_nothing_and_recovery_resends_their_alerts() -
         opened("a", "2026-01-01"),
         bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
         pay("a", "2026-01-06", 10.0, "b1"),
-        ev(
-            "macro_indicator",
-            "2026-01-25",
-            region="north",
-            indicator="unemployment_rate",
-            value=5.0,
-        ),
+        macro("2026-01-25"),
     ]
     fired = []
     for offset, e in enumerate(stream):
@@ -383,13 +299,7 @@ def test_portfolio_book_and_detectors_survive_a_restart() -> None:
         bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
         bill("b", "2026-01-05", "c1", 300.0, "2026-01-15"),
         pay("b", "2026-01-10", 300.0, "c1"),
-        ev(
-            "macro_indicator",
-            "2026-02-20",
-            region="north",
-            indicator="unemployment_rate",
-            value=5.0,
-        ),
+        macro("2026-02-20"),
     ]
     for offset, e in enumerate(stream):
         engine.process(e, partition=0, offset=offset)
@@ -404,13 +314,7 @@ def test_portfolio_book_and_detectors_survive_a_restart() -> None:
 
 def test_a_days_looks_are_paced_by_the_events_the_partition_had_the_day_before() -> None:
     def tick(engine: Engine, day: int, hour: int) -> int:
-        event = ev(
-            "macro_indicator",
-            f"2026-01-{day}T{hour:02d}:00:00Z",
-            region="north",
-            indicator="unemployment_rate",
-            value=5,
-        )
+        event = macro(f"2026-01-{day}T{hour:02d}:00:00Z")
         return engine.process(event).timers
 
     engine = Engine(MemoryStore(), config=EngineConfig(looks_per_event=2))
@@ -435,7 +339,7 @@ def _resolutions(
 
 MISSED_CREDIT_PAY = [
     bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
-    ev("macro_indicator", "2026-01-25", region="north", indicator="unemployment_rate", value=5.0),
+    macro("2026-01-25"),
 ]
 
 

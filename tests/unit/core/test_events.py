@@ -2,20 +2,11 @@ import orjson
 import pytest
 
 from monitor.core.events import InvalidEvent, parse_event
-from tests.unit.core.helpers import raw
+from tests.unit.core.helpers import raw, raw_bill, raw_macro
 
 
 def _bytes(**override: object) -> bytes:
-    event = raw(
-        "bill_issued",
-        "2026-01-05",
-        account_id="a1",
-        product="credit_pay",
-        bill_id="b1",
-        amount_due=100.0,
-        minimum_due=10.0,
-        due_date="2026-01-20",
-    )
+    event = raw_bill("a1", "2026-01-05", "b1", 100.0, "2026-01-20")
     event.update(override)
     return orjson.dumps({k: v for k, v in event.items() if v is not None})
 
@@ -60,17 +51,7 @@ def test_oversized_message_is_refused_before_decoding() -> None:
 
 
 def test_macro_indicator_needs_no_account() -> None:
-    event = parse_event(
-        orjson.dumps(
-            raw(
-                "macro_indicator",
-                "2026-01-05",
-                region="north",
-                indicator="unemployment_rate",
-                value=5.5,
-            )
-        )
-    )
+    event = parse_event(orjson.dumps(raw_macro("2026-01-05", value=5.5)))
     assert event.account_id == ""
     assert event.get("region") == "north"
 

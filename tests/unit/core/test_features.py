@@ -5,7 +5,7 @@ from monitor.core.engine import Engine
 from monitor.core.events import Event
 from monitor.core.store import MemoryStore
 from monitor.core.timeutil import parse_date
-from tests.unit.core.helpers import bill, ev, opened, pay
+from tests.unit.core.helpers import bill, drawdown, macro, opened, pay
 
 
 def features_after(events: list[Event], day: str) -> dict[str, float]:
@@ -13,15 +13,7 @@ def features_after(events: list[Event], day: str) -> dict[str, float]:
     for e in events:
         engine.process(e)
     # the stream's clock reaches ``day`` (an event of another region), firing due timers
-    engine.process(
-        ev(
-            "macro_indicator",
-            f"{day}T00:00:00Z",
-            region="elsewhere",
-            indicator="unemployment_rate",
-            value=1.0,
-        )
-    )
+    engine.process(macro(f"{day}T00:00:00Z", region="elsewhere", value=1.0))
     state = engine.store.get(events[0].account_id)
     assert state is not None
     return ft.as_dict(ft.vector(state, parse_date(day), engine.macro(0)))
@@ -53,25 +45,10 @@ def test_borrowing_to_repay_counts_drawdowns_just_before_a_credit_pay_due_date()
         opened("a", "2026-01-01"),
         opened("a", "2026-01-01", product="cash_loan", limit=5000.0),
         bill("a", "2026-01-05", "b1", 800.0, "2026-01-20"),
-        ev(
-            "drawdown",
-            "2026-01-17",
-            account_id="a",
-            product="cash_loan",
-            loan_id="L1",
-            amount=800.0,
-            instalments=6,
-        ),
+        drawdown("a", "2026-01-17", "L1", 800.0, instalments=6),
         pay("a", "2026-01-18", 800.0, "b1"),
-        ev(
-            "drawdown",
-            "2026-02-01",
-            account_id="a",
-            product="cash_loan",
-            loan_id="L2",
-            amount=100.0,
-            instalments=3,
-        ),  # nothing due soon: not borrowing to repay
+        # nothing due soon: not borrowing to repay
+        drawdown("a", "2026-02-01", "L2", 100.0, instalments=3),
     ]
     x = features_after(events, "2026-02-02")
     assert x["borrow_to_repay_90d"] == 1
@@ -83,15 +60,7 @@ def test_borrowing_to_repay_counts_drawdowns_just_before_a_credit_pay_due_date()
 def test_macro_change_is_joined_by_region() -> None:
     events = [opened("a", "2026-01-01", region="south")]
     for i, value in enumerate((5.0, 5.0, 5.0, 8.0)):
-        events.append(
-            ev(
-                "macro_indicator",
-                f"2026-01-0{i + 2}",
-                region="south",
-                indicator="unemployment_rate",
-                value=value,
-            )
-        )
+        events.append(macro(f"2026-01-0{i + 2}", region="south", value=value))
     x = features_after(events, "2026-01-10")
     assert x["macro_unemployment"] == 8.0
     assert x["macro_unemployment_change"] == pytest.approx(3.0)

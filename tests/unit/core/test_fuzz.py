@@ -17,7 +17,7 @@ from monitor.core.engine import Engine
 from monitor.core.events import Event, InvalidEvent, parse_event
 from monitor.core.store import MemoryStore
 from monitor.core.vocabulary import ALERT_STATUSES, EVENT_TYPES, INVALID_EVENT_REASONS, PRODUCTS
-from tests.unit.core.helpers import raw
+from tests.unit.core.helpers import raw, raw_bill
 
 pytestmark = pytest.mark.reliability
 
@@ -28,16 +28,7 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-TEMPLATE = raw(
-    "bill_issued",
-    "2026-01-05",
-    account_id="a1",
-    product="credit_pay",
-    bill_id="b1",
-    amount_due=100.0,
-    minimum_due=10.0,
-    due_date="2026-01-20",
-)
+TEMPLATE = raw_bill("a1", "2026-01-05", "b1", 100.0, "2026-01-20")
 
 
 def _parse(data: bytes) -> Event | None:

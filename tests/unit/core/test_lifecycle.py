@@ -11,7 +11,7 @@ import pytest
 import monitor.core
 from monitor.core.engine import Engine, Result
 from monitor.core.store import MemoryStore
-from tests.unit.core.helpers import bill, ev, opened, pay
+from tests.unit.core.helpers import bill, ev, macro, opened, pay
 
 pytestmark = pytest.mark.unit
 
@@ -49,13 +49,7 @@ def _two_partitions() -> tuple[MemoryStore, Engine]:
             opened(account, "2026-01-01"),
             bill(account, "2026-01-05", f"{account}1", 900.0, "2026-01-15"),
             pay(account, "2026-01-08", 100.0),
-            ev(
-                "macro_indicator",
-                "2026-02-20",
-                region="north",
-                indicator="unemployment_rate",
-                value=5.0,
-            ),
+            macro("2026-02-20"),
         ]
         for offset, event in enumerate(stream):
             engine.process(event, partition=partition, offset=offset)

@@ -62,23 +62,14 @@ def test_reserve_coverage_alert_when_expected_loss_outgrows_the_reserve() -> Non
 def test_a_streamed_reserve_replaces_the_configured_one() -> None:
     from monitor.core.engine import Engine, EngineConfig
     from monitor.core.store import MemoryStore
-    from tests.unit.core.helpers import bill, ev, opened
+    from tests.unit.core.helpers import bill, ev, macro, opened
 
     engine = Engine(MemoryStore(), config=EngineConfig(watch=WatchConfig(reserve=10**9)))
     alerts = []
     stream = [opened(f"a{i}", "2026-01-01", limit=5000.0) for i in range(5)]
     stream += [bill(f"a{i}", "2026-01-02", f"b{i}", 4000.0, "2026-01-20") for i in range(5)]
     stream += [ev("reserve_updated", "2026-01-03", amount=1.0)]
-    stream += [
-        ev(
-            "macro_indicator",
-            f"2026-01-{d:02d}",
-            region="north",
-            indicator="unemployment_rate",
-            value=5.0,
-        )
-        for d in range(4, 12)
-    ]
+    stream += [macro(f"2026-01-{d:02d}") for d in range(4, 12)]
     for e in stream:
         alerts += engine.process(e).alerts
     assert [a["kind"] for a in alerts if a["status"] == "firing"] == ["reserve_coverage"]
