@@ -1,11 +1,19 @@
-"""Prometheus metrics of the worker, built over an injected ``CollectorRegistry``.
+"""Prometheus metrics of the worker, in groups built over an injected ``CollectorRegistry``:
 
+- :class:`PipelineMetrics`: how messages flow through the worker (events, dead letters,
+  processing time, batches, event-time and consumer lag, timers, alerts emitted, output failures);
+- :class:`DeliveryMetrics`: alert deliveries and queues, the one group the sinks take;
+- :class:`ModelMetrics`: scorings and resolved outcomes, and the model gauges (quality by role,
+  calibration, which model scores) that :class:`ModelCollector` reads from the live model book;
+- the portfolio's: :class:`PortfolioCollector` over the engine's books, and three readings.
+
+:class:`Metrics` is the worker's facade: the pipeline group, with the others as attributes.
 Labels are aggregates only (event type, outcome, product, bucket, tier, sink): never an account.
 
 The portfolio's figures (accounts by tier and bucket, balances, expected loss, roll rates, open
-portfolio alerts) are not counted up and down as accounts move: :class:`PortfolioCollector` reads
-them from the engine's state whenever the registry is scraped, so after a restart, a rebalance
-or a revoked partition they say what the state says.
+portfolio alerts) and the models' are not counted up and down or set on a timer: the collectors
+compute them from the engine's state whenever the registry is scraped, so after a restart, a
+rebalance or a revoked partition they say what the state says.
 
 >>> from prometheus_client import CollectorRegistry
 >>> registry = CollectorRegistry()
@@ -19,7 +27,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +47,7 @@ from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
 from monitor.core.portfolio_watch import lending_growth
-from monitor.core.quality import calibration, roc_auc
+from monitor.core.quality import brier, calibration, roc_auc
 from monitor.core.vocabulary import (
     ALERT_SEVERITIES,
     ALERT_STATUSES,
@@ -270,199 +278,112 @@ class PortfolioCollector(Collector):
 
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+SCORE_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0)
 
 
-class DeliveryMetrics:
+class _Group:
+    """Metrics declared over one registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def _counter(self, name: str, text: str, labels: Sequence[str] = ()) -> Counter:
+        return Counter(name, text, labels, registry=self.registry)
+
+    def _gauge(self, name: str, text: str, labels: Sequence[str] = ()) -> Gauge:
+        return Gauge(name, text, labels, registry=self.registry)
+
+    def _histogram(self, name: str, text: str, buckets: Sequence[float]) -> Histogram:
+        return Histogram(name, text, buckets=buckets, registry=self.registry)
+
+
+class DeliveryMetrics(_Group):
     """The metrics of alert delivery, the only ones a sink needs."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.deliveries = Counter(
+        super().__init__(registry)
+        self.deliveries = self._counter(
             "monitor_deliveries_total",
             "Alert deliveries, by sink (webhook, alertmanager, kafka), receiver (a URL's origin, "
             "or the alerts topic) and outcome.",
             ["sink", "receiver", "outcome"],
-            registry=registry,
         )
-        self.delivery_queue = Gauge(
+        self.delivery_queue = self._gauge(
             "monitor_delivery_queue",
             "Alerts waiting for delivery, by sink and receiver (a URL's origin).",
             ["sink", "receiver"],
-            registry=registry,
         )
 
 
-class Metrics:
-    """Every metric the worker exports (:attr:`delivery` is the group the sinks take)."""
+class PipelineMetrics(_Group):
+    """How messages flow through the worker: input, dead letters, time taken, lag, output."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
-        self.delivery = DeliveryMetrics(registry)
-        #: what the portfolio gauges read at scrape time (the worker points it at its engine)
-        self.portfolio_view: Callable[[], PortfolioView] = PortfolioView
-        self.portfolio = PortfolioCollector(lambda: self.portfolio_view(), registry)
-        self.events = Counter(
+        super().__init__(registry)
+        self.events = self._counter(
             "monitor_events_total",
             "Input messages by event type and outcome (ok, invalid, duplicate).",
             ["type", "outcome"],
-            registry=registry,
         )
-        self.dead_letters = Counter(
+        self.dead_letters = self._counter(
             "monitor_dead_letters_total",
             "Messages sent to the dead-letter topic, by reason kind.",
             ["reason"],
-            registry=registry,
         )
-        self.processing = Histogram(
+        self.processing = self._histogram(
             "monitor_processing_seconds",
             "Time to process one input message in the worker.",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            LATENCY_BUCKETS,
         )
-        self.batch_writes = Histogram(
+        self.batch_writes = self._histogram(
             "monitor_batch_state_writes",
             "Account states written to the changelogged table per batch of input messages.",
-            buckets=(1, 10, 50, 100, 250, 500, 1000, 2500),
-            registry=registry,
+            (1, 10, 50, 100, 250, 500, 1000, 2500),
         )
-        self.event_lag = Gauge(
-            "monitor_event_time_seconds",
-            "Event time of the newest message processed (epoch s).",
-            registry=registry,
+        self.event_lag = self._gauge(
+            "monitor_event_time_seconds", "Event time of the newest message processed (epoch s)."
         )
-        self.alerts = Counter(
-            "monitor_alerts_total",
-            "Alerts emitted, by kind, severity and status.",
-            ["kind", "severity", "status"],
-            registry=registry,
-        )
-        self.output_failures = Counter(
-            "monitor_output_failures_total",
-            "Batches of output records (alerts, risk records, dead letters, state changelog) "
-            "that could not be produced to Kafka, by topic.",
-            ["topic"],
-            registry=registry,
-        )
-        self.alerts_resent = Counter(
-            "monitor_alerts_resent_total",
-            "Alerts sent again after a restart because their input was not yet committed.",
-            registry=registry,
-        )
-        self.score_distribution = Histogram(
-            "monitor_score",
-            "Scored probabilities of reaching 30+ days past due (the score distribution).",
-            buckets=(0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0),
-            registry=registry,
-        )
-        self.scores = Counter(
-            "monitor_scores_total",
-            "Account scorings (events and event-time timers).",
-            registry=registry,
-        )
-        self.timers = Counter(
-            "monitor_timers_fired_total", "Event-time timers fired.", registry=registry
-        )
-        self.labels_resolved = Counter(
-            "monitor_labels_resolved_total",
-            "Predictions whose outcome became known, by outcome.",
-            ["outcome"],
-            registry=registry,
-        )
-        self.consumer_lag = Gauge(
-            "monitor_consumer_lag_messages",
-            "Messages in the input topic not yet processed by this worker, by partition.",
-            ["topic", "partition"],
-            registry=registry,
-        )
-        self.model_auc = Gauge(
-            "monitor_model_roc_auc",
-            "ROC AUC of each model over its recent resolved predictions (judged before learning).",
-            ["role"],
-            registry=registry,
-        )
-        self.model_log_loss = Gauge(
-            "monitor_model_log_loss",
-            "Mean log loss over recent resolved predictions.",
-            ["role"],
-            registry=registry,
-        )
-        self.model_brier = Gauge(
-            "monitor_model_brier_score",
-            "Brier score over recent resolved predictions.",
-            ["role"],
-            registry=registry,
-        )
-        self.model_calibration = Gauge(
-            "monitor_model_calibration",
-            "Mean predicted probability and observed rate by decile of predicted probability.",
-            ["role", "decile", "kind"],
-            registry=registry,
-        )
-        self.model_active = Gauge(
-            "monitor_model_active",
-            "1 for the model that scores now.",
-            ["role"],
-            registry=registry,
-        )
-        self.challenger_leads = Gauge(
-            "monitor_model_challenger_leads",
-            "1 while the challenger has beaten the champion's log loss by the margin for the "
-            "patience in a row (it is not switched in).",
-            registry=registry,
-        )
-
-        # -- for the dashboards (added beside the metrics above; none of those changed) --
-        self.partition_event_time = Gauge(
+        self.partition_event_time = self._gauge(
             "monitor_partition_event_time_seconds",
             "Event time of the newest message processed, by input partition (epoch s); "
             "dashboards show time() minus this as the event-time lag.",
             ["partition"],
-            registry=registry,
         )
-        self.alert_actions = Counter(
+        self.consumer_lag = self._gauge(
+            "monitor_consumer_lag_messages",
+            "Messages in the input topic not yet processed by this worker, by partition.",
+            ["topic", "partition"],
+        )
+        self.timers = self._counter("monitor_timers_fired_total", "Event-time timers fired.")
+        self.alerts = self._counter(
+            "monitor_alerts_total",
+            "Alerts emitted, by kind, severity and status.",
+            ["kind", "severity", "status"],
+        )
+        self.alert_actions = self._counter(
             "monitor_alert_actions_total",
             "Firing alerts by kind and recommended action.",
             ["kind", "action"],
-            registry=registry,
         )
-        self.coverage_min = Gauge(
-            "monitor_reserve_coverage_min",
-            "The floor of reserve over expected loss below which a reserve alert fires.",
-            registry=registry,
+        self.output_failures = self._counter(
+            "monitor_output_failures_total",
+            "Batches of output records (alerts, risk records, dead letters, state changelog) "
+            "that could not be produced to Kafka, by topic.",
+            ["topic"],
         )
-        self.lending_growth = Gauge(
-            "monitor_lending_growth",
-            "30-day growth (event time) of limits per account, of drawdowns and of mean PD, by "
-            "product: the over-lending alert's readings.",
-            ["product", "series"],
-            registry=registry,
-        )
-        self.macro_indicator = Gauge(
-            "monitor_macro_indicator",
-            "Latest reading of each regional macro indicator.",
-            ["region", "indicator"],
-            registry=registry,
-        )
-        self.outcomes_learned = Gauge(
-            "monitor_model_outcomes_learned",
-            "Resolved outcomes the models have learned (the number in the model version).",
-            registry=registry,
+        self.alerts_resent = self._counter(
+            "monitor_alerts_resent_total",
+            "Alerts sent again after a restart because their input was not yet committed.",
         )
         self._newest: dict[int, float] = {}
-
         for reason in INVALID_EVENT_REASONS:
             self.dead_letters.labels(reason=reason)  # at 0 from the start, for rate() queries
         for status in ALERT_STATUSES:
             for severity in ALERT_SEVERITIES:
                 self.alerts.labels(kind=BORROWER_RISK, severity=severity, status=status)
-        for outcome in ("positive", "negative"):
-            self.labels_resolved.labels(outcome=outcome)
 
     def record(self, result: Result) -> None:
-        """Apply the decisions of one processed event."""
-        if result.scores:
-            self.scores.inc(len(result.scores))
-            for _, _, probability in result.scores:
-                self.score_distribution.observe(probability)
+        """Count the timers fired and the alerts emitted by one processed event."""
         if result.timers:
             self.timers.inc(result.timers)
         for alert in result.alerts:
@@ -471,14 +392,168 @@ class Metrics:
             ).inc()
             if alert["status"] == "firing":
                 self.alert_actions.labels(kind=alert["kind"], action=alert["action"]).inc()
-        for outcome, _ in result.labels:
-            self.labels_resolved.labels(outcome="positive" if outcome else "negative").inc()
 
     def saw_event(self, partition: int, event_time: float) -> None:
         """Keep the newest event time of each input partition."""
         if event_time > self._newest.get(partition, float("-inf")):
             self._newest[partition] = event_time
             self.partition_event_time.labels(partition=str(partition)).set(event_time)
+
+
+#: the model gauges: name -> (help, labels)
+MODEL_GAUGES: dict[str, tuple[str, list[str]]] = {
+    "monitor_model_roc_auc": (
+        "ROC AUC of each model over its recent resolved predictions (judged before learning).",
+        ["role"],
+    ),
+    "monitor_model_log_loss": ("Mean log loss over recent resolved predictions.", ["role"]),
+    "monitor_model_brier_score": ("Brier score over recent resolved predictions.", ["role"]),
+    "monitor_model_calibration": (
+        "Mean predicted probability and observed rate by decile of predicted probability.",
+        ["role", "decile", "kind"],
+    ),
+    "monitor_model_active": ("1 for the model that scores now.", ["role"]),
+    "monitor_model_challenger_leads": (
+        "1 while the challenger has beaten the champion's log loss by the margin for the "
+        "patience in a row (it is not switched in).",
+        [],
+    ),
+    "monitor_model_outcomes_learned": (
+        "Resolved outcomes the models have learned (the number in the model version).",
+        [],
+    ),
+}
+
+
+class ModelCollector(Collector):
+    """The model gauges, read from the model book ``source()`` gives at scrape time: each role's
+    quality over its recent resolved predictions (statistics of :mod:`monitor.core.quality`),
+    which model scores, whether the challenger leads, the outcomes learned.
+
+    >>> book = ModelBook()
+    >>> registry = CollectorRegistry()
+    >>> _ = ModelCollector(lambda: book, registry)
+    >>> book.learn({"dpd": 40.0}, True)
+    >>> registry.get_sample_value("monitor_model_outcomes_learned")
+    1.0
+    >>> registry.get_sample_value("monitor_model_brier_score", {"role": "scorecard"}) < 0.25
+    True
+    """
+
+    def __init__(
+        self, source: Callable[[], ModelBook | None], registry: CollectorRegistry | None = None
+    ) -> None:
+        self.source = source
+        if registry is not None:
+            registry.register(self)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(self._families(None))
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families(self.source()))
+
+    @staticmethod
+    def _families(book: ModelBook | None) -> list[Metric]:
+        family = {
+            name: GaugeMetricFamily(name, text, labels=labels)
+            for name, (text, labels) in MODEL_GAUGES.items()
+        }
+        if book is None:  # no book yet: nothing to say
+            return list(family.values())
+        family["monitor_model_challenger_leads"].add_metric([], float(book.challenger_leads))
+        family["monitor_model_outcomes_learned"].add_metric([], float(book.labels))
+        for role, judged in book.judged().items():
+            family["monitor_model_active"].add_metric([role], float(judged.model is book.active))
+            ys = [int(y) for y, _ in judged.recent]
+            ps = [p for _, p in judged.recent]
+            if not ys:  # judged on nothing yet
+                continue
+            for name, value in (
+                ("monitor_model_roc_auc", roc_auc(ys, ps)),  # None until both outcomes came
+                ("monitor_model_log_loss", judged.loss),
+                ("monitor_model_brier_score", brier(ys, ps)),
+            ):
+                if value is not None:
+                    family[name].add_metric([role], value)
+            for decile, pair in enumerate(calibration(ys, ps), start=1):
+                for kind, value in zip(("predicted", "observed"), pair, strict=True):
+                    family["monitor_model_calibration"].add_metric([role, str(decile), kind], value)
+        return list(family.values())
+
+
+class ModelMetrics(_Group):
+    """What the models decide and how good they are: scorings and resolved outcomes counted as
+    they happen, and the model gauges (:class:`ModelCollector`) read at scrape time from the book
+    that :attr:`book` gives."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__(registry)
+        #: the model book the gauges read at scrape time (None: no gauge values yet)
+        self.book: Callable[[], ModelBook | None] = lambda: None
+        self.gauges = ModelCollector(lambda: self.book(), registry)
+        self.scores = self._counter(
+            "monitor_scores_total", "Account scorings (events and event-time timers)."
+        )
+        self.score_distribution = self._histogram(
+            "monitor_score",
+            "Scored probabilities of reaching 30+ days past due (the score distribution).",
+            SCORE_BUCKETS,
+        )
+        self.labels_resolved = self._counter(
+            "monitor_labels_resolved_total",
+            "Predictions whose outcome became known, by outcome.",
+            ["outcome"],
+        )
+        for outcome in ("positive", "negative"):
+            self.labels_resolved.labels(outcome=outcome)
+
+    def record(self, result: Result) -> None:
+        """Count the scorings and the resolved outcomes of one processed event."""
+        if result.scores:
+            self.scores.inc(len(result.scores))
+            for _, _, probability in result.scores:
+                self.score_distribution.observe(probability)
+        for outcome, _ in result.labels:
+            self.labels_resolved.labels(outcome="positive" if outcome else "negative").inc()
+
+
+class Metrics(PipelineMetrics):
+    """Every metric the worker exports: the pipeline group (this class's own metrics), the
+    :attr:`delivery` group the sinks take, the :attr:`model` group, and the portfolio's."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__(registry)
+        self.delivery = DeliveryMetrics(registry)
+        self.model = ModelMetrics(registry)
+        # -- the portfolio: the books' gauges read at scrape time, and three readings set here
+        #: what the portfolio gauges read at scrape time (the worker points it at its engine)
+        self.portfolio_view: Callable[[], PortfolioView] = PortfolioView
+        self.portfolio = PortfolioCollector(lambda: self.portfolio_view(), registry)
+        self.coverage_min = self._gauge(
+            "monitor_reserve_coverage_min",
+            "The floor of reserve over expected loss below which a reserve alert fires.",
+        )
+        self.lending_growth = self._gauge(
+            "monitor_lending_growth",
+            "30-day growth (event time) of limits per account, of drawdowns and of mean PD, by "
+            "product: the over-lending alert's readings.",
+            ["product", "series"],
+        )
+        self.macro_indicator = self._gauge(
+            "monitor_macro_indicator",
+            "Latest reading of each regional macro indicator.",
+            ["region", "indicator"],
+        )
+
+    def record(self, result: Result) -> None:
+        """Apply the decisions of one processed event."""
+        super().record(result)
+        self.model.record(result)
+
+    def record_models(self, models: ModelBook) -> None:
+        """Let the model gauges read ``models`` at every scrape from now on."""
+        self.model.book = lambda: models
 
     def record_macro(self, macro: MacroBook) -> None:
         """Set the latest reading of each regional indicator."""
@@ -491,32 +566,6 @@ class Metrics:
         for product, series in lending_growth(history).items():
             for name, growth in series.items():
                 self.lending_growth.labels(product=product, series=name).set(growth)
-
-    def record_models(self, models: ModelBook) -> None:
-        """Set the online model-quality gauges of every role."""
-        self.challenger_leads.set(1.0 if models.challenger_leads else 0.0)
-        self.outcomes_learned.set(models.labels)
-        for role, judged in models.judged().items():
-            self.model_active.labels(role=role).set(1.0 if judged.model is models.active else 0.0)
-            recent = list(judged.recent)
-            if not recent:
-                continue
-            ys = [int(y) for y, _ in recent]
-            ps = [p for _, p in recent]
-            auc = roc_auc(ys, ps)
-            if auc is not None:
-                self.model_auc.labels(role=role).set(auc)
-            self.model_log_loss.labels(role=role).set(judged.loss)
-            self.model_brier.labels(role=role).set(
-                sum((p - y) ** 2 for y, p in zip(ys, ps, strict=True)) / len(ys)
-            )
-            for decile, (predicted, observed) in enumerate(calibration(ys, ps)):
-                self.model_calibration.labels(
-                    role=role, decile=str(decile + 1), kind="predicted"
-                ).set(predicted)
-                self.model_calibration.labels(
-                    role=role, decile=str(decile + 1), kind="observed"
-                ).set(observed)
 
 
 #: Buckets of a garbage-collector pause (s): young collections take microseconds, a full one

@@ -1,7 +1,9 @@
-"""Measures of a model's ranking and calibration: ROC and PR AUC, calibration bins, ROC points.
+"""Measures of a model's ranking and calibration: ROC and PR AUC, Brier score, calibration bins,
+ROC points.
 
 Pure functions over plain lists, in the core so that the engine (the rolling AUC behind the
-model-drift alert), the metrics and the backtest report share them.
+model-drift alert), the metrics (each model's quality over its recent predictions) and the
+backtest report share them.
 
 >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
 0.75
@@ -48,6 +50,17 @@ def pr_auc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
         hits += group_hits
         total += group_hits * hits / j
     return total / positives
+
+
+def brier(labels: Sequence[int], scores: Sequence[float]) -> float | None:
+    """Mean squared difference of probability and outcome (lower is better); None when empty.
+
+    >>> brier([0, 1], [0.25, 0.75])
+    0.0625
+    """
+    if not labels:
+        return None
+    return sum((p - y) ** 2 for y, p in zip(labels, scores, strict=True)) / len(labels)
 
 
 def calibration(

@@ -7,13 +7,21 @@ Pure functions over plain lists, so the backtest report and the tests share them
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from monitor.core.quality import calibration, pr_auc, roc_auc, roc_curve
 
-__all__ = ["AlertOutcome", "calibration", "judge_alerts", "pr_auc", "roc_auc", "roc_curve"]
+__all__ = [
+    "AlertOutcome",
+    "calibration",
+    "firing_times",
+    "judge_alerts",
+    "pr_auc",
+    "roc_auc",
+    "roc_curve",
+]
 
 
 @dataclass(frozen=True)
@@ -30,27 +38,35 @@ class AlertOutcome:
     lead_times_days: list[float]
 
 
+def firing_times(alerts: Iterable[dict[str, Any]]) -> list[tuple[str, float]]:
+    """(account, event time) of each firing alert record, for :func:`judge_alerts`."""
+    from monitor.core.timeutil import parse_time
+
+    return [
+        (alert["account_id"], parse_time(alert["event_time"]))
+        for alert in alerts
+        if alert["status"] == "firing"
+    ]
+
+
 def judge_alerts(
-    alerts: Sequence[dict[str, Any]],
+    raised: Sequence[tuple[str, float]],
     delinquent_at: dict[str, float | None],
     horizon_days: float,
     stream_end: float,
 ) -> AlertOutcome:
-    """Judge firing alerts against when each account first reached 30+ DPD.
+    """Judge alerts raised (account, event time) against when each account first reached 30+ DPD.
 
     An alert is true when the account reaches 30+ DPD after it and within the horizon. Alerts
     whose horizon runs past the end of the stream, with no delinquency yet, are censored (not
     judged). Recall is over accounts that reached 30+ DPD: detected if an alert came before.
     """
-    from monitor.core.timeutil import DAY, parse_time
+    from monitor.core.timeutil import DAY
 
     horizon = horizon_days * DAY
     true = judged = censored = 0
     first_alert: dict[str, float] = {}
-    for alert in alerts:
-        if alert["status"] != "firing":
-            continue
-        account, time = alert["account_id"], parse_time(alert["event_time"])
+    for account, time in raised:
         first_alert.setdefault(account, time)
         when = delinquent_at.get(account)
         if when is not None and time < when <= time + horizon:

@@ -19,7 +19,7 @@ from typing import Any
 from monitor.core.timeutil import DAY, parse_time
 from monitor.core.vocabulary import BORROWER_RISK
 from monitor.offline.backtest import WEEK, Replay, Truth
-from monitor.offline.evaluation import judge_alerts, pr_auc, roc_auc, roc_curve
+from monitor.offline.evaluation import firing_times, judge_alerts, pr_auc, roc_auc, roc_curve
 
 #: Accounts first seen in this leading share of the stream are not counted in ``truth_*``.
 WARM_UP_SHARE = 0.2
@@ -151,9 +151,8 @@ def build_report(
     counted = counted_accounts(run, truth)
     labels = [row.label for row in counted]
     scores = [run.as_of_scores[row.account_id] for row in counted]
-    outcome = judge_alerts(
-        firing, {row.account_id: row.delinquent_at for row in truth}, horizon_days, run.end or 0.0
-    )
+    when = {row.account_id: row.delinquent_at for row in truth}
+    outcome = judge_alerts(firing_times(firing), when, horizon_days, run.end or 0.0)
     report.update(
         {
             "truth_roc_auc": _rounded(roc_auc(labels, scores)) if counted else None,
@@ -207,9 +206,8 @@ def write_plots(run: Replay, truth: list[Truth] | None, horizon_days: int, out: 
 
     if truth:
         firing = borrower_alerts(run)
-        outcome = judge_alerts(
-            firing, {r.account_id: r.delinquent_at for r in truth}, horizon_days, run.end or 0.0
-        )
+        when = {r.account_id: r.delinquent_at for r in truth}
+        outcome = judge_alerts(firing_times(firing), when, horizon_days, run.end or 0.0)
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.hist(outcome.lead_times_days, bins=30)
         ax.axvline(7, color="red", linestyle="--", label="7 days")

@@ -290,20 +290,6 @@ def alerts_raised(
     return len(raised_alerts(scores, delinquent_at, open_at, clear_at))
 
 
-def judged(
-    alerts: list[tuple[str, float]],
-    delinquent_at: dict[str, float | None],
-    horizon_days: float,
-    end: float,
-) -> AlertOutcome:
-    """Raised alerts judged as a backtest judges its firing ones."""
-    firing = [
-        {"status": "firing", "account_id": account, "event_time": iso_time(time)}
-        for account, time in alerts
-    ]
-    return judge_alerts(firing, delinquent_at, horizon_days, end)
-
-
 def same_volume_threshold(
     cold: Replay, warm: Replay, truth: list[Truth], settings: Settings
 ) -> tuple[int, int, float | None]:
@@ -333,7 +319,7 @@ def same_precision_threshold(
 
     def outcome(run: Replay, open_at: float) -> tuple[int, AlertOutcome]:
         alerts = raised_alerts(run.score_log, when, open_at, clear)
-        return len(alerts), judged(alerts, when, horizon, run.end or 0.0)
+        return len(alerts), judge_alerts(alerts, when, horizon, run.end or 0.0)
 
     cold_n, cold_o = outcome(cold, settings.alert_open)
     warm_n, warm_o = outcome(warm, settings.alert_open)

@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.core.timeutil import DAY, iso_time
-from monitor.offline.evaluation import judge_alerts, pr_auc, roc_auc
+from monitor.offline.evaluation import firing_times, judge_alerts, pr_auc, roc_auc
 
 
 def brute_auc(labels: list[int], scores: list[float]) -> float:
@@ -41,7 +41,7 @@ def test_alerts_judged_on_horizon_lead_and_censoring() -> None:
         _alert("d", 42),  # true, but only 3 days ahead
         _alert("e", 190),  # censored: horizon runs past the stream end
     ]
-    out = judge_alerts(alerts, delinquent, horizon_days=60, stream_end=200 * DAY)
+    out = judge_alerts(firing_times(alerts), delinquent, horizon_days=60, stream_end=200 * DAY)
     assert out.judged_alerts == 4 and out.censored_alerts == 1
     assert out.precision == pytest.approx(2 / 4)
     assert out.recall == pytest.approx(3 / 3)  # a, b and d were alerted before 30+

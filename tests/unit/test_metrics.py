@@ -4,6 +4,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from monitor.core.models import ModelBook
+from monitor.core.scoring import OnlineLogistic
 from monitor.metrics import Metrics, PortfolioView
 from tests.support.metrics import sample
 
@@ -40,6 +41,30 @@ def test_model_quality_gauges_for_every_role() -> None:
         {"role": "champion", "decile": "1", "kind": "observed"},
     )
     assert top > low
+
+
+def test_model_gauges_read_the_live_book_at_every_scrape() -> None:
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    assert registry.get_sample_value("monitor_model_outcomes_learned") is None  # no book yet
+    book = ModelBook(min_labels=5, min_positives=1)
+    metrics.record_models(book)
+    assert sample(registry, "monitor_model_outcomes_learned") == 0
+    assert registry.get_sample_value("monitor_model_brier_score", {"role": "champion"}) is None
+    rng = random.Random(4)
+    for _ in range(40):  # learnt after the book was handed over: no call sets the gauges
+        dpd = rng.choice([0.0, 20.0])
+        book.learn({"dpd": dpd}, rng.random() < dpd / 25)
+    assert sample(registry, "monitor_model_outcomes_learned") == 40
+    recent = list(book.champion.recent)
+    expected = sum((p - y) ** 2 for y, p in recent) / len(recent)
+    assert sample(registry, "monitor_model_brier_score", {"role": "champion"}) == expected
+    # another book (a warm start): the gauges follow it, and the old fallback role is gone
+    warm = ModelBook.warm_started(OnlineLogistic(), {"examples": 10})
+    metrics.record_models(warm)
+    assert sample(registry, "monitor_model_active", {"role": "warm_start"}) == 1
+    assert registry.get_sample_value("monitor_model_active", {"role": "scorecard"}) is None
+    assert registry.get_sample_value("monitor_model_brier_score", {"role": "champion"}) is None
 
 
 def test_portfolio_gauges_for_the_dashboards() -> None:

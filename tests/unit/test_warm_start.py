@@ -523,7 +523,7 @@ def test_match_cold_precision_gives_the_warm_start_the_cold_precision_on_the_his
     history: History, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from monitor.offline.backtest import read_truth, replay_file
-    from monitor.offline.evaluation import judge_alerts
+    from monitor.offline.evaluation import firing_times, judge_alerts
     from monitor.offline.report import borrower_alerts
     from monitor.offline.training import ALERT_GRID
     from monitor.settings import Settings
@@ -540,7 +540,8 @@ def test_match_cold_precision_gives_the_warm_start_the_cold_precision_on_the_his
 
     def precision(settings: Settings, models: ModelBook | None) -> float:
         run = replay_file(history["events2"], settings, models=models, record=True)
-        outcome = judge_alerts(borrower_alerts(run), when, settings.horizon_days, run.end or 0)
+        raised = firing_times(borrower_alerts(run))
+        outcome = judge_alerts(raised, when, settings.horizon_days, run.end or 0)
         assert outcome.precision is not None
         return outcome.precision
 
