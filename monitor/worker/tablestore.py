@@ -2,20 +2,31 @@
 
 The accounts table's values are :class:`AccountState` objects: the ``account-state`` codec turns
 them into bytes only on their way to the changelog (and back when a table is recovered), so an
-in-memory table hands the engine ready objects instead of decoding a dict on every read. A state
-is written as the JSON of :meth:`AccountState.to_dict`, deflated against a fixed preset
-dictionary (a typical state's JSON, so that the keys, product names and the shape of bills and
-pending snapshots cost almost nothing): about 27% of its JSON, for about 23 us of CPU per
-record. A record that begins with ``{`` is the plain JSON written before, and is still read.
+in-memory table hands the engine ready objects instead of decoding a dict on every read.
+
+An account is kept in several records. Its pending snapshots (the model inputs of predictions
+waiting for their outcome) never change once made and are about half of its state, so each is a
+record of its own, under :func:`snapshot_key`, written once when it is made and deleted when it
+resolves; the account's own record (format 2) names their days only, and is what a look or an
+event rewrites. The snapshot records of a write go before its account record, on the same
+changelog partition, and the deletions of resolved ones after it. A state read back from its
+record holds its snapshots' days only until :class:`TableStore` reads them (:meth:`TableStore.get`,
+:meth:`TableStore.states`). Both kinds of record are JSON deflated against a fixed preset
+dictionary (a typical record, so that keys, product names and the shape of bills and snapshots
+cost almost nothing). The self-contained records written before (format 1: the whole state,
+deflated; or the plain JSON, beginning with ``{``) are still read.
+
 With an :class:`~monitor.worker.outbound.Outbound`, a write sets the table's store and queues the
-changelog record there (Faust's own write would send it alone, at several times the cost); the
+changelog records there (Faust's own write would send each alone, at several times the cost); a
 record is the one Faust writes: the key as JSON, the value in the codec.
 """
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -23,8 +34,10 @@ import orjson
 from faust.serializers import codecs
 
 from monitor.core.macro import MacroBook
-from monitor.core.state import AccountState
+from monitor.core.state import AccountState, Snapshot
 from monitor.worker.outbound import Outbound
+
+log = logging.getLogger(__name__)
 
 #: Name of the Faust codec of account states (the accounts table's value serializer).
 ACCOUNT_CODEC = "account-state"
@@ -41,10 +54,12 @@ class AccountStateCodec(codecs.Codec):
     def _dumps(self, obj: Any) -> bytes:
         if _primed[0] is obj:  # TableStore.put encoded it a moment ago
             return _primed[1]  # type: ignore[return-value]
+        if isinstance(obj, SnapshotRecord):
+            return encode_snapshot(obj.snapshot)
         return encode_state(obj)
 
     def _loads(self, s: bytes) -> Any:
-        return decode_state(s)
+        return decode_record(s)
 
 
 codecs.register(ACCOUNT_CODEC, AccountStateCodec())
@@ -95,6 +110,13 @@ _ZDICT_1 = (
 )
 #: First byte of a deflated state record of format 1 (plain JSON records begin with ``{``).
 _DEFLATED_1 = b"\x01"
+#: The preset dictionaries of an account's record of format 2 (its snapshots' days in place of
+#: the snapshots) and of a snapshot's record, cut from the one of format 1: never change them.
+_PENDING = _ZDICT_1.index(b'"pe":[')
+_ZDICT_2 = _ZDICT_1[:_PENDING] + b'"pe":[20541,20560,20580],"al":{},"bh":0.6008}'
+_ZDICT_SNAPSHOT = _ZDICT_1[_PENDING + len(b'"pe":[') : _ZDICT_1.index(b'],"al":')]
+#: First byte of an account's record of format 2 and of a pending snapshot's record.
+_ACCOUNT_2, _SNAPSHOT_2 = b"\x02", b"\x03"
 #: Deflate level and strategy of state records: on the bench's states level 6 with
 #: Z_FILTERED gave 306 bytes per record at about 23 us, level 3 341 bytes at 18 us, level 1 365
 #: at 18 us, level 9 no smaller than 6; at about 1.8 records per event, 6 is what keeps a
@@ -102,39 +124,162 @@ _DEFLATED_1 = b"\x01"
 _LEVEL, _STRATEGY = 6, zlib.Z_FILTERED
 
 
+def _deflate(text: bytes, zdict: bytes) -> bytes:
+    deflate = zlib.compressobj(_LEVEL, zlib.DEFLATED, -15, 8, _STRATEGY, zdict)
+    return deflate.compress(text) + deflate.flush()
+
+
+def _inflate(data: bytes, zdict: bytes) -> bytes:
+    inflate = zlib.decompressobj(-15, zdict)
+    return inflate.decompress(data) + inflate.flush()
+
+
 def encode_state(state: AccountState) -> bytes:
-    """An account's state as its changelog record holds it (deflated JSON, format 1).
+    """An account's whole state in one self-contained record (deflated JSON, format 1): what the
+    codec writes of a state outside :meth:`TableStore.put`.
 
     >>> state = AccountState("a1", partition=2, region="north")
     >>> record = encode_state(state)
     >>> record[:1], decode_state(record) == state, len(record) < len(orjson.dumps(state.to_dict()))
     (b'\\x01', True, True)
     """
-    deflate = zlib.compressobj(_LEVEL, zlib.DEFLATED, -15, 8, _STRATEGY, _ZDICT_1)
-    return _DEFLATED_1 + deflate.compress(orjson.dumps(state.to_dict())) + deflate.flush()
+    return _DEFLATED_1 + _deflate(orjson.dumps(state.to_dict()), _ZDICT_1)
+
+
+def encode_account(state: AccountState) -> bytes:
+    """An account's own record (format 2): its state with its pending snapshots' days only."""
+    return _ACCOUNT_2 + _deflate(orjson.dumps(state.to_dict(snapshots=False)), _ZDICT_2)
+
+
+def encode_snapshot(snapshot: Snapshot) -> bytes:
+    """A pending snapshot's record (see :func:`snapshot_key`)."""
+    return _SNAPSHOT_2 + _deflate(orjson.dumps(snapshot.to_list()), _ZDICT_SNAPSHOT)
+
+
+def snapshot_key(account_id: str, day: int) -> str:
+    """The accounts table's key of an account's snapshot of ``day`` (no account id holds a NUL:
+    the event contract refuses one)."""
+    return f"{account_id}\x00{day}"
+
+
+@dataclass(slots=True)
+class Written:
+    """An account's pending snapshots as its records hold them: the changelog partition they were
+    written to, their days, and whether the state's ``pending`` holds them yet (a state read back
+    from its record of format 2 has their days only until :class:`TableStore` reads them)."""
+
+    partition: int
+    days: tuple[int, ...]
+    loaded: bool
+
+
+class SnapshotRecord:
+    """A pending snapshot as the accounts table holds it under :func:`snapshot_key`.
+
+    Falsy, so that a walk over the table's values that skips empty ones (``if state``) sees
+    accounts only."""
+
+    __slots__ = ("snapshot",)
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SnapshotRecord) and other.snapshot == self.snapshot
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def decode_record(record: bytes) -> AccountState | SnapshotRecord:
+    """A value of the accounts table from its changelog record: an account or a snapshot."""
+    if record[:1] == _SNAPSHOT_2:
+        try:
+            row = orjson.loads(_inflate(record[1:], _ZDICT_SNAPSHOT))
+        except (zlib.error, orjson.JSONDecodeError) as exc:
+            raise ValueError(f"a damaged snapshot record ({exc})") from None
+        return SnapshotRecord(Snapshot.from_list(row))
+    return decode_state(record)
 
 
 def decode_state(record: bytes) -> AccountState:
-    """An account's state from its changelog record: deflated JSON (format 1) or plain JSON.
+    """An account's state from its record: format 2 (its snapshots' days only, see
+    :class:`Written`), format 1 (deflated JSON) or plain JSON.
 
-    Raises ValueError for a record in neither.
+    Raises ValueError for a record in none of them.
 
     >>> decode_state(b'{"a":"a1","pt":0,"r":"","pr":[],"at":{},"br":[],"ds":-1,"ed":0,"p":0.0,'
     ...     b'"t":"","pp":-1.0,"ptr":"","le":0.0,"li":"","nc":-1,"of":-1,"ob":[],"oo":-1,"pe":[],'
     ...     b'"al":{}}').account_id
     'a1'
     """
-    if record[:1] == _DEFLATED_1:
-        inflate = zlib.decompressobj(-15, _ZDICT_1)
-        record = inflate.decompress(record[1:]) + inflate.flush()
-    elif record[:1] != b"{":
-        raise ValueError(f"not an account-state record (begins with {record[:1]!r})")
-    return AccountState.from_dict(orjson.loads(record))
+    head = record[:1]
+    try:
+        if head == _ACCOUNT_2:
+            d = orjson.loads(_inflate(record[1:], _ZDICT_2))
+            days, d["pe"] = tuple(d["pe"]), []
+            state = AccountState.from_dict(d)
+            state.stored = Written(state.partition, days, loaded=not days)
+            return state
+        if head == _DEFLATED_1:
+            record = _inflate(record[1:], _ZDICT_1)
+        elif head != b"{":
+            raise ValueError(f"not an account-state record (begins with {head!r})")
+        return AccountState.from_dict(orjson.loads(record))
+    except (zlib.error, orjson.JSONDecodeError) as exc:
+        raise ValueError(f"a damaged account-state record ({exc})") from None
+
+
+def records_of(state: AccountState) -> list[tuple[str, Any, bytes | None, int]]:
+    """The changelog records that write ``state`` (whose pending snapshots are loaded), as
+    (key, table value, record, changelog partition), a record None for a deletion: its new
+    snapshots, its own record, then the deletions of the snapshots resolved since the last
+    write. Notes on the state what was written.
+
+    >>> state = AccountState("a1")
+    >>> state.pending.append(Snapshot(10, 0.1, [1.0], "v1"))
+    >>> [(key, record is not None) for key, _, record, _ in records_of(state)]
+    [('a1\\x0010', True), ('a1', True)]
+    >>> state.pending.append(Snapshot(24, 0.2, [2.0], "v1"))
+    >>> [key for key, *_ in records_of(state)]  # the snapshot of day 10 was written already
+    ['a1\\x0024', 'a1']
+    >>> state.pending = []
+    >>> [(key, record) for key, _, record, _ in records_of(state)][1:]
+    [('a1\\x0010', None), ('a1\\x0024', None)]
+    """
+    account, partition = state.account_id, state.partition
+    before = state.stored if isinstance(state.stored, Written) else None
+    if before is not None and not before.loaded:
+        raise ValueError("the state's pending snapshots were not read from the table")
+    kept = set(before.days) if before is not None and before.partition == partition else set()
+    out: list[tuple[str, Any, bytes | None, int]] = []
+    for snapshot in state.pending:  # a snapshot never changes once made (one a day at most)
+        if snapshot.day not in kept:
+            key = snapshot_key(account, snapshot.day)
+            out.append((key, SnapshotRecord(snapshot), encode_snapshot(snapshot), partition))
+    days = tuple(snapshot.day for snapshot in state.pending)
+    state.stored = Written(partition, days, loaded=True)
+    out.append((account, state, encode_account(state), partition))
+    if before is not None:
+        gone = set(before.days).difference(days) if kept else set(before.days)
+        out += [(snapshot_key(account, day), None, None, before.partition) for day in sorted(gone)]
+    return out
+
+
+def deletions_of(state: AccountState) -> list[tuple[str, int]]:
+    """The keys (and changelog partitions) deleting ``state`` as written deletes."""
+    keys = [(state.account_id, state.partition)]
+    written = state.stored
+    if isinstance(written, Written):
+        keys += [(snapshot_key(state.account_id, day), written.partition) for day in written.days]
+    return keys
 
 
 def state_bytes(state: AccountState) -> int:
-    """Bytes of an account's state as its changelog record holds it."""
-    return len(encode_state(state))
+    """Bytes of an account's records: its own and those of the pending snapshots it holds."""
+    return len(encode_account(state)) + sum(len(encode_snapshot(s)) for s in state.pending)
 
 
 #: the state :meth:`TableStore.put` is writing and its record, while it writes it (else None)
@@ -157,29 +302,54 @@ class TableStore:
         self.macro_changelog = topic.get_topic_name() if topic is not None else ""
 
     def get(self, account_id: str) -> AccountState | None:
-        state: AccountState | None = self.accounts.get(account_id)
+        state = self.accounts.get(account_id)
+        if not isinstance(state, AccountState):
+            return None
+        self._load(state)
         return state
 
+    def _load(self, state: AccountState) -> None:
+        """Read the pending snapshots of a state read back from its record of format 2."""
+        written = state.stored
+        if not isinstance(written, Written) or written.loaded:
+            return
+        pending, days = [], []
+        for day in written.days:
+            record = self.accounts.get(snapshot_key(state.account_id, day))
+            if isinstance(record, SnapshotRecord):
+                pending.append(record.snapshot)
+                days.append(day)
+            else:  # only a damaged changelog does this: the prediction's outcome is not learnt
+                log.warning("a pending snapshot named by an account's record is missing")
+        state.pending = pending
+        state.stored = Written(written.partition, tuple(days), loaded=True)
+
     def put(self, state: AccountState) -> None:
-        # what the table's own write does, with the changelog record produced in a batch; a
-        # store that keeps bytes (RocksDB) encodes the state with the codec, which takes the
-        # record encoded here instead of deflating the same state twice
-        record = encode_state(state)
-        _primed[0], _primed[1] = state, record
-        try:
-            self.accounts.data[state.account_id] = state
-        finally:
-            _primed[0] = _primed[1] = None
-        self.outbound.add(
-            self.changelog, orjson.dumps(state.account_id), record, partition=state.partition
-        )
+        # what the table's own writes do, with the changelog records produced in a batch; a
+        # store that keeps bytes (RocksDB) encodes each value with the codec, which takes the
+        # record encoded here instead of deflating the same value twice
+        self._load(state)
+        data = self.accounts.data
+        for key, value, record, partition in records_of(state):
+            if value is None:
+                if key in data:
+                    del data[key]
+            else:
+                _primed[0], _primed[1] = value, record
+                try:
+                    data[key] = value
+                finally:
+                    _primed[0] = _primed[1] = None
+            self.outbound.add(self.changelog, orjson.dumps(key), record, partition=partition)
 
     def delete(self, account_id: str) -> None:
         if account_id not in self.accounts:
             return
-        partition = self.accounts.data[account_id].partition
-        del self.accounts.data[account_id]
-        self.outbound.add(self.changelog, orjson.dumps(account_id), None, partition=partition)
+        data = self.accounts.data
+        for key, partition in deletions_of(data[account_id]):
+            if key in data:
+                del data[key]
+            self.outbound.add(self.changelog, orjson.dumps(key), None, partition=partition)
 
     def get_macro(self, partition: int) -> MacroBook | None:
         raw = self.macro.get(f"p{partition}")
@@ -201,7 +371,8 @@ class TableStore:
 
     def states(self) -> Iterator[AccountState]:
         for state in list(self.accounts.values()):
-            if state is not None:
+            if isinstance(state, AccountState):
+                self._load(state)
                 yield state
 
     def get_extra(self, key: str) -> str | None:
