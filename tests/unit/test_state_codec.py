@@ -56,6 +56,19 @@ def test_records_of_plain_json_written_before_are_still_read(states: list[Accoun
         assert decode_state(orjson.dumps(state.to_dict())) == state
 
 
+def test_accounts_records_of_format_2_written_before_are_still_read(
+    states: list[AccountState],
+) -> None:
+    import monitor.worker.tablestore as ts
+
+    for state in states[:50]:
+        text = orjson.dumps(state.to_dict(snapshots=False))
+        old = decode_state(ts._ACCOUNT_2 + ts._deflate(text, ts._ZDICT_2))
+        new = decode_state(ts.encode_account(state))
+        assert old == new and old.stored == new.stored
+        assert new.stored.days == tuple(s.day for s in state.pending)
+
+
 def test_a_record_in_no_format_is_refused_and_a_damaged_one_named(
     states: list[AccountState],
 ) -> None:
@@ -150,7 +163,7 @@ def test_an_engine_over_the_table_store_is_rebuilt_exactly_from_its_changelog(
     assert sum(len(s.pending) for s in states.values()) > 100
     # each snapshot is written once: far fewer snapshot records than account records
     kinds = [r.value[:1] for r in records if r.value]
-    assert kinds.count(b"\x03") < kinds.count(b"\x02") / 2
+    assert kinds.count(b"\x03") < kinds.count(b"\x04") / 2
     # no snapshot is left behind that no account names
     named = {snapshot_key(a, s.day) for a, state in states.items() for s in state.pending}
     left = {k for k, v in _recovered(records).data.items() if isinstance(v, SnapshotRecord)}
@@ -165,7 +178,7 @@ def test_a_write_carries_only_the_snapshots_made_or_resolved_since_the_last(
     store = TableStore(_Table(), {}, out, "changelog")
     store.put(state)
     first = out.pending("changelog")
-    assert [r.value[:1] for r in first if r.value] == [b"\x03"] * len(state.pending) + [b"\x02"]
+    assert [r.value[:1] for r in first if r.value] == [b"\x03"] * len(state.pending) + [b"\x04"]
     state.probability += 0.1
     store.put(state)
     assert len(out.pending("changelog")) == len(first) + 1  # the account's own record only
