@@ -199,6 +199,12 @@ def _deflate(text: bytes, zdict: bytes) -> bytes:
     return deflate.compress(text) + deflate.flush()
 
 
+#: A compressor with the dictionary of format 3 set, copied for each record (cheaper than setting
+#: the dictionary afresh): an 8 KiB window holds the dictionary and a record, and a smaller hash
+#: table than the default; on the bench's account records the same bytes, about 4 us less.
+_ACCOUNT_DEFLATE = zlib.compressobj(_LEVEL, zlib.DEFLATED, -13, 5, _STRATEGY, _ZDICT_3)
+
+
 def _inflate(data: bytes, zdict: bytes) -> bytes:
     inflate = zlib.decompressobj(-15, zdict)
     return inflate.decompress(data) + inflate.flush()
@@ -218,7 +224,12 @@ def encode_state(state: AccountState) -> bytes:
 
 def encode_account(state: AccountState) -> bytes:
     """An account's own record (format 3): its state with its pending snapshots' days only."""
-    return _ACCOUNT_3 + _deflate(orjson.dumps(state.to_dict(snapshots=False)), _ZDICT_3)
+    deflate = _ACCOUNT_DEFLATE.copy()
+    return (
+        _ACCOUNT_3
+        + deflate.compress(orjson.dumps(state.to_dict(snapshots=False)))
+        + deflate.flush()
+    )
 
 
 def encode_snapshot(snapshot: Snapshot) -> bytes:
@@ -327,13 +338,15 @@ def records_of(state: AccountState) -> list[tuple[str, Any, bytes | None, int]]:
     before = state.stored if isinstance(state.stored, Written) else None
     if before is not None and not before.loaded:
         raise ValueError("the state's pending snapshots were not read from the table")
+    days = tuple([snapshot.day for snapshot in state.pending])
+    if before is not None and before.days == days and before.partition == partition:
+        return [(account, state, encode_account(state), partition)]  # no snapshot made or gone
     kept = set(before.days) if before is not None and before.partition == partition else set()
     out: list[tuple[str, Any, bytes | None, int]] = []
     for snapshot in state.pending:  # a snapshot never changes once made (one a day at most)
         if snapshot.day not in kept:
             key = snapshot_key(account, snapshot.day)
             out.append((key, SnapshotRecord(snapshot), encode_snapshot(snapshot), partition))
-    days = tuple(snapshot.day for snapshot in state.pending)
     state.stored = Written(partition, days, loaded=True)
     out.append((account, state, encode_account(state), partition))
     if before is not None:
