@@ -257,8 +257,15 @@ class Written:
 class SnapshotRecord:
     """A pending snapshot as the accounts table holds it under :func:`snapshot_key`.
 
-    Falsy, so that a walk over the table's values that skips empty ones (``if state``) sees
-    accounts only."""
+    Falsy, so that a walk over the table's values that skips empty ones (``if state``, as the
+    worker's state-size page does) meets accounts only. Faust's in-memory store, recovering a
+    batch of changelog records, deletes a key that had a deletion in the batch if its last value
+    is falsy; a snapshot's key is never written again once deleted (an account's snapshot days
+    only grow, and a closed account's deleted snapshots are of days before it closed, so only an
+    account closed and reopened on the day of a snapshot, with a bill and a snapshot again that
+    day, could), else that snapshot would be missing after a restart (its prediction then goes
+    unlearnt, with a warning).
+    """
 
     __slots__ = ("snapshot",)
 
@@ -365,7 +372,9 @@ def deletions_of(state: AccountState) -> list[tuple[str, int]]:
 
 
 def state_bytes(state: AccountState) -> int:
-    """Bytes of an account's records: its own and those of the pending snapshots it holds."""
+    """Bytes of an account's records: its own and those of the pending snapshots it holds (of a
+    state read back from its record and not yet read by :class:`TableStore`, as a RocksDB
+    table's values are, its own only)."""
     return len(encode_account(state)) + sum(len(encode_snapshot(s)) for s in state.pending)
 
 

@@ -127,14 +127,29 @@ class _BytesTable(_Table):
 
 
 def _recovered(records: list[Record]) -> _Table:
-    """A table as Faust recovers it from its changelog: each record decoded, or deleted."""
-    table, codec = _Table(), AccountStateCodec()
-    for record in records:
-        key = orjson.loads(record.key or b"")
-        if record.value is None:
-            table.data.pop(key, None)
-        else:
-            table.data[key] = codec.loads(record.value)
+    """A table as Faust's in-memory store recovers it from its changelog: the records applied
+    in one batch (each decoded with the codec, a deletion where the value is None)."""
+    from types import SimpleNamespace
+
+    from faust.stores.memory import Store as MemoryTable
+
+    codec = AccountStateCodec()
+    batch = [
+        SimpleNamespace(
+            key=r.key,
+            value=r.value,
+            message=SimpleNamespace(value=r.value, partition=r.partition or 0),
+        )
+        for r in records
+    ]
+    table = _Table()
+    faust_store = MemoryTable.__new__(MemoryTable)  # its recovery alone: no app, no table
+    faust_store.data, faust_store._key_partition = table.data, {}
+    faust_store.apply_changelog_batch(
+        batch,  # type: ignore[arg-type]
+        lambda key: orjson.loads(key),
+        lambda value: None if value is None else codec.loads(value),
+    )
     return table
 
 
