@@ -33,6 +33,7 @@ from typing import Any
 import faust
 import orjson
 from faust.serializers import codecs
+from faust.stores.memory import Store as FaustMemoryStore
 
 from monitor.core.macro import MacroBook
 from monitor.core.state import AccountState, Snapshot
@@ -392,6 +393,11 @@ class TableStore:
         self.macro = macro
         self.outbound = outbound
         self.changelog = changelog
+        #: a store that holds the values themselves (Faust's in-memory one) keeps snapshot
+        #: records only until their account has read them: the account holds the snapshots
+        #: then, and their records (about 150 bytes of memory each) only matter for recovery,
+        #: which takes them from the changelog
+        self._objects = isinstance(getattr(accounts, "data", None), FaustMemoryStore)
         topic = getattr(macro, "changelog_topic", None)
         #: the macro table's changelog: its writes (macro books, the learner, the portfolio and
         #: the outcomes kept) leave with the account states, not in Faust's own later sends
@@ -411,10 +417,13 @@ class TableStore:
             return
         pending, days = [], []
         for day in written.days:
-            record = self.accounts.get(snapshot_key(state.account_id, day))
+            key = snapshot_key(state.account_id, day)
+            record = self.accounts.get(key)
             if isinstance(record, SnapshotRecord):
                 pending.append(record.snapshot)
                 days.append(day)
+                if self._objects:
+                    del self.accounts.data[key]
             else:  # only a damaged changelog does this: the prediction's outcome is not learnt
                 log.warning("a pending snapshot named by an account's record is missing")
         state.pending = pending
@@ -430,6 +439,8 @@ class TableStore:
             if value is None:
                 if key in data:
                     del data[key]
+            elif self._objects and isinstance(value, SnapshotRecord):
+                pass  # the account holds it (see _objects)
             else:
                 _primed[0], _primed[1] = value, record
                 try:
