@@ -349,9 +349,11 @@ def records_of(state: AccountState) -> list[tuple[str, Any, bytes | None, int]]:
     days = tuple([snapshot.day for snapshot in state.pending])
     if before is not None and before.days == days and before.partition == partition:
         return [(account, state, encode_account(state), partition)]  # no snapshot made or gone
+    if len(set(days)) != len(days):  # keys name the day: the engine makes one a day at most
+        raise ValueError("two pending snapshots of one day (snapshot_every_days must be >= 1)")
     kept = set(before.days) if before is not None and before.partition == partition else set()
     out: list[tuple[str, Any, bytes | None, int]] = []
-    for snapshot in state.pending:  # a snapshot never changes once made (one a day at most)
+    for snapshot in state.pending:  # a snapshot never changes once made
         if snapshot.day not in kept:
             key = snapshot_key(account, snapshot.day)
             out.append((key, SnapshotRecord(snapshot), encode_snapshot(snapshot), partition))

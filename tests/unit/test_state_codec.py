@@ -256,3 +256,13 @@ def test_a_store_that_keeps_bytes_gets_the_changelog_records_without_a_second_en
     state = copy.deepcopy(states[0])
     state.probability += 0.5
     assert decode_state(codec.dumps(state)) == state
+
+
+def test_two_snapshots_of_one_day_are_refused_rather_than_kept_under_one_key() -> None:
+    from monitor.core.state import Snapshot
+    from monitor.worker.tablestore import records_of
+
+    state = AccountState("a1")
+    state.pending = [Snapshot(10, 0.1, [1.0], "v1"), Snapshot(10, 0.2, [2.0], "v1")]
+    with pytest.raises(ValueError, match="two pending snapshots of one day"):
+        records_of(state)
