@@ -33,7 +33,6 @@ from typing import Any
 import faust
 import orjson
 from faust.serializers import codecs
-from faust.stores.memory import Store as FaustMemoryStore
 
 from monitor.core.macro import MacroBook
 from monitor.core.state import AccountState, Snapshot
@@ -58,6 +57,8 @@ class AccountStateCodec(codecs.Codec):
             return _primed[1]  # type: ignore[return-value]
         if isinstance(obj, SnapshotRecord):
             return encode_snapshot(obj.snapshot)
+        if isinstance(obj.stored, Written):  # its snapshots are records of their own
+            return encode_account(obj)
         return encode_state(obj)
 
     def _loads(self, s: bytes) -> Any:
@@ -224,13 +225,14 @@ def encode_state(state: AccountState) -> bytes:
 
 
 def encode_account(state: AccountState) -> bytes:
-    """An account's own record (format 3): its state with its pending snapshots' days only."""
+    """An account's own record (format 3): its state with its pending snapshots' days only (of
+    a state read back from its record whose snapshots were not read yet, the days it names)."""
+    d = state.to_dict(snapshots=False)
+    written = state.stored
+    if isinstance(written, Written) and not written.loaded:
+        d["pe"] = list(written.days)
     deflate = _ACCOUNT_DEFLATE.copy()
-    return (
-        _ACCOUNT_3
-        + deflate.compress(orjson.dumps(state.to_dict(snapshots=False)))
-        + deflate.flush()
-    )
+    return _ACCOUNT_3 + deflate.compress(orjson.dumps(d)) + deflate.flush()
 
 
 def encode_snapshot(snapshot: Snapshot) -> bytes:
@@ -395,11 +397,6 @@ class TableStore:
         self.macro = macro
         self.outbound = outbound
         self.changelog = changelog
-        #: a store that holds the values themselves (Faust's in-memory one) keeps snapshot
-        #: records only until their account has read them: the account holds the snapshots
-        #: then, and their records (about 150 bytes of memory each) only matter for recovery,
-        #: which takes them from the changelog
-        self._objects = isinstance(getattr(accounts, "data", None), FaustMemoryStore)
         topic = getattr(macro, "changelog_topic", None)
         #: the macro table's changelog: its writes (macro books, the learner, the portfolio and
         #: the outcomes kept) leave with the account states, not in Faust's own later sends
@@ -424,8 +421,6 @@ class TableStore:
             if isinstance(record, SnapshotRecord):
                 pending.append(record.snapshot)
                 days.append(day)
-                if self._objects:
-                    del self.accounts.data[key]
             else:  # only a damaged changelog does this: the prediction's outcome is not learnt
                 log.warning("a pending snapshot named by an account's record is missing")
         state.pending = pending
@@ -441,8 +436,6 @@ class TableStore:
             if value is None:
                 if key in data:
                     del data[key]
-            elif self._objects and isinstance(value, SnapshotRecord):
-                pass  # the account holds it (see _objects)
             else:
                 _primed[0], _primed[1] = value, record
                 try:
