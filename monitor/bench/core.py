@@ -43,7 +43,7 @@ from monitor.engine_config import engine_config
 from monitor.kafka.io import key_of
 from monitor.settings import Settings
 from monitor.worker.app import GC_THRESHOLDS
-from monitor.worker.tablestore import encode_state
+from monitor.worker.tablestore import deletions_of, records_of
 
 #: Live events ``monitor bench`` simulates after the pre-load at its default 60 s live phase.
 LIVE_EVENTS = 600_000
@@ -51,7 +51,8 @@ LIVE_EVENTS = 600_000
 
 class EncodingStore(MemoryStore):
     """A :class:`MemoryStore` that encodes every state written to it as the changelog would
-    and counts the records and bytes."""
+    (:func:`~monitor.worker.tablestore.records_of`: its own record, and those of the pending
+    snapshots made or resolved since its last write) and counts the records and bytes."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,13 +75,16 @@ class EncodingStore(MemoryStore):
         super().put_macro(partition, book)
 
     def put(self, state: AccountState) -> None:
-        self.records += 1
-        self.bytes += len(encode_state(state)) + len(state.account_id) + 2  # key as JSON
+        for key, _, record, _ in records_of(state):
+            self.records += 1
+            self.bytes += len(record or b"") + len(orjson.dumps(key))  # the key as JSON
         super().put(state)
 
     def delete(self, account_id: str) -> None:
-        self.records += 1
-        self.bytes += len(account_id) + 2
+        state = self.accounts.get(account_id)
+        for key, _ in deletions_of(state) if state is not None else []:
+            self.records += 1
+            self.bytes += len(orjson.dumps(key))
         super().delete(account_id)
 
 

@@ -197,3 +197,5 @@ def _check_semantics(event: Event) -> None:
             raise InvalidEvent(f"a {kind} is about the portfolio, not an account: no account_id")
     elif not event.account_id:
         raise InvalidEvent(f"{kind} needs account_id")
+    if "\x00" in event.account_id:  # the worker's store keys an account's records by it
+        raise InvalidEvent("account_id holds a NUL character")

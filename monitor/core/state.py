@@ -163,8 +163,12 @@ class AccountState:
     pending: list[Snapshot] = field(default_factory=list)
     alerts: dict[str, OpenAlert] = field(default_factory=dict)
     behaviour: float = 0.0  # behaviour-change score of the latest bill that fell due
+    #: not part of the state: what a store that keeps records of their own for the pending
+    #: snapshots last wrote of them (it writes only the snapshots that are new)
+    stored: Any = field(default=None, compare=False, repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, snapshots: bool = True) -> dict[str, Any]:
+        """The state as plain data (with ``snapshots`` False, the pending snapshots' days only)."""
         return {
             "a": self.account_id,
             "pt": self.partition,
@@ -184,7 +188,7 @@ class AccountState:
             "of": self.offset,
             "ob": self.outbox,
             "oo": self.outbox_offset,
-            "pe": [s.to_list() for s in self.pending],
+            "pe": [s.to_list() if snapshots else s.day for s in self.pending],
             "al": {cause: alert.to_list() for cause, alert in self.alerts.items()},
             "bh": self.behaviour,
         }

@@ -17,7 +17,7 @@ from monitor.settings import Settings
 from monitor.sinks.base import MemorySink
 from monitor.sinks.webhook import HttpSink
 from monitor.worker.app import Monitor
-from monitor.worker.tablestore import TableStore
+from monitor.worker.tablestore import SnapshotRecord, TableStore
 from tests.unit.core.helpers import raw, raw_bill, raw_macro, raw_opened, raw_pay
 
 
@@ -200,6 +200,8 @@ class _Table(dict):
             partition = self.stream.current.message.partition
             if isinstance(value, AccountState):
                 assert value.partition == partition
+            elif isinstance(value, SnapshotRecord):  # under its account's id and its day
+                assert sum(map(ord, key.split("\x00")[0])) % 2 == partition
             else:  # p{n} macro books and portfolio:p{n} extras
                 assert key.endswith(f"p{partition}")
             self.writes.append(partition)

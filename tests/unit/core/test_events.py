@@ -35,6 +35,7 @@ def test_valid_bill_parses_with_event_time() -> None:
         (_bytes(event_time="2026-01-05T08:00:00"), "schema", "event_time must match pattern"),
         (_bytes(event_time="1970-01-05T08:00:00Z"), "semantic", "outside 2000..2099"),
         (_bytes(schema_version=2), "schema", "schema_version must be same as const"),
+        (_bytes(account_id="a1\x0020460"), "semantic", "account_id holds a NUL character"),
     ],
 )
 def test_invalid_messages_say_why(payload: bytes, kind: str, fragment: str) -> None:
