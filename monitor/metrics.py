@@ -42,7 +42,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitor.core.engine import Result
+from monitor.core.engine import Decisions
 from monitor.core.macro import MacroBook
 from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
@@ -382,7 +382,7 @@ class PipelineMetrics(_Group):
             for severity in ALERT_SEVERITIES:
                 self.alerts.labels(kind=BORROWER_RISK, severity=severity, status=status)
 
-    def record(self, result: Result) -> None:
+    def record(self, result: Decisions) -> None:
         """Count the timers fired and the alerts emitted by one processed event."""
         if result.timers:
             self.timers.inc(result.timers)
@@ -508,7 +508,7 @@ class ModelMetrics(_Group):
         for outcome in ("positive", "negative"):
             self.labels_resolved.labels(outcome=outcome)
 
-    def record(self, result: Result) -> None:
+    def record(self, result: Decisions) -> None:
         """Count the scorings and the resolved outcomes of one processed event."""
         if result.scores:
             self.scores.inc(len(result.scores))
@@ -546,7 +546,7 @@ class Metrics(PipelineMetrics):
             ["region", "indicator"],
         )
 
-    def record(self, result: Result) -> None:
+    def record(self, result: Decisions) -> None:
         """Apply the decisions of one processed event."""
         super().record(result)
         self.model.record(result)

@@ -70,7 +70,7 @@ def _learner_of(text: str) -> Learner | None:
     return learner if isinstance(learner, Learner) else None
 
 
-__all__ = ["BILL_LOOKS", "DPD_MILESTONES", "PRE_DUE_DAYS", "Engine", "EngineConfig", "Result"]
+__all__ = ["BILL_LOOKS", "DPD_MILESTONES", "PRE_DUE_DAYS", "Decisions", "Engine", "EngineConfig"]
 
 _RECENT_BORROWING = 6
 
@@ -97,7 +97,7 @@ class EngineConfig:
 
 
 @dataclass
-class Result:
+class Decisions:
     """What processing one event decided; the edges turn it into messages and metrics."""
 
     alerts: list[dict[str, Any]] = field(default_factory=list)
@@ -113,7 +113,7 @@ class Result:
     timers: int = 0
 
 
-class _Told:
+class _Explanation:
     """Reasons and action of a scoring, worked out only if an alert or record needs them."""
 
     def __init__(self, score: Score, x: dict[str, float], k: int) -> None:
@@ -247,7 +247,7 @@ class Engine:
         """The input partitions the engine holds anything for."""
         return {*self.timers.partitions(), *self.tracker.partitions(), *self._macro}
 
-    def catch_up(self, partition: int, time: float, result: Result) -> None:
+    def catch_up(self, partition: int, time: float, result: Decisions) -> None:
         """Bring ``partition``'s clock to the day of ``time``: fire every look of an earlier
         day (closing each day as the clock leaves it, after its looks) and hand the days closed
         to the schedule. After it, the partition waits for the model version of its day (see
@@ -259,7 +259,7 @@ class Engine:
             lambda day: self._close_days(partition, day, result),
         )
 
-    def fire_today(self, partition: int, time: float, result: Result) -> None:
+    def fire_today(self, partition: int, time: float, result: Decisions) -> None:
         """Fire as many of today's looks as the partition's pace allows at this event, so that
         a day's looks are spread over its events instead of pausing the stream at its first
         one. Each look is judged as of its day's start."""
@@ -269,26 +269,28 @@ class Engine:
         """True when the model version that scores ``day`` is published."""
         return self.schedule.ready(day)
 
-    def _fire(self, result: Result, day: int, account_id: str) -> bool:
+    def _fire(self, result: Decisions, day: int, account_id: str) -> bool:
         state = self.store.get(account_id)
         if state is None or state.next_check != day:
             return False  # superseded by a later schedule
         self._look(state, day, result)
         return True
 
-    def _look(self, state: AccountState, day: int, result: Result) -> None:
+    def _look(self, state: AccountState, day: int, result: Decisions) -> None:
         """The account's look of ``day``: rescore it on a bill look, else only resolve the
         labels whose horizon has ended."""
         result.timers += 1
         if is_bill_look(state, day):
-            self._touch(state, day * DAY, f"timer:{state.account_id}:{day}", result, look=True)
+            self._score_account(
+                state, day * DAY, f"timer:{state.account_id}:{day}", result, look=True
+            )
         else:
             self._expire_labels(state, day, result)
 
     def _push(self, state: AccountState) -> None:
         self.timers.push(state.partition, state.next_check, state.account_id)
 
-    def _expire_labels(self, state: AccountState, day: int, result: Result) -> None:
+    def _expire_labels(self, state: AccountState, day: int, result: Decisions) -> None:
         """Resolve the predictions whose horizon has passed and hand them on. A horizon's end
         says nothing new about the account, so it is not scored again here (half of all timers
         are these); its next event or bill look scores it."""
@@ -297,7 +299,7 @@ class Engine:
         self._schedule(state, day)
         self.store.put(state)
 
-    def _close_days(self, partition: int, today: int, result: Result) -> None:
+    def _close_days(self, partition: int, today: int, result: Decisions) -> None:
         """Close the days of ``partition`` before ``today`` and tell the schedule."""
         partials = self.tracker.close_days(partition, today, self.macro(partition))
         if partials is None:
@@ -384,7 +386,7 @@ class Engine:
         """The portfolio book of a partition."""
         return self.tracker.book(partition)
 
-    def process(self, event: Event, partition: int = 0, offset: int = -1) -> Result:
+    def process(self, event: Event, partition: int = 0, offset: int = -1) -> Decisions:
         """Apply one validated event and return the decisions it led to.
 
         ``offset`` is the event's input offset in ``partition`` (-1 when there is none, as in a
@@ -393,16 +395,16 @@ class Engine:
         """
         return self.finish(event, partition, offset, self.begin(event, partition, offset))
 
-    def begin(self, event: Event, partition: int = 0, offset: int = -1) -> Result:
+    def begin(self, event: Event, partition: int = 0, offset: int = -1) -> Decisions:
         """The first part of :meth:`process`: :meth:`catch_up` to the event's day. A scorer
         then waits until the model version of that day is :meth:`ready` and calls
         :meth:`finish`."""
-        result = Result()
+        result = Decisions()
         self._offset = offset
         self.catch_up(partition, event.time, result)
         return result
 
-    def finish(self, event: Event, partition: int, offset: int, result: Result) -> Result:
+    def finish(self, event: Event, partition: int, offset: int, result: Decisions) -> Decisions:
         """The rest of :meth:`process` after :meth:`catch_up`: today's paced looks and the
         event itself."""
         self._offset = offset
@@ -434,7 +436,7 @@ class Engine:
         state.offset = offset
         self._apply(state, event)
         state.last_event, state.last_event_id = event.time, event.event_id
-        self._touch(state, event.time, event.event_id, result)
+        self._score_account(state, event.time, event.event_id, result)
         return result
 
     def _ledger(self, state: AccountState, product: str, day: int) -> ProductLedger:
@@ -479,8 +481,8 @@ class Engine:
         return due is not None and due - day <= ft.BORROW_LEAD
 
     # -- decisions ------------------------------------------------------------------------
-    def _touch(
-        self, state: AccountState, time: float, trigger: str, result: Result, look: bool = False
+    def _score_account(
+        self, state: AccountState, time: float, trigger: str, result: Decisions, look: bool = False
     ) -> None:
         day = day_of(time)
         if state.outbox_offset != self._offset:
@@ -540,7 +542,7 @@ class Engine:
                 Snapshot(day, round(score.probability, 5), x_values, score.version)
             )
         self._contribute(state, day, result)
-        told = _Told(score, x, self.config.policy.reasons)
+        told = _Explanation(score, x, self.config.policy.reasons)
         self._alert(state, told, score.version, time, trigger, worst_dpd, worst_product, result)
         if is_material(
             state.published if state.published >= 0 else None,
@@ -571,19 +573,19 @@ class Engine:
         self._schedule(state, day)
         self.store.put(state)
 
-    def _contribute(self, state: AccountState, day: int, result: Result) -> None:
+    def _contribute(self, state: AccountState, day: int, result: Decisions) -> None:
         """Bring each product's contribution to the portfolio book up to date."""
         result.moves += self.tracker.contribute(state, day)
 
     def _resolve_labels(
-        self, state: AccountState, day: int, worst_dpd: int, result: Result
+        self, state: AccountState, day: int, worst_dpd: int, result: Decisions
     ) -> None:
         book = self.book(state.partition)
         for outcome in self.labels.resolve(state, day, worst_dpd, book.went_bad, self._offset):
             self._hand_on(outcome, result)
             result.labels.append((bool(outcome.label), outcome.probability))
 
-    def _hand_on(self, outcome: Outcome, result: Result) -> None:
+    def _hand_on(self, outcome: Outcome, result: Decisions) -> None:
         """An outcome leaves the scoring path for the learner (and, from a topic, if the
         learner took it, is kept in the store until a snapshot of the learner has learnt it, so
         that a restart learns it too)."""
@@ -595,13 +597,13 @@ class Engine:
     def _alert(
         self,
         state: AccountState,
-        told: _Told,
+        told: _Explanation,
         version: str,
         time: float,
         trigger: str,
         dpd: int,
         product: str,
-        result: Result,
+        result: Decisions,
     ) -> None:
         policy = self.config.policy
         p = state.probability
@@ -637,7 +639,7 @@ class Engine:
         if self._offset >= 0:
             state.outbox.append(alert)
 
-    def _close(self, state: AccountState, time: float, trigger: str, result: Result) -> None:
+    def _close(self, state: AccountState, time: float, trigger: str, result: Decisions) -> None:
         for cause, alert in list(state.alerts.items()):
             result.alerts.append(
                 build_alert(

@@ -32,7 +32,7 @@ from prometheus_client import CollectorRegistry, disable_created_metrics, genera
 from monitor import __version__
 from monitor.checkpoint import load_models, save_models
 from monitor.core.deadletter import dead_letter_record
-from monitor.core.engine import Engine, Result
+from monitor.core.engine import Decisions, Engine
 from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.privacy import private_record, pseudonymise
 from monitor.core.store import WriteBackStore
@@ -64,7 +64,7 @@ from monitor.worker.tablestore import TableStore, accounts_table, state_bytes
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 
 
-class Monitor:
+class MonitorWorker:
     """Topics, tables, the scoring agent and the web pages of one worker process."""
 
     def __init__(
@@ -247,7 +247,7 @@ class Monitor:
         """
         set_fetch_max_wait(self.app, FETCH_MAX_WAIT_MS)
 
-    def handle_batch(self, events: list[Any], stream: Any) -> list[Result | None]:
+    def handle_batch(self, events: list[Any], stream: Any) -> list[Decisions | None]:
         """Process a batch of Faust events (raw messages) in order, then write the state they
         changed, each partition's while ``stream``'s current event is one of that partition (Faust
         tables write to the current event's partition); return each one's decisions."""
@@ -266,7 +266,7 @@ class Monitor:
 
     def handle(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
-    ) -> Result | None:
+    ) -> Decisions | None:
         """Process one raw message and write its state; return the engine's decisions (None if
         dead-lettered)."""
         try:
@@ -278,7 +278,7 @@ class Monitor:
 
     def _handle(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
-    ) -> Result | None:
+    ) -> Decisions | None:
         started = time.perf_counter()
         self._last_offset[partition] = offset
         if partition not in self._indexed:
@@ -570,7 +570,7 @@ def run_worker(settings: Settings) -> None:
     disable_created_metrics()  # no *_created series: they double the scrape for nothing
     # httpx logs every request's full URL at info; webhook URLs may carry tokens or passwords
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    monitor = Monitor(settings)
+    monitor = MonitorWorker(settings)
     watch_process(monitor.registry)
     worker = QuietWorker(monitor.app, loglevel=settings.log_level.upper(), quiet=True)
     worker.execute_from_commandline()

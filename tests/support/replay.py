@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from monitor.core.engine import Engine, Result
+from monitor.core.engine import Decisions, Engine
 from monitor.core.events import Event
 from monitor.core.timeutil import DAY
 
@@ -23,29 +23,29 @@ class PartitionedReplay:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.held: dict[int, deque[tuple[Event, int, Result | None]]] = {}
+        self.held: dict[int, deque[tuple[Event, int, Decisions | None]]] = {}
         self.last_day = -1
 
-    def feed(self, event: Event, partition: int, offset: int = -1) -> list[Result]:
+    def feed(self, event: Event, partition: int, offset: int = -1) -> list[Decisions]:
         """Take one event of ``partition``; return the results of the events that went on."""
         self.held.setdefault(partition, deque()).append((event, offset, None))
         self.last_day = max(self.last_day, event.day)
         return self._drain()
 
-    def end(self) -> list[Result]:
+    def end(self) -> list[Decisions]:
         """The stream is over: partitions that will not move again would hold the others' last
         days open, so every partition's clock is brought to the last day seen (its looks before
         it fire) and the events held go on."""
-        out: list[Result] = []
+        out: list[Decisions] = []
         for partition, queue in self.held.items():
             if not queue:
-                result = Result()
+                result = Decisions()
                 self.engine.catch_up(partition, self.last_day * DAY, result)
                 out.append(result)
         return out + self._drain(force=True)
 
-    def _drain(self, force: bool = False) -> list[Result]:
-        out: list[Result] = []
+    def _drain(self, force: bool = False) -> list[Decisions]:
+        out: list[Decisions] = []
         moved = True
         while moved:
             moved = False

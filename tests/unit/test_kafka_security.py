@@ -143,9 +143,9 @@ def test_sasl_ssl_carries_a_tls_context(pem: tuple[Path, Path]) -> None:
 
 
 def test_the_worker_app_gets_the_credentials() -> None:
-    from monitor.worker.app import Monitor
+    from monitor.worker.app import MonitorWorker
 
-    monitor = Monitor(Settings.from_env(SASL), sinks=[])
+    monitor = MonitorWorker(Settings.from_env(SASL), sinks=[])
     credentials = monitor.app.conf.broker_credentials
     assert isinstance(credentials, faust.SASLCredentials)
     assert credentials.username == "monitor"

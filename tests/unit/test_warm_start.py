@@ -337,7 +337,7 @@ def test_a_worker_starts_from_the_warm_checkpoint_and_exports_both_roles(
     import shutil
 
     from monitor.settings import Settings
-    from monitor.worker.app import Monitor
+    from monitor.worker.app import MonitorWorker
 
     checkpoint = tmp_path / "models.ckpt"
     shutil.copyfile(history["checkpoint"], checkpoint)
@@ -345,7 +345,7 @@ def test_a_worker_starts_from_the_warm_checkpoint_and_exports_both_roles(
         data_dir=tmp_path, partitions=1, app_id="unit-warm", model_checkpoint=str(checkpoint)
     )
     registry = CollectorRegistry()
-    monitor = Monitor(settings, registry, sinks=[])
+    monitor = MonitorWorker(settings, registry, sinks=[])
     book = monitor.engine.models
     assert book.fallback_role == "warm_start" and book.trained == load_models(checkpoint).trained
     monitor.metrics.record_models(book)
@@ -355,7 +355,7 @@ def test_a_worker_starts_from_the_warm_checkpoint_and_exports_both_roles(
     other.feature_set = FEATURE_NAMES[:-1]
     save_models(other, checkpoint)
     with pytest.raises(SettingsError, match=f"not the features {FEATURE_NAMES[-1]}"):
-        Monitor(settings, CollectorRegistry(), sinks=[])
+        MonitorWorker(settings, CollectorRegistry(), sinks=[])
 
 
 def test_alert_volume_finds_the_threshold_that_raises_as_many_alerts_as_the_cold_start(

@@ -16,7 +16,7 @@ from monitor.core.vocabulary import UNDELIVERABLE_ALERT
 from monitor.settings import Settings
 from monitor.sinks.base import MemorySink
 from monitor.sinks.webhook import HttpSink
-from monitor.worker.app import Monitor
+from monitor.worker.app import MonitorWorker
 from monitor.worker.tablestore import SnapshotRecord, TableStore
 from tests.unit.core.helpers import raw, raw_bill, raw_macro, raw_opened, raw_pay
 
@@ -25,7 +25,7 @@ class Capture:
     """What the worker wrote to one topic: records queued in its outbound, and ``send_soon``
     calls (sinks' dead letters are sent outside the agent's batches)."""
 
-    def __init__(self, monitor: Monitor | None = None, topic: str = "") -> None:
+    def __init__(self, monitor: MonitorWorker | None = None, topic: str = "") -> None:
         self.monitor, self.topic = monitor, topic
         self.direct: list[tuple[Any, Any, Any]] = []
 
@@ -46,7 +46,7 @@ class _DictTable(dict):
         return self
 
 
-def _tables(monitor: Monitor) -> TableStore:
+def _tables(monitor: MonitorWorker) -> TableStore:
     """The worker's store over its Faust tables (behind the write-back cache)."""
     inner = monitor.store.inner
     assert isinstance(inner, TableStore)
@@ -54,7 +54,7 @@ def _tables(monitor: Monitor) -> TableStore:
 
 
 #: the worker under test, its in-memory sink and what each of its topics was sent
-WorkerParts = tuple[Monitor, MemorySink, dict[str, Capture]]
+WorkerParts = tuple[MonitorWorker, MemorySink, dict[str, Capture]]
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkerParts:
         data_dir=tmp_path, pseudonymise_key="k3y", partitions=1, app_id="unit-worker"
     )
     sink = MemorySink()
-    monitor = Monitor(settings, CollectorRegistry(), sinks=[sink])
+    monitor = MonitorWorker(settings, CollectorRegistry(), sinks=[sink])
     captures = {}
     for name, topic in (
         ("alerts_topic", settings.alerts_topic),
@@ -77,7 +77,7 @@ def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkerParts:
     return monitor, sink, captures
 
 
-def _feed(monitor: Monitor, events: list[dict[str, Any]]) -> None:
+def _feed(monitor: MonitorWorker, events: list[dict[str, Any]]) -> None:
     for offset, event in enumerate(events):
         monitor.handle("in", 0, offset, None, orjson.dumps(event))
 
@@ -228,7 +228,7 @@ def test_a_batch_gives_the_alerts_of_one_message_at_a_time(
     sent: dict[str, list[bytes]] = {}
     for mode in ("single", "batched"):
         settings = Settings(data_dir=tmp_path / mode, partitions=2, app_id=f"unit-{mode}")
-        monitor = Monitor(settings, CollectorRegistry(), sinks=[])
+        monitor = MonitorWorker(settings, CollectorRegistry(), sinks=[])
         capture = Capture(monitor, settings.alerts_topic)
         stream = _Stream()
         writes: list[int] = []
@@ -254,7 +254,7 @@ def test_each_http_sink_keeps_its_own_delivery_journal_in_the_data_dir(tmp_path:
     settings = Settings(
         data_dir=tmp_path, webhook_urls=urls, alertmanager_url="http://am.test", app_id="unit-j"
     )
-    sinks = Monitor(settings, CollectorRegistry()).sinks
+    sinks = MonitorWorker(settings, CollectorRegistry()).sinks
     assert all(isinstance(s, HttpSink) for s in sinks)
     paths = [s.journal.path for s in sinks if isinstance(s, HttpSink) and s.journal is not None]
     assert len(set(paths)) == 3 and all(p.parent == tmp_path / "delivery" for p in paths)
@@ -262,7 +262,7 @@ def test_each_http_sink_keeps_its_own_delivery_journal_in_the_data_dir(tmp_path:
     off = Settings(data_dir=tmp_path, webhook_urls=urls, delivery_journal_keep=0, app_id="unit-k")
     assert all(
         isinstance(s, HttpSink) and s.journal is None
-        for s in Monitor(off, CollectorRegistry()).sinks
+        for s in MonitorWorker(off, CollectorRegistry()).sinks
     )
 
 
@@ -334,7 +334,7 @@ def test_two_webhooks_are_two_metric_series_named_by_origin_only(tmp_path: Path)
             webhook_urls=(f"{up.url}?token=s3cret", f"{down.base_url}/hooks/t0ken"),
         )
         registry = CollectorRegistry()
-        monitor = Monitor(settings, registry)
+        monitor = MonitorWorker(settings, registry)
 
         def sample(name: str, **labels: str) -> float | None:
             return registry.get_sample_value(name, {"sink": "webhook", **labels})
@@ -366,15 +366,15 @@ def test_two_webhooks_are_two_metric_series_named_by_origin_only(tmp_path: Path)
     assert b"s3cret" not in page and b"t0ken" not in page and b"/alerts" not in page
 
 
-def _monitor(tmp_path: Path, name: str, partitions: int = 1) -> Monitor:
+def _monitor(tmp_path: Path, name: str, partitions: int = 1) -> MonitorWorker:
     settings = Settings(data_dir=tmp_path / name, partitions=partitions, app_id=f"unit-{name}")
-    monitor = Monitor(settings, CollectorRegistry(), sinks=[])
+    monitor = MonitorWorker(settings, CollectorRegistry(), sinks=[])
     _tables(monitor).accounts = _DictTable()
     _tables(monitor).macro = _DictTable()
     return monitor
 
 
-def _portfolio_samples(monitor: Monitor) -> dict[tuple[str, tuple], float]:
+def _portfolio_samples(monitor: MonitorWorker) -> dict[tuple[str, tuple], float]:
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in monitor.metrics.portfolio.collect()

@@ -1,7 +1,7 @@
 from typing import Any
 
 from monitor.core.alerts import AlertPolicy
-from monitor.core.engine import Engine, EngineConfig, Result
+from monitor.core.engine import Decisions, Engine, EngineConfig
 from monitor.core.events import Event
 from monitor.core.state import AccountState
 from monitor.core.store import MemoryStore
@@ -9,13 +9,13 @@ from monitor.core.timeutil import iso_time, parse_date, parse_time
 from tests.unit.core.helpers import bill, ev, macro, opened, pay
 
 
-def run(events: list[Event], engine: Engine | None = None) -> tuple[Engine, list[Result]]:
+def run(events: list[Event], engine: Engine | None = None) -> tuple[Engine, list[Decisions]]:
     engine = engine or Engine(MemoryStore())
     results = [engine.process(e) for e in events]
     return engine, results
 
 
-def alerts(results: list[Result]) -> list[dict[str, Any]]:
+def alerts(results: list[Decisions]) -> list[dict[str, Any]]:
     return [a for r in results for a in r.alerts]
 
 
@@ -162,7 +162,7 @@ def test_timers_are_per_partition() -> None:
 
 
 def test_a_days_looks_are_spread_over_its_events_and_judged_as_of_its_start() -> None:
-    def tick(engine: Engine, time: str) -> Result:
+    def tick(engine: Engine, time: str) -> Decisions:
         event = macro(time)
         return engine.process(event)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import monitor.core
-from monitor.core.engine import Engine, Result
+from monitor.core.engine import Decisions, Engine
 from monitor.core.store import MemoryStore
 from tests.unit.core.helpers import bill, ev, macro, opened, pay
 
@@ -93,7 +93,7 @@ def _stream() -> list:
     return [parse_event(orjson.dumps(e)) for e in sim.simulate(config).events]
 
 
-def _decisions(results: list[Result]) -> list[tuple[Any, ...]]:
+def _decisions(results: list[Decisions]) -> list[tuple[Any, ...]]:
     return [
         (a["alert_id"], a["status"], a.get("probability"), a.get("model_version"))
         for r in results

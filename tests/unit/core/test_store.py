@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from monitor import simulator as sim
-from monitor.core.engine import Engine, Result
+from monitor.core.engine import Decisions, Engine
 from monitor.core.events import Event, event_from_dict
 from monitor.core.macro import MacroBook
 from monitor.core.state import AccountState
@@ -75,11 +75,11 @@ def _partition(event: dict, partitions: int) -> int:
     return hash(event.get("account_id", "")) % partitions
 
 
-def _alert_ids(results: list[Result]) -> list[tuple[str, str]]:
+def _alert_ids(results: list[Decisions]) -> list[tuple[str, str]]:
     return [(a["alert_id"], a["status"]) for r in results for a in r.alerts]
 
 
-def _batched(events: list[Event], homes: list[int], batch: int) -> tuple[list[Result], int]:
+def _batched(events: list[Event], homes: list[int], batch: int) -> tuple[list[Decisions], int]:
     inner = SerialisingStore()
     store = WriteBackStore(inner)
     engine = Engine(store)
