@@ -131,6 +131,8 @@ class MonitorWorker:
             engine_config(settings, settings.partitions),
         )
         self.metrics.portfolio_view = self._portfolio_view
+        # the model gauges read the engine's book at every scrape (a restore replaces it)
+        self.metrics.model.book = lambda: self.engine.models
         self.sinks = sinks if sinks is not None else self._http_sinks()
         self._offers: list[dict[str, Any]] = []  # alerts for the sinks once they are written
         self._indexed: set[int] = set()
@@ -429,7 +431,6 @@ class MonitorWorker:
             self._saved_labels = models.labels
 
     async def _measure_portfolio(self) -> None:
-        self.metrics.record_models(self.engine.models)
         if self._indexed:  # macro indicators reach every partition: any one holds them all
             self.metrics.record_macro(self.engine.macro(min(self._indexed)))
         # the desk watches the whole book: one history, whichever partitions are held here

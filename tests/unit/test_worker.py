@@ -452,3 +452,13 @@ def test_macro_books_and_the_engines_other_state_leave_with_the_account_states(
     keys = [orjson.loads(r.key or b"") for r in records]
     assert {"p0", "portfolio:p0", "learner:p0"} <= set(keys)
     assert monitor.outbound.pending(monitor._changelog)
+
+
+def test_the_model_gauges_read_the_engines_book_without_waiting_for_a_timer(
+    tmp_path: Path,
+) -> None:
+    registry = CollectorRegistry()
+    settings = Settings(data_dir=tmp_path, partitions=1, app_id="unit-gauges")
+    monitor = MonitorWorker(settings, registry, sinks=[])
+    assert registry.get_sample_value("monitor_model_active", {"role": "scorecard"}) == 1.0
+    assert monitor.metrics.model.book() is monitor.engine.models  # the live book
