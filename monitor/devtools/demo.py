@@ -81,7 +81,8 @@ def _demo_settings(
     return Settings.from_env({**os.environ, **env}), env
 
 
-def _health(settings: Settings) -> dict[str, Any]:
+def worker_health(settings: Settings) -> dict[str, Any]:
+    """A worker's ``/health`` as a dict (empty while it does not answer)."""
     url = f"http://{settings.web_host}:{settings.web_port}/health"
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -171,7 +172,7 @@ def run_demo(
         )
         producer.start()
         alerts = _follow_alerts(settings, worker, producer, sent)
-        health = _health(settings)
+        health = worker_health(settings)
         if not keep_running:
             _stop(worker)
         if not health:
@@ -287,7 +288,7 @@ def _follow_alerts(
                 got = True
             if got:
                 quiet_since = time.monotonic()
-            caught_up = sent and _health(settings).get("processed", -1) >= sent[0]
+            caught_up = sent and worker_health(settings).get("processed", -1) >= sent[0]
             if not producer.is_alive() and caught_up and time.monotonic() - quiet_since > 2:
                 break
             if not producer.is_alive() and time.monotonic() - quiet_since > 10 * _QUIET_S:

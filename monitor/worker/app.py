@@ -35,6 +35,7 @@ from monitor.core.deadletter import dead_letter_record
 from monitor.core.engine import Decisions, Engine
 from monitor.core.events import InvalidEvent, parse_event
 from monitor.core.privacy import private_record, pseudonymise
+from monitor.core.state import AccountState
 from monitor.core.store import WriteBackStore
 from monitor.core.vocabulary import UNDELIVERABLE_ALERT
 from monitor.engine_config import engine_config
@@ -496,7 +497,8 @@ class MonitorWorker:
 
     async def _state_size_page(self, request: Any) -> Any:
         """Accounts held here and the bytes of their stored (serialised) state."""
-        sizes = [state_bytes(state) for state in list(self.accounts.values()) if state]
+        states = [s for s in list(self.accounts.values()) if isinstance(s, AccountState)]
+        sizes = [state_bytes(state) for state in states]
         return self.app.web.json({"accounts": len(sizes), "bytes": sum(sizes)})
 
     async def _status_page(self, request: Any) -> Any:

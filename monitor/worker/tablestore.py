@@ -258,25 +258,13 @@ class Written:
 
 
 class SnapshotRecord:
-    """A pending snapshot as the accounts table holds it under :func:`snapshot_key`.
-
-    Falsy, so that a walk over the table's values that skips empty ones (``if state``, as the
-    worker's state-size page does) meets accounts only. Faust's in-memory store, recovering a
-    batch of changelog records, deletes a key that had a deletion in the batch if its last value
-    is falsy; a snapshot's key is never written again once deleted (an account's snapshot days
-    only grow, and a closed account's deleted snapshots are of days before it closed, so only an
-    account closed and reopened on the day of a snapshot, with a bill and a snapshot again that
-    day, could), else that snapshot would be missing after a restart (its prediction then goes
-    unlearnt, with a warning).
-    """
+    """A pending snapshot as the accounts table holds it under :func:`snapshot_key` (whoever
+    walks the table's values tells accounts from these by their type)."""
 
     __slots__ = ("snapshot",)
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-
-    def __bool__(self) -> bool:
-        return False
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SnapshotRecord) and other.snapshot == self.snapshot

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from monitor.bench.procs import free_port
 from monitor.devtools import localkafka
+from monitor.devtools.demo import worker_health
 from monitor.kafka import io as kafkaio
 from monitor.settings import Settings
 
@@ -68,13 +68,7 @@ class WorkerProcess:
             )
 
     def health(self) -> dict[str, Any]:
-        url = f"http://127.0.0.1:{self.settings.web_port}/health"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                data: dict[str, Any] = orjson.loads(response.read())
-                return data
-        except OSError:
-            return {}
+        return worker_health(self.settings)
 
     def metrics(self) -> str:
         url = f"http://127.0.0.1:{self.settings.web_port}/metrics"
