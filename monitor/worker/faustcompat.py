@@ -24,6 +24,23 @@ then the seek notes 800, and Faust commits nothing while the first offset it hol
 (802) is not next to the committed one: the group's offsets stood still for good while the
 worker processed all its input. :class:`LeanApp` forgets the offsets noted as committed when a
 seek starts, so every acknowledgement during the seek counts (the seek notes them afresh).
+
+**Nothing fetched is dropped as the flow resumes.** Faust resumes the input partitions, seeks
+them to the committed offsets, and then resumes the flow, which also empties the streams' queues.
+Messages fetched meanwhile (during the seek or just after it) and still queued were dropped there
+and never fetched again, since the position had already passed them: after a restart the agent
+handled 0-2799 while the seek waited, 2800 and 2801 were queued and dropped, and the group's
+offsets stood still for good at the gap (the events were never processed). :class:`LeanApp`'s
+flow control empties the queues only when Faust clears them explicitly (partitions revoked, the
+consumer stopped), not on every resume. Every queued message is then of a partition assigned
+now, in order after what the agent handled; a seek back to the committed offset delivers some of
+them again, which the monitor's engine knows it has seen.
+
+**A partition nobody committed is read from its start.** aiokafka does not move a partition
+without a committed offset (or with offset 0) when Faust seeks to the committed offsets, so what
+a revocation dropped from the queues of a partition this worker keeps would never come again.
+With ``consumer_auto_offset_reset="earliest"`` (Faust's default), :class:`LeanApp` seeks such a
+partition of an acknowledged topic to its earliest offset.
 """
 
 from __future__ import annotations
@@ -34,14 +51,29 @@ from typing import Any
 
 import faust
 from faust.types import TP
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 #: the versions this module was checked against (the unit tests print a mismatch)
 CHECKED_AGAINST = {"faust-streaming": "0.15.3", "mode-streaming": "0.7.1", "aiokafka": "0.14.0"}
 
 
+class KeepQueuesOnResume(FlowControlEvent):
+    """Flow control whose resume does not empty the queues (:meth:`clear` still does)."""
+
+    def resume(self) -> None:
+        self._suspend.clear()
+        self._resume.set()
+
+
 class LeanApp(faust.App):
     """A Faust app without the Monitor sensor on its per-event path, whose consumer counts the
-    acknowledgements made while it seeks (see the module's docstring)."""
+    acknowledgements made while it seeks, keeps what it fetched as the flow resumes, and reads a
+    partition nobody committed from its start (see the module's docstring)."""
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        return KeepQueuesOnResume(loop=self.loop)
 
     def on_init_dependencies(self) -> Iterable[Any]:
         dependencies = super().on_init_dependencies()
@@ -56,9 +88,25 @@ class LeanApp(faust.App):
         async def perform_seek() -> None:
             consumer._committed_offset.clear()  # Faust's note; the seek sets it from the broker
             await seek()
+            if self.conf.consumer_auto_offset_reset == "earliest":
+                await _rewind_uncommitted(consumer)
 
         consumer.perform_seek = perform_seek
         return consumer
+
+
+async def _rewind_uncommitted(consumer: Any) -> None:
+    """Seek each assigned partition of an acknowledged topic that has no committed offset to its
+    earliest offset (see the module's docstring)."""
+    acknowledged = consumer.app.topics.acks_enabled_for
+    uncommitted = [
+        tp
+        for tp in consumer.assignment()
+        if acknowledged(tp.topic) and consumer._committed_offset.get(tp) is None
+    ]
+    if uncommitted:
+        earliest = await consumer.earliest_offsets(*uncommitted)
+        await consumer.seek_wait({tp: earliest[tp] for tp in uncommitted})
 
 
 class QuietWorker(faust.Worker):

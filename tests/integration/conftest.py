@@ -37,14 +37,15 @@ def worker_env(
     bootstrap: str, app_id: str, data_dir: Path, partitions: int = 1, **extra: str
 ) -> dict[str, str]:
     """A worker's environment: its broker, app id and partitions, a free web port, its data
-    folder, warnings only in its log; ``extra`` (``MONITOR_...`` names) on top."""
+    folder, warnings only in its log (``MONITOR_TEST_WORKER_LOG_LEVEL`` sets another level);
+    ``extra`` (``MONITOR_...`` names) on top."""
     return {
         "MONITOR_BOOTSTRAP": bootstrap,
         "MONITOR_APP_ID": app_id,
         "MONITOR_PARTITIONS": str(partitions),
         "MONITOR_WEB_PORT": str(free_port()),
         "MONITOR_DATA_DIR": str(data_dir),
-        "MONITOR_LOG_LEVEL": "warning",
+        "MONITOR_LOG_LEVEL": os.environ.get("MONITOR_TEST_WORKER_LOG_LEVEL", "warning"),
         **extra,
     }
 
@@ -95,7 +96,7 @@ class WorkerProcess:
             if rows and all(end == committed for _, _, committed, end in rows):
                 return
             assert self.process is not None and self.process.poll() is None, self.tail()
-            assert time.monotonic() < deadline, f"lag {rows}\n{self.tail()}"
+            assert time.monotonic() < deadline, f"lag {rows} {self.health()}\n{self.tail()}"
             time.sleep(1)
 
     def tail(self, lines: int = 40) -> str:

@@ -74,11 +74,72 @@ def test_messages_acknowledged_while_the_input_is_sought_back_are_committed() ->
             return {tp: 800}
 
         consumer.seek_to_committed = seek_to_committed
+        consumer.assignment = lambda: {tp}
         asyncio.run(consumer.perform_seek())
         for offset in range(802, 810):
             consumer.ack(_message(tp, offset))
         heads[type(app).__name__] = consumer._new_offset(tp)
     assert heads == {"App": None, "LeanApp": 810}
+
+
+def test_what_was_fetched_stays_queued_as_the_flow_resumes_and_goes_when_cleared() -> None:
+    """Faust empties the agents' queues whenever the flow resumes, after the seek to the committed
+    offsets, so messages fetched after the seek were lost; the lean app's queues keep them until
+    Faust clears them on purpose (partitions revoked, consumer stopped)."""
+    kept = {}
+    for app in (
+        faust.App("unit-plain-flow", broker="kafka://127.0.0.1:1"),
+        LeanApp("unit-lean-flow", broker="kafka://127.0.0.1:1"),
+    ):
+
+        async def resume_with_two_queued(app: faust.App = app) -> tuple[int, int]:
+            queue = app.FlowControlQueue(maxsize=10, clear_on_resume=True)
+            for offset in (2800, 2801):
+                queue.put_nowait(offset)
+            app.flow_control.suspend()
+            app.flow_control.resume()
+            after_resume = queue.qsize()
+            app.flow_control.clear()
+            return after_resume, queue.qsize()
+
+        kept[type(app).__name__] = asyncio.run(resume_with_two_queued())
+    assert kept == {"App": (0, 0), "LeanApp": (2, 0)}
+
+
+@pytest.mark.parametrize("committed", [None, 0, 100])
+def test_a_partition_nobody_committed_is_read_from_its_start(committed: int | None) -> None:
+    """The first batch (0-99) went through while the seek waited, 100 and 101 were queued and
+    are dropped as the flow resumes: aiokafka leaves a partition without a committed offset (or
+    with 0) where its fetch got to, so Faust alone never reads them; the lean app seeks the input
+    back to its start (and leaves the changelogs, which are not acknowledged, alone)."""
+    tp, changelog = TP("unit-events", 0), TP("unit-accounts-changelog", 0)
+    sought = {}
+    for app in (
+        faust.App("unit-plain-rewind", broker="kafka://127.0.0.1:1"),
+        LeanApp("unit-lean-rewind", broker="kafka://127.0.0.1:1"),
+    ):
+        conductor: Any = app.topics
+        conductor._acking_topics.add(tp.topic)
+        consumer: Any = app.consumer
+        seeks: list[dict[TP, int]] = []
+
+        async def seek_to_committed() -> dict[TP, int | None]:
+            return {tp: committed, changelog: None}
+
+        async def earliest_offsets(*partitions: TP) -> dict[TP, int]:
+            return dict.fromkeys(partitions, 0)
+
+        async def seek_wait(offsets: dict[TP, int], seeks: list[dict[TP, int]] = seeks) -> None:
+            seeks.append(offsets)
+
+        consumer.seek_to_committed = seek_to_committed
+        consumer.assignment = lambda: {tp, changelog}
+        consumer.earliest_offsets = earliest_offsets
+        consumer.seek_wait = seek_wait
+        asyncio.run(consumer.perform_seek())
+        sought[type(app).__name__] = seeks
+    assert sought["App"] == []
+    assert sought["LeanApp"] == ([] if committed else [{tp: 0}])
 
 
 def test_the_installed_versions_are_the_ones_checked() -> None:
