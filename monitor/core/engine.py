@@ -42,7 +42,7 @@ from monitor.core.models import ModelBook, Score
 from monitor.core.portfolio import Move, PortfolioBook, month_of
 from monitor.core.portfolio_watch import WatchConfig
 from monitor.core.risk import is_material, risk_record
-from monitor.core.schedule import BEHAVIOUR, Learner, LocalSchedule, ModelVersion, Outcome
+from monitor.core.schedule import BEHAVIOUR, Learner, LocalSchedule, Outcome
 from monitor.core.state import AccountState, OpenAlert, ProductLedger, Snapshot
 from monitor.core.store import Store, decode_extra
 from monitor.core.timers import (
@@ -362,8 +362,11 @@ class Engine:
             self._kept_through = last[0]
 
     @property
-    def models(self) -> ModelBook | ModelVersion | None:
-        """The learner's model book (the newest version scores from the next day on)."""
+    def models(self) -> ModelBook:
+        """The learner's model book (the newest version scores from the next day on), in an
+        engine that learns (a scorer of a group does not: the group's keeper does)."""
+        if not isinstance(self.schedule, LocalSchedule):
+            raise TypeError("a scorer of a group learns nothing: the group's keeper has the models")
         return self.schedule.models
 
     def portfolio(self) -> tuple[PortfolioBook, list[dict[str, Any]]]:

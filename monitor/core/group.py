@@ -130,14 +130,23 @@ class GroupSchedule:
     """The scorer's side of the schedule: hands outcomes, clocks and partials on (through
     :meth:`drain`) and scores each day with the version the keeper published for it."""
 
-    def __init__(self, lag: int = 1, account: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        lag: int = 1,
+        account: Callable[[str], str] | None = None,
+        initial: ModelBook | None = None,
+    ) -> None:
         self.lag = lag
         self.account = account or (lambda a: a)
         self.books: dict[int, ModelVersion] = {}
+        #: what scores when no version is read at all (after a wait for one ran out)
+        self.initial = ModelVersion(initial or ModelBook())
         #: the schedule as the keeper last published it (None: nothing read yet)
         self.closed_through: int | None = None
         self.start: int | None = None
         self.known = False
+        #: the web address of the worker that keeps the schedule ("": not known)
+        self.keeper_at = ""
         self.outbox: list[tuple[str, bytes, bytes]] = []
         #: scorings made before their day's version was published (after a bounded wait)
         self.early = 0
@@ -158,6 +167,7 @@ class GroupSchedule:
         elif name == SCHEDULE and value is not None:
             data = orjson.loads(value)
             self.closed_through, self.start = data["closed_through"], data["start"]
+            self.keeper_at = data.get("keeper", "")
             self.known = True
 
     # -- the scorer's questions --------------------------------------------------------------
@@ -175,6 +185,8 @@ class GroupSchedule:
         published yet)."""
         if not self.ready(day):
             self.early += 1
+        if not self.books:
+            return self.initial
         usable = [a for a in self.books if a <= day] or [min(self.books)]
         return self.books[max(usable)]
 
@@ -225,7 +237,10 @@ class Keeper:
         lag: int = 1,
         auc_window: int = 2000,
         idle_days: int | None = 7,
+        address: str = "",
     ) -> None:
+        #: where the keeper's worker answers (its web address), for the schedule record
+        self.address = address
         self.schedule = LocalSchedule(
             models, watch, lag, auc_window, partitions=range(partitions), idle_days=idle_days
         )
@@ -347,7 +362,12 @@ class Keeper:
         versions = self.learner.versions
         told = (versions.closed_through, versions.start if self.learner.clocks.at else None)
         if force or told != self._told:
-            data = {"closed_through": told[0], "start": told[1], "lag": versions.lag}
+            data = {
+                "closed_through": told[0],
+                "start": told[1],
+                "lag": versions.lag,
+                "keeper": self.address,
+            }
             out.append((SCHEDULE.encode(), orjson.dumps(data)))
             self._told = told
         return out
