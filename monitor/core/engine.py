@@ -365,9 +365,15 @@ class Engine:
     def models(self) -> ModelBook:
         """The learner's model book (the newest version scores from the next day on), in an
         engine that learns (a scorer of a group does not: the group's keeper does)."""
+        return self.local.models
+
+    @property
+    def local(self) -> LocalSchedule:
+        """The schedule of an engine that learns and watches in its own process (the
+        backtest's); a scorer of a group has none (TypeError)."""
         if not isinstance(self.schedule, LocalSchedule):
             raise TypeError("a scorer of a group learns nothing: the group's keeper has the models")
-        return self.schedule.models
+        return self.schedule
 
     def portfolio(self) -> tuple[PortfolioBook, list[dict[str, Any]]]:
         """The books of every partition here merged, and the open portfolio alerts."""

@@ -84,8 +84,8 @@ class _Group:
             upto = self.rng.randint(self.read[i], len(self.models))
             schedule = engine.schedule
             assert isinstance(schedule, GroupSchedule)
-            for key, value in self.models[self.read[i] : upto]:
-                schedule.take(key, value)
+            for key, published in self.models[self.read[i] : upto]:
+                schedule.take(key, published)
                 moved = True
             self.read[i] = upto
         return moved
