@@ -85,9 +85,22 @@ SCHEDULE_METRICS = {
         "counter",
     ),
     "monitor_schedule_early_scorings": (
-        "Scorings made before the model version of their day was published (a partition days "
-        "ahead of another in this worker).",
+        "Scorings made before the model version of their day was published (after waiting "
+        "MONITOR_VERSION_WAIT_S for it), with the newest version there was.",
         "counter",
+    ),
+    "monitor_schedule_version_waits": (
+        "Times a scorer of this worker waited for the model version of its day.",
+        "counter",
+    ),
+    "monitor_schedule_version_wait_seconds": (
+        "Seconds the scorers of this worker spent waiting for the model version of their day.",
+        "counter",
+    ),
+    "monitor_schedule_keeper": (
+        "1 in the worker that keeps the group's schedule (the learner and the portfolio desk; "
+        "the learner and portfolio figures come from it), else 0.",
+        "gauge",
     ),
     "monitor_portfolio_late_partials": (
         "Day partials that came for a day the portfolio desk had closed already.",

@@ -43,6 +43,10 @@ class Settings:
     alerts_topic: str = "delinquency-alerts"
     dead_letter_topic: str = "repayment-events-dlq"
     risk_topic: str = "account-risk"
+    #: the schedule's topics, one partition each ("": the app id and a suffix)
+    outcomes_topic: str = ""  # outcome records and input clocks, for the learner
+    partials_topic: str = ""  # each input partition's closed days, for the portfolio desk
+    models_topic: str = ""  # compacted: model versions, the schedule, the keeper's snapshot
     partitions: int = 4
     replication: int = 1
     input_retention_hours: int = 168
@@ -67,6 +71,7 @@ class Settings:
     horizon_days: int = 60
     model_lag_days: int = 1  # a closed day's learning scores from this many days later
     idle_partition_days: int = 7  # a partition this far behind the newest holds no day open
+    version_wait_s: float = 120.0  # longest a scorer waits for its day's model version
     reserve_amount: float = 0.0
     coverage_min: float = 1.2
     max_event_bytes: int = 65536
@@ -83,6 +88,15 @@ class Settings:
     kafka_sasl_mechanism: str = "PLAIN"  # PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
     kafka_sasl_username: str = ""
     kafka_sasl_password: str = ""
+
+    def __post_init__(self) -> None:
+        for name, suffix in (
+            ("outcomes_topic", "outcomes"),
+            ("partials_topic", "portfolio-partials"),
+            ("models_topic", "models"),
+        ):
+            if not getattr(self, name):
+                object.__setattr__(self, name, f"{self.app_id}-{suffix}")
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items())
@@ -129,6 +143,8 @@ class Settings:
             raise SettingsError("MONITOR_PARTITIONS must be at least 1.")
         if self.idle_partition_days < 1:
             raise SettingsError("MONITOR_IDLE_PARTITION_DAYS must be at least 1.")
+        if self.version_wait_s <= 0:
+            raise SettingsError("MONITOR_VERSION_WAIT_S must be above 0 (seconds).")
         if self.model_lag_days < 1:
             raise SettingsError(
                 "MONITOR_MODEL_LAG_DAYS must be at least 1 (a day is learnt once it has closed)."

@@ -34,6 +34,7 @@ from monitor.core.actions import recommend
 from monitor.core.alerts import BORROWER_RISK, AlertPolicy, alert_id, build_alert
 from monitor.core.events import Event
 from monitor.core.explain import top_reasons
+from monitor.core.group import GroupSchedule
 from monitor.core.kept import KeptOutcomes
 from monitor.core.labels import Labels
 from monitor.core.macro import MacroBook
@@ -142,11 +143,11 @@ class Engine:
         store: Store,
         models: ModelBook | None = None,
         config: EngineConfig | None = None,
-        schedule: LocalSchedule | None = None,
+        schedule: LocalSchedule | GroupSchedule | None = None,
     ) -> None:
         self.store = store
         self.config = config or EngineConfig()
-        self.schedule = schedule or LocalSchedule(
+        self.schedule: LocalSchedule | GroupSchedule = schedule or LocalSchedule(
             models or ModelBook(),
             self.config.watch,
             self.config.model_lag_days,
@@ -181,22 +182,26 @@ class Engine:
         self.release(partition)
         states = [state for state in self.store.states() if state.partition == partition]
         self.tracker.recover(partition, states)
-        saved = self.store.get_extra(f"{DESK}p{partition}")
-        if saved is not None:
-            self.schedule.restore(saved)
-        days = self._partials[partition] = set()
-        for key, text in list(self.store.extras(PARTIAL)):
-            day, home = key[len(PARTIAL) :].split(":")
-            if home == f"p{partition}":
-                self.schedule.restore_partial(text)
-                days.add(int(day))
-        self._recover_learning(partition)
+        if isinstance(self.schedule, LocalSchedule):  # a group's keeper keeps its own
+            self._recover_schedule(self.schedule, partition)
         for state in states:
             if state.next_check >= 0:
                 self._push(state)
             if state.outbox and state.outbox_offset >= from_offset >= 0:
                 resend.extend(state.outbox)
         return resend
+
+    def _recover_schedule(self, schedule: LocalSchedule, partition: int) -> None:
+        saved = self.store.get_extra(f"{DESK}p{partition}")
+        if saved is not None:
+            schedule.restore(saved)
+        days = self._partials[partition] = set()
+        for key, text in list(self.store.extras(PARTIAL)):
+            day, home = key[len(PARTIAL) :].split(":")
+            if home == f"p{partition}":
+                schedule.restore_partial(text)
+                days.add(int(day))
+        self._recover_learning(schedule, partition)
 
     def save(self) -> None:
         """Save what the store cannot rebuild from account state (the portfolio books' monthly
@@ -205,14 +210,14 @@ class Engine:
         self.tracker.save_books()
         self.kept.seal()
 
-    def _recover_learning(self, partition: int) -> None:
+    def _recover_learning(self, schedule: LocalSchedule, partition: int) -> None:
         """Take back the learner as it stood when a day last closed (its last snapshot, with the
         days closed since learnt again from the outcome records kept), and the outcomes this
         partition handed on since (what it had learnt and was to learn when the process
         stopped)."""
         heads = [value.split() for _, value in self.store.extras(HEAD)]
         head = max((int(h[0]) for h in heads), default=None)
-        learner = self.schedule.learner
+        learner = schedule.learner
         mine = learner.versions.closed_through
         if head is None or mine is None or head > mine:
             best: tuple[int, int, str] | None = None
@@ -223,8 +228,8 @@ class Engine:
                     continue
                 if best is None or day > best[0]:
                     best = (day, saved.learnt, text)
-            if best is not None and self.schedule.restore_learner(best[2], head, self.kept.log):
-                learner = self.schedule.learner
+            if best is not None and schedule.restore_learner(best[2], head, self.kept.log):
+                learner = schedule.learner
                 learner.late = max(int(h[1]) for h in heads if int(h[0]) == head) if heads else 0
                 self._snapshot = (best[0], best[1], len(best[2]))
         closed = learner.versions.closed_through
@@ -304,17 +309,21 @@ class Engine:
         partials = self.tracker.close_days(partition, today, self.macro(partition))
         if partials is None:
             return
-        learnt = self.schedule.learner.versions.closed_through
-        watched = self.schedule.desk.watch.day
-        result.alerts += self.schedule.passed(partition, today, partials)
+        schedule = self.schedule
+        if not isinstance(schedule, LocalSchedule):  # the group's keeper takes them
+            result.alerts += schedule.passed(partition, today, partials)
+            return
+        learnt = schedule.learner.versions.closed_through
+        watched = schedule.desk.watch.day
+        result.alerts += schedule.passed(partition, today, partials)
         if self._offset < 0:
             return  # a file replay: nothing to take back after a restart
         for share in partials:  # each once; dropped once the desk has merged its day
             key = f"{PARTIAL}{share.day}:p{partition}"
-            self.store.put_extra(key, self.schedule.save_partial(share), partition)
+            self.store.put_extra(key, schedule.save_partial(share), partition)
             self._partials.setdefault(partition, set()).add(share.day)
-        if self.schedule.desk.watch.day != watched:  # the desk closed days: keep it (once)
-            self.store.put_extra(f"{DESK}p{partition}", self.schedule.save(), partition)
+        if schedule.desk.watch.day != watched:  # the desk closed days: keep it (once)
+            self.store.put_extra(f"{DESK}p{partition}", schedule.save(), partition)
             # the partials of the days the desk before it had closed can go (should this desk
             # not have been written, the one before and the partials it needs are still there)
             self._merged_through = watched
@@ -326,11 +335,11 @@ class Engine:
             days.discard(day)
         if self._kept_through is not None:
             self.kept.learnt(partition, self._kept_through)
-        closed = self.schedule.learner.versions.closed_through
+        closed = schedule.learner.versions.closed_through
         if closed is not None and closed != learnt:
-            self._save_learning(partition, closed)
+            self._save_learning(schedule, partition, closed)
 
-    def _save_learning(self, partition: int, closed: int) -> None:
+    def _save_learning(self, schedule: LocalSchedule, partition: int, closed: int) -> None:
         """The learner closed days up to ``closed``: note it (a few bytes), and every
         :data:`SNAPSHOT_DAYS` days, or once the outcomes learnt since the last snapshot would
         take about as many bytes as it, save the whole learner (a snapshot). Between snapshots a
@@ -338,7 +347,7 @@ class Engine:
         (:meth:`_recover_learning`), so they are kept until a snapshot has learnt them; those of
         the snapshot before it go (should the newest not have been written, the one before and
         its outcomes are still there)."""
-        learner = self.schedule.learner
+        learner = schedule.learner
         self.store.put_extra(f"{HEAD}p{partition}", f"{closed} {learner.late}", partition)
         last = self._snapshot
         if last is not None:
@@ -346,7 +355,7 @@ class Engine:
             since = (learner.learnt - learnt) * RECORD_BYTES
             if closed - day < SNAPSHOT_DAYS and since < size:
                 return
-        text = self.schedule.save_learner()
+        text = schedule.save_learner()
         self.store.put_extra(f"{SNAPSHOT}p{partition}", text, partition)
         self._snapshot = (closed, learner.learnt, len(text))
         if last is not None:  # the records the snapshot before this one had learnt can go
@@ -354,8 +363,17 @@ class Engine:
 
     @property
     def models(self) -> ModelBook:
-        """The learner's model book (the newest version scores from the next day on)."""
-        return self.schedule.models
+        """The learner's model book (the newest version scores from the next day on), in an
+        engine that learns (a scorer of a group does not: the group's keeper does)."""
+        return self.local.models
+
+    @property
+    def local(self) -> LocalSchedule:
+        """The schedule of an engine that learns and watches in its own process (the
+        backtest's); a scorer of a group has none (TypeError)."""
+        if not isinstance(self.schedule, LocalSchedule):
+            raise TypeError("a scorer of a group learns nothing: the group's keeper has the models")
+        return self.schedule
 
     def portfolio(self) -> tuple[PortfolioBook, list[dict[str, Any]]]:
         """The books of every partition here merged, and the open portfolio alerts."""

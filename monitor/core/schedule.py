@@ -231,13 +231,18 @@ class Clocks:
         self.at.pop(partition, None)
 
     def low(self) -> int | None:
-        """The day every partition is at least at (None: some partition has not reported)."""
+        """The day every partition is at least at (None: some partition has not reported and
+        none may be presumed idle). A partition that has not reported at all holds days open
+        like an idle one: up to ``idle_days`` behind the newest."""
         members = self.fixed if self.fixed is not None else set(self.at)
-        if not members or any(p not in self.at for p in members):
+        reported = [self.at[p] for p in members if p in self.at]
+        if not reported:
             return None
-        low = min(self.at[p] for p in members)
+        if len(reported) < len(members):
+            return max(reported) - self.idle_days if self.idle_days is not None else None
+        low = min(reported)
         if self.idle_days is not None:
-            low = max(low, max(self.at[p] for p in members) - self.idle_days)
+            low = max(low, max(reported) - self.idle_days)
         return low
 
     def idle(self) -> list[int]:
@@ -245,7 +250,9 @@ class Clocks:
         if self.idle_days is None or not self.at:
             return []
         newest = max(self.at.values())
-        return sorted(p for p, day in self.at.items() if day < newest - self.idle_days)
+        silent = (self.fixed or set()) - set(self.at)
+        late = {p for p, day in self.at.items() if day < newest - self.idle_days}
+        return sorted(late | silent)
 
 
 class Learner:

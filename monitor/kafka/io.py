@@ -111,7 +111,24 @@ def topic_specs(settings: Settings) -> list[tuple[str, int, dict[str, str]]]:
                 "segment.ms": str(3600 * 1000),
             },
         ),
+        # the schedule's topics have one partition each, so one worker of the group keeps them
+        (settings.outcomes_topic, 1, _hours(settings.input_retention_hours)),
+        (settings.partials_topic, 1, _hours(settings.input_retention_hours)),
+        (
+            settings.models_topic,
+            1,
+            {
+                "cleanup.policy": "compact",
+                "min.cleanable.dirty.ratio": "0.1",
+                "segment.ms": str(3600 * 1000),
+                "max.message.bytes": str(MODELS_MAX_MESSAGE_BYTES),
+            },
+        ),
     ]
+
+
+#: Largest record of the models topic (a model version or the keeper's snapshot), bytes.
+MODELS_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 @contextmanager
@@ -165,15 +182,22 @@ class TopicMismatch(RuntimeError):
 def ensure_topics(settings: Settings) -> None:
     """Create missing topics; refuse to run on topics whose partition count differs."""
     create_topics(settings)
+    wanted = {name: partitions for name, partitions, _ in topic_specs(settings)}
     with admin(settings) as client:
-        described = client.describe_topics([name for name, _, _ in topic_specs(settings)])
+        described = client.describe_topics(list(wanted))
     for topic in described:
         name, partitions = topic["name"], len(topic["partitions"])
-        if partitions != settings.partitions:
+        if partitions == wanted[name]:
+            continue
+        if wanted[name] == settings.partitions:
             raise TopicMismatch(
                 f"topic {name} has {partitions} partitions but MONITOR_PARTITIONS is "
                 f"{settings.partitions}: set MONITOR_PARTITIONS={partitions} or recreate the topic."
             )
+        raise TopicMismatch(
+            f"topic {name} has {partitions} partitions but the monitor needs {wanted[name]}: "
+            "delete it and run `monitor topics create`."
+        )
 
 
 def producer(settings: Settings) -> Any:

@@ -82,3 +82,25 @@ def faust_credentials(settings: Settings) -> Any:
         mechanism=settings.kafka_sasl_mechanism,
         ssl_context=ssl_context(settings) if protocol == "SASL_SSL" else None,
     )
+
+
+def aiokafka_options(settings: Settings) -> dict[str, Any]:
+    """Keyword options of an aiokafka client (the worker's own consumers and producer beside
+    Faust's) for the settings' security.
+
+    >>> aiokafka_options(Settings())
+    {'security_protocol': 'PLAINTEXT'}
+    """
+    protocol = settings.kafka_security_protocol
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = ssl_context(settings)
+    if protocol.startswith("SASL"):
+        options.update(
+            {
+                "sasl_mechanism": settings.kafka_sasl_mechanism,
+                "sasl_plain_username": settings.kafka_sasl_username,
+                "sasl_plain_password": settings.kafka_sasl_password,
+            }
+        )
+    return options

@@ -13,12 +13,15 @@ keep a delivery journal in the data dir, so across a crash they lose and repeat 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import hashlib
 import logging
 import os
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,10 @@ from monitor import __version__
 from monitor.checkpoint import load_models, save_models
 from monitor.core.deadletter import dead_letter_record
 from monitor.core.engine import Decisions, Engine
-from monitor.core.events import InvalidEvent, parse_event
+from monitor.core.events import Event, InvalidEvent, parse_event
+from monitor.core.group import OUTCOMES, GroupSchedule, Keeper
+from monitor.core.models import ModelBook
+from monitor.core.portfolio import PortfolioBook
 from monitor.core.privacy import private_record, pseudonymise
 from monitor.core.state import AccountState
 from monitor.core.store import WriteBackStore
@@ -58,6 +64,7 @@ from monitor.worker.faustcompat import (
     set_persisted_offset,
     widen_producer_buffer,
 )
+from monitor.worker.keeper import KeeperService, ModelsReader
 from monitor.worker.outbound import Outbound
 from monitor.worker.status import PAGE, StatusBoard
 from monitor.worker.tablestore import TableStore, accounts_table, state_bytes
@@ -126,14 +133,23 @@ class MonitorWorker:
         self.store = WriteBackStore(
             TableStore(self.accounts, self.macro, self.outbound, self._changelog)
         )
-        self.engine = Engine(
-            self.store,
-            load_models(self.checkpoint),
-            engine_config(settings, settings.partitions),
+        # the scorers hand outcomes, clocks and day partials on to the group's keeper, and
+        # score each day with the model version it published for the day
+        key = settings.pseudonymise_key
+        self.schedule = GroupSchedule(
+            settings.model_lag_days,
+            account=partial(pseudonymise, key) if key else None,
+            initial=load_models(self.checkpoint),
         )
+        self.config = engine_config(settings, settings.partitions)
+        self.engine = Engine(self.store, config=self.config, schedule=self.schedule)
+        self.models_reader = ModelsReader(settings, self.schedule)
+        self.keeper = KeeperService(settings, self._make_keeper, self._emit_portfolio)
+        self.waits = 0
+        self.waited_s = 0.0
         self.metrics.portfolio_view = self._portfolio_view
-        # the model gauges read the engine's book at every scrape (a restore replaces it)
-        self.metrics.model.book = lambda: self.engine.models
+        # the model gauges read the keeper's book at every scrape, in the worker that keeps it
+        self.metrics.model.book = self._model_book
         self.sinks = sinks if sinks is not None else self._http_sinks()
         self._offers: list[dict[str, Any]] = []  # alerts for the sinks once they are written
         self._indexed: set[int] = set()
@@ -150,11 +166,13 @@ class MonitorWorker:
         self.app.page("/status")(self._status_page)  # type: ignore[arg-type]
         self.app.page("/api/state-size")(self._state_size_page)  # type: ignore[arg-type]
         self.app.task(self._start_sinks)
+        self.app.task(self.models_reader.run)
+        self.app.task(self.keeper.run)
         self.app.task(self._widen_producer_buffer)
         self.app.timer(5.0)(self._measure_lag)
         self.app.timer(5.0)(self._measure_portfolio)
         self.app.timer(settings.checkpoint_every_s)(self._save_models)
-        self._saved_labels = self.engine.models.labels
+        self._saved_labels = 0
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         self.app.sensors.add(SendErrorSensor(self._on_output_failed))
@@ -216,13 +234,11 @@ class MonitorWorker:
         # Events come in batches: state is written to the tables once per account per batch,
         # before Faust acks the batch (so before its offsets can be committed).
         size, wait = self.settings.batch_size, self.settings.batch_wait_s
-        producer = None
         async for events in stream.take_events(size, within=wait):
             try:
                 self._shorten_fetch_wait()
-                self.handle_batch(events, stream)
-                producer = producer or aiokafka_producer(self.app)
-                await self.outbound.send(producer)
+                await self.process_batch(events, stream)
+                await self.outbound.send(aiokafka_producer(self.app))
                 # the sinks hear of the batch's alerts as its records leave for Kafka (not
                 # before: a crash in between would let a receiver see an alert that the restart
                 # decides otherwise; not after the acks: a crash while waiting would let the
@@ -250,19 +266,45 @@ class MonitorWorker:
         """
         set_fetch_max_wait(self.app, FETCH_MAX_WAIT_MS)
 
+    async def process_batch(self, events: list[Any], stream: Any) -> list[Decisions | None]:
+        """Process a batch of Faust events (raw messages) in order, each event once the model
+        version of its day is published (waiting for it, bounded, when it is not), then write the
+        state they changed (see :meth:`handle_batch`); return each one's decisions."""
+        out: list[Decisions | None] = []
+        with self._writing(events, stream):
+            for m in (event.message for event in events):
+                begun = self._begin(m.topic, m.partition, m.offset, m.key, m.value)
+                if isinstance(begun, _Begun):
+                    if not self.engine.ready(begun.event.day):
+                        await self._wait_for_version(begun.event.day)
+                    out.append(self._finish(begun))
+                else:
+                    out.append(begun)
+        return out
+
     def handle_batch(self, events: list[Any], stream: Any) -> list[Decisions | None]:
-        """Process a batch of Faust events (raw messages) in order, then write the state they
-        changed, each partition's while ``stream``'s current event is one of that partition (Faust
-        tables write to the current event's partition); return each one's decisions."""
-        last = {event.message.partition: event for event in events}
-        current = stream.current_event  # Faust read on meanwhile: see restore_take_buffer_event
-        try:
+        """Process a batch of Faust events (raw messages) in order without waiting for model
+        versions (a scoring before its day's version is counted as early), then write the state
+        they changed, each partition's while ``stream``'s current event is one of that partition
+        (Faust tables write to the current event's partition); return each one's decisions."""
+        with self._writing(events, stream):
             return [
                 self._handle(m.topic, m.partition, m.offset, m.key, m.value)
                 for m in (event.message for event in events)
             ]
+
+    @contextlib.contextmanager
+    def _writing(self, events: list[Any], stream: Any) -> Iterator[None]:
+        """Around a batch: then save what the engine holds apart, queue the schedule's
+        records, and write the state the batch changed."""
+        last = {event.message.partition: event for event in events}
+        try:
+            yield
         finally:
+            # Faust read on meanwhile (also while a scorer waited): see restore_take_buffer_event
+            current = stream.current_event
             self.engine.save()
+            self._queue_schedule()
             written = self.store.flush(lambda p: set_current_event(stream, last[p]))
             restore_take_buffer_event(stream, current)
             self.metrics.batch_writes.observe(written)
@@ -270,18 +312,27 @@ class MonitorWorker:
     def handle(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> Decisions | None:
-        """Process one raw message and write its state; return the engine's decisions (None if
-        dead-lettered)."""
+        """Process one raw message (without waiting for its day's model version) and write its
+        state; return the engine's decisions (None if dead-lettered)."""
         try:
             return self._handle(topic, partition, offset, key, value)
         finally:
             self.engine.save()
+            self._queue_schedule()
             self.store.flush()
             self._offer()
 
     def _handle(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
     ) -> Decisions | None:
+        begun = self._begin(topic, partition, offset, key, value)
+        return self._finish(begun) if isinstance(begun, _Begun) else begun
+
+    def _begin(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> _Begun | None:
+        """Validate a message (dead-lettering it if invalid: None) and bring its partition's
+        clock to its day (:meth:`Engine.begin`)."""
         started = time.perf_counter()
         self._last_offset[partition] = offset
         if partition not in self._indexed:
@@ -305,12 +356,18 @@ class MonitorWorker:
                 _headers(f"{topic}/{partition}/{offset}"),
             )
             return None
-        result = self.engine.process(event, partition, offset)
+        result = self.engine.begin(event, partition, offset)
+        return _Begun(topic, partition, offset, event, result, started)
+
+    def _finish(self, begun: _Begun) -> Decisions:
+        """The rest of an event once its day's version is here (:meth:`Engine.finish`)."""
+        event, partition = begun.event, begun.partition
+        result = self.engine.finish(event, partition, begun.offset, begun.result)
         if result.duplicate:
             self.metrics.events.labels(type=event.type, outcome="duplicate").inc()
             return result
         self.metrics.events.labels(type=event.type, outcome="ok").inc()
-        origin = f"{topic}/{partition}/{offset}"
+        origin = f"{begun.topic}/{partition}/{begun.offset}"
         for alert in result.alerts:
             self._emit(alert, origin)
         for account, risk in result.risk:
@@ -318,9 +375,38 @@ class MonitorWorker:
         self.metrics.record(result)
         self.metrics.event_lag.set(event.time)
         self.metrics.saw_event(partition, event.time)
-        self.metrics.processing.observe(time.perf_counter() - started)
+        self.metrics.processing.observe(time.perf_counter() - begun.started)
         self.processed += 1
         return result
+
+    def _queue_schedule(self) -> None:
+        """Queue the records the scorers handed on for the keeper (outcomes, clocks, partials)."""
+        s = self.settings
+        for topic, key, value in self.schedule.drain():
+            name = s.outcomes_topic if topic == OUTCOMES else s.partials_topic
+            self.outbound.add(name, key, value, SCHEDULE_HEADERS, partition=0)
+
+    async def _wait_for_version(self, day: int) -> None:
+        """Write what is queued (the clocks the keeper needs to close the day before) and wait
+        until the version that scores ``day`` is read, for at most ``MONITOR_VERSION_WAIT_S``;
+        past it the event is scored with the newest version there is (counted as early)."""
+        self._queue_schedule()
+        await self.outbound.send(aiokafka_producer(self.app))
+        self._offer()
+        started = time.monotonic()
+        ready = await self.models_reader.wait(
+            lambda: self.engine.ready(day), self.settings.version_wait_s
+        )
+        self.waits += 1
+        self.waited_s += time.monotonic() - started
+        if not ready:
+            logging.getLogger(__name__).warning(
+                "no model version for event-time day %d after %.0f s (MONITOR_VERSION_WAIT_S): "
+                "scoring with the newest there is; is every input partition receiving events "
+                "and is the keeper running? (monitor_schedule_early_scorings_total counts these)",
+                day,
+                self.settings.version_wait_s,
+            )
 
     def _emit(self, alert: dict[str, Any], source: str) -> None:
         """Send an alert to the alerts topic and every sink; ``source`` names the input message
@@ -425,24 +511,78 @@ class MonitorWorker:
             await sink.stop()
 
     async def _save_models(self) -> None:
-        """Checkpoint the models when they have learned something since the last time."""
-        models = self.engine.models
-        if models.labels != self._saved_labels:
+        """Checkpoint the keeper's models (in the worker that keeps the schedule) when they have
+        learned something since the last time: a start-up cache for a keeper that finds no
+        snapshot on the models topic, never what a keeper with one starts from."""
+        models = self._model_book()
+        if models is not None and models.labels != self._saved_labels:
             save_models(models, self.checkpoint)
             self._saved_labels = models.labels
 
     async def _measure_portfolio(self) -> None:
         if self._indexed:  # macro indicators reach every partition: any one holds them all
             self.metrics.record_macro(self.engine.macro(min(self._indexed)))
-        # the desk watches the whole book: one history, whichever partitions are held here
-        self.metrics.record_lending(self.engine.schedule.desk.watch.history)
+        keeper = self.keeper.keeper
+        if keeper is not None:  # the desk watches the whole book, in the worker that keeps it
+            self.metrics.record_lending(keeper.desk.watch.history)
+
+    def _make_keeper(self) -> Keeper:
+        """A fresh keeper for this group (its models from the checkpoint, if there is one)."""
+        s = self.settings
+        return Keeper(
+            load_models(self.checkpoint),
+            self.config.watch,
+            s.partitions,
+            s.model_lag_days,
+            self.config.auc_window,
+            s.idle_partition_days,
+            address=f"http://{s.web_host}:{s.web_port}",
+        )
+
+    def _model_book(self) -> ModelBook | None:
+        """The keeper's model book, in the worker that keeps the schedule (else None)."""
+        keeper = self.keeper.keeper
+        return keeper.learner.models if keeper is not None else None
+
+    async def _emit_portfolio(self, alerts: list[dict[str, Any]], producer: Any) -> None:
+        """Write the keeper's portfolio alerts to the alerts topic and offer them to the sinks
+        once Kafka has them."""
+        futures = []
+        for alert in alerts:
+            futures.append(
+                await producer.send(
+                    self.settings.alerts_topic,
+                    key=alert["segment"].encode(),
+                    value=orjson.dumps(alert),
+                    headers=[*_headers(alert["alert_id"]), ("source", b"keeper")],
+                )
+            )
+            self.metrics.delivery.deliveries.labels(
+                sink="kafka", receiver=self.settings.alerts_topic, outcome="queued"
+            ).inc()
+            self.board.add_alert(alert)
+        await asyncio.gather(*futures)
+        for alert in alerts:
+            for sink in self.sinks:
+                sink.offer(alert)
 
     def _portfolio_view(self) -> PortfolioView:
-        """The portfolio gauges' reading of the engine (at scrape time)."""
-        book, open_alerts = self.engine.portfolio()
+        """The portfolio gauges' reading (at scrape time): the whole book and the open
+        portfolio alerts in the worker that keeps the schedule, nothing of them elsewhere (so
+        that summing over workers counts each once); accounts by tier over the partitions held
+        here."""
         tiers = self.engine.accounts_by_tier()
-        schedule = self.engine.schedule.counts()
-        return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount, schedule)
+        counts: dict[str, float] = {
+            "monitor_schedule_early_scorings": self.schedule.early,
+            "monitor_schedule_version_waits": self.waits,
+            "monitor_schedule_version_wait_seconds": self.waited_s,
+        }
+        keeper = self.keeper.keeper
+        if keeper is None:
+            return PortfolioView(PortfolioBook(), [], tiers, 0.0, counts)
+        counts.update(keeper.counts(), monitor_schedule_keeper=1.0)
+        book, open_alerts = keeper.desk.book, keeper.desk.open_alerts()
+        return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount, counts)
 
     async def _measure_lag(self) -> None:
         """Lag per assigned input partition: the high-water mark against the last offset seen."""
@@ -480,18 +620,32 @@ class MonitorWorker:
         return self.app.web.bytes(generate_latest(self.registry), content_type=METRICS_CONTENT_TYPE)
 
     async def _state_page(self, request: Any) -> Any:
-        models = self.engine.models
-        return self.app.web.json(self.board.state(models.version, models.labels))
+        models = self.schedule.models
+        version, labels = (models.version, models.labels) if models is not None else ("", 0)
+        return self.app.web.json(self.board.state(version, labels))
 
     async def _portfolio_page(self, request: Any) -> Any:
-        """Delinquency structure of the partitions this worker holds, as JSON."""
-        book, open_alerts = self.engine.portfolio()
+        """The whole book's delinquency structure as the keeper's desk last closed a day, as
+        JSON, from the worker that keeps the schedule; the others say where it is."""
+        keeper = self.keeper.keeper
+        if keeper is None:
+            return self.app.web.json(
+                {
+                    "kept_here": False,
+                    "keeper": self.schedule.keeper_at,
+                    "message": "the whole portfolio is kept by the worker that keeps the "
+                    "schedule: ask its /api/portfolio",
+                }
+            )
+        book = keeper.desk.book
         return self.app.web.json(
             {
+                "kept_here": True,
+                "day": keeper.desk.watch.day,
                 "segments": book.summary(),
                 "roll_rates": book.roll_rates(),
                 "vintage_curves": book.vintage_curves(),
-                "alerts": open_alerts,
+                "alerts": keeper.desk.open_alerts(),
             }
         )
 
@@ -519,17 +673,31 @@ class MonitorWorker:
         )
 
     async def _health_page(self, request: Any) -> Any:
+        models = self.schedule.models
         return self.app.web.json(
             {
                 "status": "ok",
                 "version": __version__,
                 "processed": self.processed,
                 "bytes_out": self.outbound.bytes_added,
-                "model_version": self.engine.models.version,
-                "labels_learned": self.engine.models.labels,
+                "model_version": models.version if models is not None else "",
+                "labels_learned": models.labels if models is not None else 0,
+                "keeps_schedule": self.keeper.held,
                 "fetch_max_wait_ms": fetch_max_wait(self.app),
             }
         )
+
+
+@dataclass(slots=True)
+class _Begun:
+    """An event whose partition's clock is at its day (:meth:`Engine.begin`), to finish."""
+
+    topic: str
+    partition: int
+    offset: int
+    event: Event
+    result: Decisions
+    started: float
 
 
 #: Longest time the broker may hold the worker's fetch request waiting for new input (ms).
@@ -559,6 +727,10 @@ def _stop_at_once(message: str, traceback: bool = True) -> None:
 def _headers(correlation_id: str) -> list[tuple[str, bytes]]:
     """Kafka headers of every record the monitor writes: lineage and contract version."""
     return [("correlation-id", correlation_id.encode()), ("schema-version", b"1")]
+
+
+#: Kafka headers of the records the scorers hand on to the keeper
+SCHEDULE_HEADERS = [("schema-version", b"1")]
 
 
 #: Cyclic garbage collector thresholds of a worker. With Python's defaults (700, 10, 10) a full

@@ -133,3 +133,17 @@ def test_contracts_list_the_vocabulary(name: str, field: str, words: tuple[str, 
     """The topic contracts spell the same words as ``monitor.core.vocabulary``, the one place the
     code takes them from."""
     assert _enums(name)[field] == set(words)
+
+
+def test_the_scorers_outcome_and_clock_records_follow_the_outcomes_contract() -> None:
+    from monitor.core.group import clock_record, outcome_record
+    from monitor.core.schedule import BEHAVIOUR, LABEL, Outcome
+
+    validator = Draft202012Validator(contracts.load("model-outcome"))
+    label = Outcome(LABEL, 20454, 20400 * 86400.0, "a1", {"dpd": 4.0}, True, 0.25, "m@1", 2, 9)
+    cycle = Outcome(BEHAVIOUR, 20454, 20450 * 86400.0, "a1", {"paid": float("nan")})
+    for record in (outcome_record(label), outcome_record(cycle, "p-3f2a"), clock_record(3, 20454)):
+        assert list(validator.iter_errors(record)) == []
+    broken = outcome_record(label)
+    del broken["x"]
+    assert list(validator.iter_errors(broken))

@@ -151,7 +151,7 @@ def test_the_schedule_counts_are_exported_from_the_engine_at_scrape_time() -> No
     engine.process(pay("a", "2026-01-10", 900.0, "b1"))
     engine.process(pay("a", "2026-04-10", 1.0))  # the snapshots' horizons have passed
     learnt = sample(registry, "monitor_learner_outcomes_total")
-    assert learnt is not None and learnt == engine.schedule.learner.learnt > 0
+    assert learnt is not None and learnt == engine.local.learner.learnt > 0
     closed = sample(registry, "monitor_learner_closed_day_seconds")
     assert closed == 20_553 * 86400  # 2026-04-10 begins: every day before it is learnt
     assert sample(registry, "monitor_schedule_early_scorings_total") == 0

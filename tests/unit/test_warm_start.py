@@ -346,7 +346,8 @@ def test_a_worker_starts_from_the_warm_checkpoint_and_exports_both_roles(
     )
     registry = CollectorRegistry()
     monitor = MonitorWorker(settings, registry, sinks=[])
-    book = monitor.engine.models
+    keeper = monitor._make_keeper()  # the group's keeper, in the worker that keeps it
+    book = keeper.learner.models
     assert book.fallback_role == "warm_start" and book.trained == load_models(checkpoint).trained
     monitor.metrics.record_models(book)
     assert registry.get_sample_value("monitor_model_active", {"role": "warm_start"}) == 1.0

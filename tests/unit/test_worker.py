@@ -375,10 +375,12 @@ def _monitor(tmp_path: Path, name: str, partitions: int = 1) -> MonitorWorker:
 
 
 def _portfolio_samples(monitor: MonitorWorker) -> dict[tuple[str, tuple], float]:
+    """The portfolio gauges, without the schedule's counts of this process's own work."""
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in monitor.metrics.portfolio.collect()
         for s in family.samples
+        if not s.name.startswith("monitor_schedule_")
     }
 
 
@@ -423,9 +425,8 @@ def test_a_revoked_partition_is_released_and_rebuilt_when_it_comes_back(tmp_path
     asyncio.run(monitor._on_revoked(None, {TP(topic, 1), TP("other", 0)}))
     assert monitor.engine.partitions() == {0}
     assert monitor.engine.portfolio()[0].summary()["credit_pay|north"]["accounts"] == 1
-    counts = _portfolio_samples(monitor)
-    key = (("bucket", "current"), ("product", "credit_pay"), ("region", "north"))
-    assert counts[("monitor_accounts_by_dpd_bucket", key)] == 1
+    counts = _portfolio_samples(monitor)  # the tiers of the partitions held here
+    assert counts[("monitor_accounts_by_risk_tier", (("tier", "low"),))] == 1
     # assigned again: rebuilt from the tables at its first message
     tick = raw("macro_indicator", "2026-01-02", region="north", indicator="x", value=1.0)
     monitor.handle(topic, 1, 1, None, orjson.dumps(tick))
@@ -447,11 +448,15 @@ def test_macro_books_and_the_engines_other_state_leave_with_the_account_states(
     assert macro.endswith("-changelog")
     records = monitor.outbound.pending(macro)
     # produced in the batch with the accounts (Faust's own table sends go later): the macro
-    # book of partition 0, the day closed (its book, the desk, the learner), as the table's
-    # changelog holds them
+    # book of partition 0 and its book as the day closed, as the table's changelog holds them
+    # (the learner and the desk are the group's keeper's, on the models topic)
     keys = [orjson.loads(r.key or b"") for r in records]
-    assert {"p0", "portfolio:p0", "learner:p0"} <= set(keys)
+    assert {"p0", "portfolio:p0"} <= set(keys)
+    assert not [k for k in keys if k.startswith(("learner", "portfolio-desk"))]
     assert monitor.outbound.pending(monitor._changelog)
+    # and the clock of partition 0 for the keeper, on the schedule's topics
+    clocks = monitor.outbound.pending(monitor.settings.outcomes_topic)
+    assert [orjson.loads(r.value or b"")["type"] for r in clocks] == ["clock", "clock"]
 
 
 def test_the_model_gauges_read_the_engines_book_without_waiting_for_a_timer(
@@ -460,5 +465,8 @@ def test_the_model_gauges_read_the_engines_book_without_waiting_for_a_timer(
     registry = CollectorRegistry()
     settings = Settings(data_dir=tmp_path, partitions=1, app_id="unit-gauges")
     monitor = MonitorWorker(settings, registry, sinks=[])
+    # a worker that does not keep the schedule has no model book to show
+    assert registry.get_sample_value("monitor_model_active", {"role": "scorecard"}) is None
+    monitor.keeper.keeper = monitor._make_keeper()  # as when the keeper's partitions come here
     assert registry.get_sample_value("monitor_model_active", {"role": "scorecard"}) == 1.0
-    assert monitor.metrics.model.book() is monitor.engine.models  # the live book
+    assert monitor.metrics.model.book() is monitor.keeper.keeper.learner.models  # the live book

@@ -88,7 +88,7 @@ def test_the_engine_updates_the_detector_once_per_bill_and_feeds_the_score_to_th
                 engine.process(pay(account, f"2026-0{month}-14", 300.0, f"{account}-{month}"))
     # three bills issued, two of them fallen due per account: one observation each, no more,
     # learnt by the one detector when its day closes (the last day's are still waiting)
-    learner = engine.schedule.learner
+    learner = engine.local.learner
     waiting = sum(o.kind == "behaviour" for day in learner.pending.values() for o in day.values())
     assert book.behaviour.seen + waiting == 2 * len(accounts)
     broken, steady = engine.store.get("a0"), engine.store.get("a5")

@@ -308,8 +308,8 @@ def test_portfolio_book_and_detectors_survive_a_restart() -> None:
     restarted = Engine(store)
     restarted.recover(partition=0, from_offset=len(stream))
     assert restarted.book(0).summary() == before
-    desk = restarted.schedule.desk
-    assert desk.watch.day == engine.schedule.desk.watch.day >= 0
+    desk = restarted.local.desk
+    assert desk.watch.day == engine.local.desk.watch.day >= 0
 
 
 def test_a_days_looks_are_paced_by_the_events_the_partition_had_the_day_before() -> None:

@@ -199,7 +199,7 @@ def test_each_outcome_record_is_written_once_in_a_chunk_of_its_batch() -> None:
 
 def _learner_view(engine: Engine, xs: list) -> tuple:
     """What the learner has learnt and published, down to each version's predictions."""
-    learner = engine.schedule.learner
+    learner = engine.local.learner
     versions = learner.versions
     return (
         versions.closed_through,
@@ -239,7 +239,7 @@ def test_a_restart_between_snapshots_rebuilds_the_learner_the_run_had() -> None:
     for offset, event in enumerate(stream):
         result = first.process(event, 0, offset)
         xs += [o.x for o in result.outcomes if o.kind == LABEL and len(xs) < 20]
-        closed = first.schedule.learner.versions.closed_through
+        closed = first.local.learner.versions.closed_through
         snapshot = first._snapshot
         if closed is None or closed == last_closed or snapshot is None:
             continue
@@ -291,7 +291,7 @@ def test_a_restart_while_the_desk_waits_for_a_partition_decides_as_the_run_did()
     results: list = []
     for index, (partition, offset, event) in enumerate(spread):
         results.append(run.process(event, partition, offset))
-        waiting = run.schedule.desk.partials and index > len(spread) // 4
+        waiting = run.local.desk.partials and index > len(spread) // 4
         spaced = not crashes or index - crashes[-1][0] > len(spread) // 8
         if waiting and spaced and len(crashes) < 2:
             crashes.append((index, copy.deepcopy(store)))
@@ -302,7 +302,7 @@ def test_a_restart_while_the_desk_waits_for_a_partition_decides_as_the_run_did()
         rest = spread[index + 1 :]
         for partition in (0, 1):
             again.recover(partition, next(o for p, o, _ in rest if p == partition))
-        assert again.schedule.desk.partials  # the partial waiting came back
+        assert again.local.desk.partials  # the partial waiting came back
         after = [again.process(e, p, o) for p, o, e in rest]
         assert _decisions(after) == _decisions(results[index + 1 :])
         portfolio = [a for r in results[index + 1 :] for a in r.alerts if "segment" in a]
@@ -337,4 +337,4 @@ def test_a_batch_writes_state_only_to_the_partitions_of_its_events() -> None:
             batch.add(partition)
             engine.process(event, partition, offsets[partition])
             offsets[partition] += 1
-    assert len(written) > 100 and engine.schedule.learner.learnt > 100
+    assert len(written) > 100 and engine.local.learner.learnt > 100
