@@ -399,7 +399,11 @@ class PipelineMetrics(_Group):
         """Count the timers fired and the alerts emitted by one processed event."""
         if result.timers:
             self.timers.inc(result.timers)
-        for alert in result.alerts:
+        self.count_alerts(result.alerts)
+
+    def count_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        """Count alerts emitted (the scorers' and the keeper's portfolio alerts)."""
+        for alert in alerts:
             self.alerts.labels(
                 kind=alert["kind"], severity=alert["severity"], status=alert["status"]
             ).inc()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import pickle
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Protocol
 
 from monitor.core.macro import MacroBook
@@ -190,19 +190,34 @@ class WriteBackStore:
         yield from ((k, v) for k, v in pending.items() if v is not None)
         yield from ((k, v) for k, v in self.inner.extras(prefix) if k not in pending)
 
-    def flush(self, before: Callable[[int], None] | None = None) -> int:
+    def flush(
+        self,
+        before: Callable[[int], None] | None = None,
+        skip: Collection[int] = (),
+    ) -> int:
         """Write every changed state, macro book and extra to the inner store; forget the rest.
 
         Writes go partition by partition; ``before(partition)`` is called before each (the
         worker points Faust's current event at that partition, which its tables write to).
-        Returns the number of account writes (deletes included).
+        What belongs to a partition in ``skip`` stays held, for a later flush (a partition
+        whose batch is still under way). Returns the number of account writes (deletes
+        included).
+
+        >>> store = WriteBackStore(MemoryStore())
+        >>> store.put(AccountState("a1", partition=0)); store.put(AccountState("b1", partition=1))
+        >>> store.flush(skip={1}), store.inner.get("b1") is None, store.get("b1").account_id
+        (1, True, 'b1')
+        >>> store.flush(), store.inner.get("b1").account_id
+        (1, 'b1')
         """
         partitions = {*self._dirty.values(), *self._macro, *(p for _, p in self._extra.values())}
-        for partition in sorted(partitions):
+        written = 0
+        for partition in sorted(partitions - set(skip)):
             if before is not None:
                 before(partition)
             for account_id, home in self._dirty.items():
                 if home == partition:
+                    written += 1
                     state = self._cache[account_id]
                     if state is None:
                         self.inner.delete(account_id)
@@ -216,12 +231,25 @@ class WriteBackStore:
                         self.inner.delete_extra(key, home)
                     else:
                         self.inner.put_extra(key, _text(value) or "", home)
-        written = len(self._dirty)
-        self._cache.clear()
-        self._dirty.clear()
-        self._macro.clear()
-        self._extra.clear()
+        if not skip:
+            self._cache.clear()
+            self._dirty.clear()
+            self._macro.clear()
+            self._extra.clear()
+            return written
+        held = set(skip)
+        self._dirty = {a: p for a, p in self._dirty.items() if p in held}
+        self._cache = {a: self._cache[a] for a in self._dirty}
+        self._macro = {p: book for p, book in self._macro.items() if p in held}
+        self._extra = {k: v for k, v in self._extra.items() if v[1] in held}
         return written
+
+    def discard(self, partition: int) -> None:
+        """Forget what is held for ``partition`` unwritten (its batch is abandoned)."""
+        self._dirty = {a: p for a, p in self._dirty.items() if p != partition}
+        self._cache = {a: s for a, s in self._cache.items() if a in self._dirty}
+        self._macro.pop(partition, None)
+        self._extra = {k: v for k, v in self._extra.items() if v[1] != partition}
 
 
 def _text(value: str | Callable[[], str] | None) -> str | None:

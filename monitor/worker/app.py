@@ -154,9 +154,14 @@ class MonitorWorker:
         self._offers: list[dict[str, Any]] = []  # alerts for the sinks once they are written
         self._indexed: set[int] = set()
         self._last_offset: dict[int, int] = {}
+        self._busy: set[int] = set()  # partitions whose batch is under way
+        self._last_event: dict[int, Any] = {}  # the newest Faust event of each partition
         self.processed = 0
         self.board = StatusBoard(self.metrics)
-        self.app.agent(self.input, name="score")(self._agent)
+        # one actor per input partition: a partition whose next day's model version is not
+        # there yet waits without holding up the others this worker reads (whose clocks the
+        # version may be waiting for)
+        self.app.agent(self.input, name="score", isolated_partitions=True)(self._agent)
         # Faust's stubs expect plain functions (view, request); bound methods work the same
         self.app.page("/metrics")(self._metrics_page)  # type: ignore[arg-type]
         self.app.page("/health")(self._health_page)  # type: ignore[arg-type]
@@ -297,17 +302,31 @@ class MonitorWorker:
     def _writing(self, events: list[Any], stream: Any) -> Iterator[None]:
         """Around a batch: then save what the engine holds apart, queue the schedule's
         records, and write the state the batch changed."""
-        last = {event.message.partition: event for event in events}
+        mine = {event.message.partition: event for event in events}
+        self._last_event.update(mine)
+        busy = [p for p in mine if p in self._busy]
+        assert not busy, f"two batches of partition {busy} at once"
+        self._busy.update(mine)
         try:
             yield
+        except asyncio.CancelledError:
+            # the partition was revoked while its batch waited: nothing of it is written (its
+            # input is not committed; the worker that gets the partition processes it again)
+            for partition in mine:
+                self.store.discard(partition)
+            raise
         finally:
-            # Faust read on meanwhile (also while a scorer waited): see restore_take_buffer_event
-            current = stream.current_event
-            self.engine.save()
-            self._queue_schedule()
-            written = self.store.flush(lambda p: set_current_event(stream, last[p]))
-            restore_take_buffer_event(stream, current)
-            self.metrics.batch_writes.observe(written)
+            self._busy.difference_update(mine)
+        # Faust read on meanwhile (also while a scorer waited): see restore_take_buffer_event
+        current = stream.current_event
+        self.engine.save()
+        self._queue_schedule()
+        # the batches of other partitions under way (waiting for a version) write theirs later
+        written = self.store.flush(
+            lambda p: set_current_event(stream, self._last_event[p]), skip=self._busy
+        )
+        restore_take_buffer_event(stream, current)
+        self.metrics.batch_writes.observe(written)
 
     def handle(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -562,6 +581,7 @@ class MonitorWorker:
             ).inc()
             self.board.add_alert(alert)
         await asyncio.gather(*futures)
+        self.metrics.count_alerts(alerts)
         for alert in alerts:
             for sink in self.sinks:
                 sink.offer(alert)
@@ -609,6 +629,8 @@ class MonitorWorker:
         for tp in revoked:
             if tp.topic == self.settings.input_topic:
                 self.engine.release(tp.partition)
+                self.store.discard(tp.partition)
+                self._last_event.pop(tp.partition, None)
                 self._indexed.discard(tp.partition)
                 self._last_offset.pop(tp.partition, None)
                 with contextlib.suppress(KeyError):  # its lag is the new holder's to report

@@ -184,13 +184,13 @@ class KeeperService(ConsumerRebalanceListener):
     async def _publish(self, keeper: Keeper) -> None:
         """Write what changed, and the snapshot if days closed; wait until Kafka has it."""
         assert self._producer is not None
+        alerts = keeper.take_alerts()
+        if alerts:  # before the versions, so that they reach the sinks before later days' alerts
+            await self.emit(alerts, self._producer)
         futures = [
             await self._producer.send(self.settings.models_topic, key=key, value=value)
             for key, value in keeper.publish()
         ]
-        alerts = keeper.take_alerts()
-        if alerts:
-            await self.emit(alerts, self._producer)
         if keeper.changed:
             snapshot = keeper.snapshot()
             futures.append(
