@@ -210,7 +210,7 @@ class WriteBackStore:
         >>> store.flush(), store.inner.get("b1").account_id
         (1, 'b1')
         """
-        partitions = {*self._dirty.values(), *self._macro, *(p for _, p in self._extra.values())}
+        partitions = self.partitions()
         written = 0
         for partition in sorted(partitions - set(skip)):
             if before is not None:
@@ -243,6 +243,10 @@ class WriteBackStore:
         self._macro = {p: book for p, book in self._macro.items() if p in held}
         self._extra = {k: v for k, v in self._extra.items() if v[1] in held}
         return written
+
+    def partitions(self) -> set[int]:
+        """The partitions that something held for the next flush belongs to."""
+        return {*self._dirty.values(), *self._macro, *(p for _, p in self._extra.values())}
 
     def discard(self, partition: int) -> None:
         """Forget what is held for ``partition`` unwritten (its batch is abandoned)."""

@@ -56,6 +56,7 @@ from monitor.worker.faustcompat import (
     LeanApp,
     QuietWorker,
     SendErrorSensor,
+    abandon,
     aiokafka_producer,
     fetch_max_wait,
     restore_take_buffer_event,
@@ -110,6 +111,11 @@ class MonitorWorker:
             # from the consumer's own thread, so a long batch does not miss them.
             broker_session_timeout=BROKER_SESSION_TIMEOUT_S,
             broker_heartbeat_interval=BROKER_SESSION_TIMEOUT_S / 5,
+            # a rebalance does not wait for the batches under way: one waiting for a model
+            # version may wait for the very partitions the rebalance moves. A revoked partition's
+            # batch is abandoned unwritten and uncommitted (see _writing), and its new holder
+            # processes it again
+            stream_wait_empty=False,
         )
         self.input = self._topic(settings.input_topic)
         self.alerts_topic = self._topic(settings.alerts_topic)
@@ -155,6 +161,7 @@ class MonitorWorker:
         self._indexed: set[int] = set()
         self._last_offset: dict[int, int] = {}
         self._busy: set[int] = set()  # partitions whose batch is under way
+        self._held: set[int] = set()  # the input partitions assigned here
         self._last_event: dict[int, Any] = {}  # the newest Faust event of each partition
         self.processed = 0
         self.board = StatusBoard(self.metrics)
@@ -179,7 +186,7 @@ class MonitorWorker:
         self.app.timer(settings.checkpoint_every_s)(self._save_models)
         self._saved_labels = 0
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
-        self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
         self.app.sensors.add(SendErrorSensor(self._on_output_failed))
 
     def _topic(self, name: str) -> Any:
@@ -249,6 +256,13 @@ class MonitorWorker:
                 # decides otherwise; not after the acks: a crash while waiting would let the
                 # topic have alerts the receivers never see)
                 self._offer()
+            except asyncio.CancelledError:
+                # Faust stops the actor of a partition revoked while its batch was under way
+                # (waiting for a model version), or the worker stops: the batch is abandoned,
+                # uncommitted. The actor ends as one whose stream ended (Faust's supervisor would
+                # start a cancelled one again on the partition it no longer has, and crash)
+                abandon(events)
+                return
             except Exception:
                 _stop_at_once(
                     f"processing a batch failed; the worker exits (status "
@@ -310,10 +324,11 @@ class MonitorWorker:
         try:
             yield
         except asyncio.CancelledError:
-            # the partition was revoked while its batch waited: nothing of it is written (its
-            # input is not committed; the worker that gets the partition processes it again)
+            # the partition was revoked while its batch waited: nothing of it is written or
+            # committed; the worker that gets the partition processes it again
             for partition in mine:
                 self.store.discard(partition)
+            abandon(events)
             raise
         finally:
             self._busy.difference_update(mine)
@@ -323,7 +338,8 @@ class MonitorWorker:
         self._queue_schedule()
         # the batches of other partitions under way (waiting for a version) write theirs later
         written = self.store.flush(
-            lambda p: set_current_event(stream, self._last_event[p]), skip=self._busy
+            lambda p: set_current_event(stream, self._last_event[p]),
+            skip=self._busy | (self.store.partitions() - self._last_event.keys()),
         )
         restore_take_buffer_event(stream, current)
         self.metrics.batch_writes.observe(written)
@@ -355,6 +371,7 @@ class MonitorWorker:
         started = time.perf_counter()
         self._last_offset[partition] = offset
         if partition not in self._indexed:
+            self._held.add(partition)
             # first message of this partition since start or rebalance: re-index its timers and
             # send again what a crash may have kept from the receivers
             for alert in self.engine.recover(partition, offset):
@@ -622,19 +639,22 @@ class MonitorWorker:
                 max(highwater - done, 0)
             )
 
-    async def _on_revoked(self, app: Any = None, revoked: Any = (), **kwargs: Any) -> None:
-        """Partitions taken from this worker: the engine forgets what it held for each input
-        partition (its state stays in the changelogged tables, and whoever is assigned the
-        partition rebuilds it from them at its first message)."""
-        for tp in revoked:
-            if tp.topic == self.settings.input_topic:
-                self.engine.release(tp.partition)
-                self.store.discard(tp.partition)
-                self._last_event.pop(tp.partition, None)
-                self._indexed.discard(tp.partition)
-                self._last_offset.pop(tp.partition, None)
-                with contextlib.suppress(KeyError):  # its lag is the new holder's to report
-                    self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+    async def _on_assigned(self, app: Any = None, assigned: Any = (), **kwargs: Any) -> None:
+        """After a rebalance (Faust has stopped the actors of the partitions taken from this
+        worker), the engine forgets what it held for each input partition no longer assigned
+        here: its state stays in the changelogged tables, and whoever is assigned the partition
+        rebuilds it from them at its first message. A partition this worker keeps is kept as it
+        is, with its batch under way, if any."""
+        kept = {tp.partition for tp in assigned if tp.topic == self.settings.input_topic}
+        for partition in self._held - kept:
+            self.engine.release(partition)
+            self.store.discard(partition)
+            self._last_event.pop(partition, None)
+            self._indexed.discard(partition)
+            self._last_offset.pop(partition, None)
+            with contextlib.suppress(KeyError):  # its lag is the new holder's to report
+                self.metrics.consumer_lag.remove(self.settings.input_topic, str(partition))
+        self._held = kept
 
     # -- web ------------------------------------------------------------------------------
     # Faust calls a bound method with the request only; responses come from the app's web.

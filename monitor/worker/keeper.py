@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from monitor.core.group import OUTCOMES, PARTIALS, SNAPSHOT, GroupSchedule, Keeper
 from monitor.kafka.io import MODELS_MAX_MESSAGE_BYTES
@@ -160,6 +161,9 @@ class KeeperService(ConsumerRebalanceListener):
         self._consumer = _reader(
             s,
             group_id=f"{s.app_id}-keeper",
+            # the range assignor gives partition 0 of both topics to the same member (aiokafka's
+            # round robin gives them to two, and then neither keeps the schedule)
+            partition_assignment_strategy=(RangePartitionAssignor,),
             session_timeout_ms=int(KEEPER_SESSION_TIMEOUT_S * 1000),
             heartbeat_interval_ms=int(KEEPER_SESSION_TIMEOUT_S * 200),
         )

@@ -23,6 +23,7 @@ from monitor.worker.faustcompat import (
     CHECKED_AGAINST,
     LeanApp,
     SendErrorSensor,
+    abandon,
     aiokafka_producer,
     default_partition,
     fetch_max_wait,
@@ -104,6 +105,40 @@ def test_what_was_fetched_stays_queued_as_the_flow_resumes_and_goes_when_cleared
 
         kept[type(app).__name__] = asyncio.run(resume_with_two_queued())
     assert kept == {"App": (0, 0), "LeanApp": (2, 0)}
+
+
+def test_an_abandoned_event_is_never_acknowledged_to_the_consumer() -> None:
+    tp = TP("unit-events", 0)
+    app = LeanApp("unit-lean-abandon", broker="kafka://127.0.0.1:1")
+    conductor: Any = app.topics
+    conductor._acking_topics.add(tp.topic)
+    consumer: Any = app.consumer
+    kept, dropped = _message(tp, 0), _message(tp, 1)
+    abandon([SimpleNamespace(message=dropped)])
+    for message in (kept, dropped):
+        consumer.ack(message)  # as the take buffer's acknowledgements end, when its batch closes
+    assert consumer._new_offset(tp) == 1  # offset 1 is not committed
+
+
+def test_the_topic_of_a_stopped_actor_is_forgotten_as_partitions_are_assigned() -> None:
+    """An actor for partition 1, stopped as partition 1 was revoked, whose topic is still
+    registered: Faust's conductor fails its check (every isolated topic's partition assigned),
+    the lean app's forgets the topic."""
+    failed: dict[str, bool | str] = {}
+    for app in (
+        faust.App("unit-plain-isolated", broker="kafka://127.0.0.1:1"),
+        LeanApp("unit-lean-isolated", broker="kafka://127.0.0.1:1"),
+    ):
+        topic = app.topic("unit-isolated", value_serializer="raw")
+        stale = topic.clone(active_partitions={TP("unit-isolated", 1)})
+        conductor: Any = app.topics
+        conductor.add(stale)
+        try:
+            asyncio.run(conductor.on_partitions_assigned({TP("unit-isolated", 0)}))
+            failed[type(app).__name__] = stale in set(conductor._topics)
+        except AssertionError:
+            failed[type(app).__name__] = "assertion"
+    assert failed == {"App": "assertion", "LeanApp": False}
 
 
 @pytest.mark.parametrize("committed", [None, 0, 100])

@@ -1,0 +1,112 @@
+"""Scaled out: four input partitions read by two worker processes of one group decide as one
+process over one partition (the backtest): one model, one portfolio, one set of alerts."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from monitor import simulator as sim
+from monitor.bench.procs import free_port
+from monitor.kafka import io as kafkaio
+from monitor.offline.backtest import replay_lines
+from monitor.settings import Settings
+from tests.integration.conftest import WorkerFactory, WorkerProcess
+from tests.support.kafka import consume_json
+
+
+def key_of(alert: dict[str, Any]) -> tuple[str, str]:
+    return alert["alert_id"], alert["status"]
+
+
+def another_worker(first: WorkerProcess, folder: Path) -> WorkerProcess:
+    """A second worker of ``first``'s group (its topics and app id), with its own web port and
+    data folder."""
+    env = {**first.env, "MONITOR_WEB_PORT": str(free_port()), "MONITOR_DATA_DIR": str(folder)}
+    return WorkerProcess(Settings.from_env(env), env, log=folder.with_suffix(".log"))
+
+
+def wait_for_alerts(
+    worker: WorkerProcess, expected: set[tuple[str, str]], timeout: float = 120.0
+) -> list[dict[str, Any]]:
+    """The alerts topic's records once it holds every expected alert (or at the timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        on_topic = consume_json(worker.settings, worker.settings.alerts_topic)
+        if {key_of(a) for a in on_topic} >= expected or time.monotonic() > deadline:
+            return on_topic
+        time.sleep(2)
+
+
+@pytest.mark.parametrize("kill", [False, True], ids=["both-run", "one-killed"])
+def test_two_workers_on_four_partitions_decide_as_the_backtest(
+    worker_factory: WorkerFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str], kill: bool
+) -> None:
+    """With ``kill``, the second worker is killed (SIGKILL) mid-stream and not restarted: its
+    partitions (and the keeper, if it had it) move to the first, which decides the same."""
+    simulation = sim.simulate(sim.SimConfig(accounts=600, days=150, seed=7, scenario="macro-shock"))
+    lines = [orjson.dumps(e) for e in simulation.events]
+    backtest = replay_lines(lines).alerts
+    expected = {key_of(a) for a in backtest}
+    assert any("account_id" not in a for a in backtest), "the scenario raises portfolio alerts"
+
+    first = worker_factory(partitions=4)
+    second = another_worker(first, tmp_path / "second")
+    workers = [first, second]
+    try:
+        for worker in workers:
+            worker.start()
+        kafkaio.produce_lines(first.settings, lines)
+        if kill:
+            deadline = time.monotonic() + 120
+            while (
+                second.health().get("processed", 0) < len(lines) * 0.2
+                or first.health().get("processed", 0) == 0
+            ):
+                assert time.monotonic() < deadline, second.tail()
+                time.sleep(0.2)
+            assert second.process is not None
+            processed = [w.health().get("processed", 0) for w in workers]
+            os.kill(second.process.pid, signal.SIGKILL)
+            second.process.wait()
+            workers = [first]
+        started = time.monotonic()
+        first.wait_committed()
+        committed_s = time.monotonic() - started
+        on_topic = wait_for_alerts(first, expected)
+        alerts_s = time.monotonic() - started
+        keepers = [w.health().get("keeps_schedule") for w in workers]
+        if not kill:
+            processed = [w.health().get("processed", 0) for w in workers]
+    finally:
+        second.stop()
+    got = {key_of(a) for a in on_topic}
+    portfolio = collections.Counter(
+        (a["kind"], a["segment"], a["started_at"], a["status"])
+        for a in {key_of(a): a for a in on_topic}.values()
+        if "account_id" not in a
+    )
+    with capsys.disabled():
+        print(
+            f"\nscale-out: 4 partitions, 2 workers{', one killed' if kill else ''} (processed "
+            f"{processed}); {len(got)} alerts "
+            f"decided, {len(expected)} in the backtest, {len(got & expected)} of them alike; "
+            f"{sum(portfolio.values())} portfolio alerts; input committed {committed_s:.0f} s and "
+            f"alerts all written {alerts_s:.0f} s after the stream was sent"
+        )
+    assert all(processed), f"each worker holds input partitions: {processed}"
+    assert sorted(map(bool, keepers)) == ([True] if kill else [False, True]), (
+        f"one keeper: {keepers}"
+    )
+    assert got == expected, (
+        f"missing {sorted(expected - got)[:5]}, extra {sorted(got - expected)[:5]}"
+    )
+    twice = {k: n for k, n in portfolio.items() if n > 1}
+    assert not twice, f"portfolio alerts raised more than once: {twice}"
