@@ -110,6 +110,11 @@ SCHEDULE_METRICS = {
         "Partitions presumed idle (too far behind the newest event-time clock to hold days open).",
         "gauge",
     ),
+    "monitor_keeper_cpu_seconds": (
+        "CPU seconds the keeper spent on the records it took (learning the outcomes, merging the "
+        "partials, watching the book), in the worker that keeps the schedule.",
+        "counter",
+    ),
     "monitor_learner_closed_day_seconds": (
         "Event time (epoch s) at which the last day the learner learnt ended.",
         "gauge",

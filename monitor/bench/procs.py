@@ -57,6 +57,20 @@ class Process:
         except OSError:
             return {}
 
+    def metric(self, name: str) -> float:
+        """The sum of a metric's samples on the worker's ``/metrics`` page (0 if absent)."""
+        try:
+            url = f"http://127.0.0.1:{self.web_port}/metrics"
+            with urllib.request.urlopen(url, timeout=5.0) as response:
+                text = response.read().decode()
+        except OSError:
+            return 0.0
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith((f"{name} ", f"{name}{{"))
+        )
+
     def peak_rss_mb(self) -> float:
         """Peak resident set size (VmHWM) of the process so far, in MiB."""
         assert self.popen is not None

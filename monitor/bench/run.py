@@ -235,7 +235,12 @@ def _throughput(
     # serialising every account state takes seconds at 100,000 accounts (5 s was too short)
     sizes = [proc.get("/api/state-size", timeout_s=STATE_SIZE_TIMEOUT_S) for proc in procs]
     held = sum(int(s.get("accounts", 0)) for s in sizes)
+    # the keeper (in one of the workers): outcomes learnt per CPU second of its own work
+    learnt = sum(proc.metric("monitor_learner_outcomes_total") for proc in procs)
+    keeper_s = sum(proc.metric("monitor_keeper_cpu_seconds_total") for proc in procs)
     return {
+        "learner_outcomes": int(learnt),
+        "learner_outcomes_per_cpu_s": round(learnt / keeper_s) if keeper_s else None,
         "events_per_s": round(messages / max(end - first, 1e-9)),
         "late_events_per_s": late_rate(progress, messages),
         **per_event(late, sample),

@@ -43,7 +43,7 @@ False
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import orjson
@@ -209,10 +209,21 @@ class GroupSchedule:
     def _add(self, topic: str, partition: int, record: dict[str, Any]) -> None:
         self.outbox.append((topic, str(partition).encode(), orjson.dumps(record)))
 
-    def drain(self) -> list[tuple[str, bytes, bytes]]:
-        """The records handed on since the last call: (topic, key, value)."""
-        out, self.outbox = self.outbox, []
+    def drain(self, skip: Collection[int] = ()) -> list[tuple[str, bytes, bytes]]:
+        """The records handed on since the last call, (topic, key, value), but those of the
+        partitions in ``skip`` (kept for a later call)."""
+        if not skip:
+            out, self.outbox = self.outbox, []
+            return out
+        held = {str(p).encode() for p in skip}
+        out = [r for r in self.outbox if r[1] not in held]
+        self.outbox = [r for r in self.outbox if r[1] in held]
         return out
+
+    def discard(self, partition: int) -> None:
+        """Forget the records of ``partition`` not drained yet (its batch is abandoned)."""
+        key = str(partition).encode()
+        self.outbox = [r for r in self.outbox if r[1] != key]
 
     def release(self, partition: int) -> None:
         """Nothing is held per partition here."""

@@ -20,7 +20,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -295,11 +295,20 @@ class MonitorWorker:
                 begun = self._begin(m.topic, m.partition, m.offset, m.key, m.value)
                 if isinstance(begun, _Begun):
                     if not self.engine.ready(begun.event.day):
-                        await self._wait_for_version(begun.event.day)
+                        await self._wait_for_version(begun.event.day, begun.partition, stream)
                     out.append(self._finish(begun))
                 else:
                     out.append(begun)
+            await self._steady()
         return out
+
+    async def _steady(self) -> None:
+        """Wait while the group rebalances (from its start until the partitions assigned are
+        restored): a partition may be on its way to another worker, which reads its state from
+        the changelog, so nothing of it may be written meanwhile. Faust stops the actor of a
+        partition taken away (its batch is then abandoned); one kept goes on."""
+        while self.app.rebalancing:
+            await asyncio.sleep(REBALANCE_POLL_S)
 
     def handle_batch(self, events: list[Any], stream: Any) -> list[Decisions | None]:
         """Process a batch of Faust events (raw messages) in order without waiting for model
@@ -328,21 +337,29 @@ class MonitorWorker:
             # committed; the worker that gets the partition processes it again
             for partition in mine:
                 self.store.discard(partition)
+                self.schedule.discard(partition)
             abandon(events)
             raise
         finally:
             self._busy.difference_update(mine)
+        # the batches of other partitions under way (waiting for a version) write theirs later
+        self.metrics.batch_writes.observe(self._write(stream, skip=self._busy))
+
+    def _write(self, stream: Any, skip: set[int]) -> int:
+        """Save what the engine holds apart, write the state of every partition but those in
+        ``skip`` and queue their schedule records, which so never leave before the state they
+        follow from (a worker that takes a partition over then never scores again a day whose
+        clock was handed on); return the account writes."""
         # Faust read on meanwhile (also while a scorer waited): see restore_take_buffer_event
         current = stream.current_event
         self.engine.save()
-        self._queue_schedule()
-        # the batches of other partitions under way (waiting for a version) write theirs later
         written = self.store.flush(
             lambda p: set_current_event(stream, self._last_event[p]),
-            skip=self._busy | (self.store.partitions() - self._last_event.keys()),
+            skip=skip | (self.store.partitions() - self._last_event.keys()),
         )
+        self._queue_schedule(skip)
         restore_take_buffer_event(stream, current)
-        self.metrics.batch_writes.observe(written)
+        return written
 
     def handle(
         self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
@@ -415,18 +432,21 @@ class MonitorWorker:
         self.processed += 1
         return result
 
-    def _queue_schedule(self) -> None:
-        """Queue the records the scorers handed on for the keeper (outcomes, clocks, partials)."""
+    def _queue_schedule(self, skip: Collection[int] = ()) -> None:
+        """Queue the records the scorers handed on for the keeper (outcomes, clocks, partials),
+        but those of the partitions in ``skip``."""
         s = self.settings
-        for topic, key, value in self.schedule.drain():
+        for topic, key, value in self.schedule.drain(skip):
             name = s.outcomes_topic if topic == OUTCOMES else s.partials_topic
             self.outbound.add(name, key, value, SCHEDULE_HEADERS, partition=0)
 
-    async def _wait_for_version(self, day: int) -> None:
-        """Write what is queued (the clocks the keeper needs to close the day before) and wait
-        until the version that scores ``day`` is read, for at most ``MONITOR_VERSION_WAIT_S``;
-        past it the event is scored with the newest version there is (counted as early)."""
-        self._queue_schedule()
+    async def _wait_for_version(self, day: int, partition: int, stream: Any) -> None:
+        """Write the state of ``partition``'s batch so far and what is queued (the clocks the
+        keeper needs to close the day before) and wait until the version that scores ``day`` is
+        read, for at most ``MONITOR_VERSION_WAIT_S``; past it the event is scored with the
+        newest version there is (counted as early)."""
+        await self._steady()
+        self._write(stream, skip=self._busy - {partition})
         await self.outbound.send(aiokafka_producer(self.app))
         self._offer()
         started = time.monotonic()
@@ -617,7 +637,11 @@ class MonitorWorker:
         keeper = self.keeper.keeper
         if keeper is None:
             return PortfolioView(PortfolioBook(), [], tiers, 0.0, counts)
-        counts.update(keeper.counts(), monitor_schedule_keeper=1.0)
+        counts.update(
+            keeper.counts(),
+            monitor_schedule_keeper=1.0,
+            monitor_keeper_cpu_seconds=self.keeper.busy_s,
+        )
         book, open_alerts = keeper.desk.book, keeper.desk.open_alerts()
         return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount, counts)
 
@@ -748,6 +772,8 @@ FETCH_MAX_WAIT_MS = 50
 #: the others (Kafka's consumers used 10 s before 3.0; at least the broker's
 #: group.min.session.timeout.ms, 6 s by default).
 BROKER_SESSION_TIMEOUT_S = 10.0
+#: how often a batch about to write its state looks whether the group still rebalances (s)
+REBALANCE_POLL_S = 0.02
 #: Largest record batch the worker's producer writes (bytes).
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 #: Exit status of a worker whose processing failed (EX_SOFTWARE).

@@ -144,6 +144,7 @@ class KeeperService(ConsumerRebalanceListener):
         self.snapshots = 0
         self.snapshot_bytes = 0
         self.records = 0
+        self.busy_s = 0.0  # CPU seconds spent taking records (learning, merging, watching)
 
     @property
     def held(self) -> bool:
@@ -175,11 +176,13 @@ class KeeperService(ConsumerRebalanceListener):
                 keeper = self.keeper
                 if keeper is None:
                     continue
+                started = time.thread_time()
                 for tp, records in batch.items():
                     topic = self.topics[tp.topic]
                     for record in records:
                         keeper.take(topic, record.value, record.offset)
                         self.records += 1
+                self.busy_s += time.thread_time() - started  # (CPU: the keeper's own work)
                 await self._publish(keeper)
         finally:
             await self._consumer.stop()
