@@ -93,8 +93,6 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         while True:
             rows = kafkaio.consumer_lag(self.settings)
-            with open("/tmp/lag.log", "a") as fh:
-                fh.write(f"{time.time():.0f} {rows} {self.health().get('processed')}\n")
             if rows and all(end == committed for _, _, committed, end in rows):
                 return
             assert self.process is not None and self.process.poll() is None, self.tail()
