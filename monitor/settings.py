@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +28,13 @@ class SettingsError(ValueError):
 
 SECRETS = frozenset({"webhook_secret", "pseudonymise_key", "kafka_sasl_password"})
 """Settings that are never shown: repr, str and :meth:`Settings.redacted` mask them."""
+
+#: the schedule's topics, named ``<app id>-<suffix>`` unless set
+GROUP_TOPICS = (
+    ("outcomes_topic", "outcomes"),
+    ("partials_topic", "portfolio-partials"),
+    ("models_topic", "models"),
+)
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -90,13 +97,27 @@ class Settings:
     kafka_sasl_password: str = ""
 
     def __post_init__(self) -> None:
-        for name, suffix in (
-            ("outcomes_topic", "outcomes"),
-            ("partials_topic", "portfolio-partials"),
-            ("models_topic", "models"),
-        ):
+        for name, suffix in GROUP_TOPICS:
             if not getattr(self, name):
                 object.__setattr__(self, name, f"{self.app_id}-{suffix}")
+
+    def for_app(self, app_id: str, **changes: Any) -> Settings:
+        """These settings for another app id (and ``changes``): the schedule's topics named
+        after the old app id are named after the new one (``dataclasses.replace`` would keep
+        them, and two groups would share one keeper's topics).
+
+        >>> s = Settings(app_id="a").for_app("b")
+        >>> s.outcomes_topic, s.models_topic
+        ('b-outcomes', 'b-models')
+        >>> Settings(app_id="a", models_topic="mine").for_app("b").models_topic
+        'mine'
+        """
+        derived: dict[str, Any] = {
+            name: ""
+            for name, suffix in GROUP_TOPICS
+            if getattr(self, name) == f"{self.app_id}-{suffix}" and name not in changes
+        }
+        return replace(self, app_id=app_id, **derived, **changes)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items())

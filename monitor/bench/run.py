@@ -58,7 +58,7 @@ def run_bench(
     live = min(events, max(1000, int(live_seconds * 10_000)))
     say(f"simulating {accounts} accounts for {events} + {live} events ...")
     data = make_data(events, accounts, live)
-    topic_settings = replace(base, app_id=run, input_topic=f"{run}-events")
+    topic_settings = base.for_app(run, input_topic=f"{run}-events")
     created = kafkaio.create_topics(_topics_of(topic_settings, run))
     report: dict[str, Any] = {"run": run, "partitions": base.partitions, "accounts": accounts}
     try:
@@ -82,9 +82,8 @@ def run_bench(
 
         scaling = []
         for index, count in enumerate(workers):
-            settings = replace(
-                topic_settings,
-                app_id=f"{run}-w{count}",
+            settings = topic_settings.for_app(
+                f"{run}-w{count}",
                 alerts_topic=f"{run}-w{count}-alerts",
                 dead_letter_topic=f"{run}-w{count}-dlq",
                 risk_topic=f"{run}-w{count}-risk",
@@ -137,6 +136,9 @@ def _env(settings: Settings, workdir: Path, web_port: int) -> dict[str, str]:
         "MONITOR_ALERTS_TOPIC": settings.alerts_topic,
         "MONITOR_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
         "MONITOR_RISK_TOPIC": settings.risk_topic,
+        "MONITOR_OUTCOMES_TOPIC": settings.outcomes_topic,
+        "MONITOR_PARTIALS_TOPIC": settings.partials_topic,
+        "MONITOR_MODELS_TOPIC": settings.models_topic,
         "MONITOR_PARTITIONS": str(settings.partitions),
         "MONITOR_STORE": settings.store,
         "MONITOR_WEB_PORT": str(web_port),
@@ -159,7 +161,7 @@ def _empty_agent(
     (a :class:`~monitor.worker.faustcompat.LeanApp` with ``lean``)."""
     name = f"{run}-empty{'-lean' if lean else ''}"
     out = workdir / f"{name}.json"
-    env = _env(replace(settings, app_id=name), workdir, free_port())
+    env = _env(settings.for_app(name), workdir, free_port())
     args = ["monitor.bench.empty_agent", str(messages), str(out), *(["--lean"] if lean else [])]
     proc = Process(args, env, workdir / f"{name}.log")
     proc.start()
