@@ -88,7 +88,13 @@ class ModelsReader:
             await consumer.stop()
 
     async def wait(self, ready: Callable[[], bool], timeout: float) -> bool:
-        """Until ``ready()`` or ``timeout`` seconds; returns ``ready()``."""
+        """Until ``ready()`` or ``timeout`` seconds; returns ``ready()``.
+
+        A cancellation (the partition of the waiting batch taken away) always ends the wait:
+        Python 3.11's ``asyncio.wait_for`` drops one that comes as the event is set, and an
+        actor Faust stopped that way went on waiting, one day after another, while the
+        rebalance waited for it to end.
+        """
         deadline = time.monotonic() + timeout
         while not ready():
             left = deadline - time.monotonic()
@@ -96,7 +102,8 @@ class ModelsReader:
                 return False
             self.changed.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), min(left, 0.5))
+                async with asyncio.timeout(min(left, 0.5)):
+                    await self.changed.wait()
         return True
 
 

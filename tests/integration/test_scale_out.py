@@ -1,11 +1,9 @@
 """Scaled out: four input partitions read by two worker processes of one group decide as one
 process over one partition (the backtest): one model, one portfolio, one set of alerts.
 
-On demand (``slow``), not in ``./scripts/test``: in two of eight runs the keeper, taken away
-and given back to the same worker by the rebalance of the second worker joining, stopped
-closing days after it restarted from its snapshot, so the scorers waited out
-``MONITOR_VERSION_WAIT_S`` and the group's input was not committed within the test's four
-minutes. Every run that finished made exactly the backtest's alerts.
+On demand (``slow``), not in ``./scripts/test``: 3 of 31 runs stalled with one input
+partition whose clock never reached the keeper (see docs/operations.md, Known limits). Every run
+that finished made exactly the backtest's alerts.
 """
 
 from __future__ import annotations
@@ -40,6 +38,17 @@ def another_worker(first: WorkerProcess, folder: Path) -> WorkerProcess:
     data folder."""
     env = {**first.env, "MONITOR_WEB_PORT": str(free_port()), "MONITOR_DATA_DIR": str(folder)}
     return WorkerProcess(Settings.from_env(env), env, log=folder.with_suffix(".log"))
+
+
+def described(
+    alerts: dict[tuple[str, str], dict[str, Any]], keys: set[tuple[str, str]]
+) -> list[str]:
+    """What an ops person would compare: kind, who, status, event time and model version."""
+    return sorted(
+        f"{a['kind']} {a.get('account_id') or a.get('segment')} {a['status']} "
+        f"{a.get('event_time')} {a.get('model_version', '')}"
+        for a in (alerts[k] for k in keys)
+    )
 
 
 def wait_for_alerts(
@@ -114,8 +123,10 @@ def test_two_workers_on_four_partitions_decide_as_the_backtest(
     assert sorted(map(bool, keepers)) == ([True] if kill else [False, True]), (
         f"one keeper: {keepers}"
     )
+    decided = {key_of(a): a for a in on_topic}
     assert got == expected, (
-        f"missing {sorted(expected - got)[:5]}, extra {sorted(got - expected)[:5]}"
+        f"missing {described({key_of(a): a for a in backtest}, expected - got)[:8]}, "
+        f"extra {described(decided, got - expected)[:8]}"
     )
     twice = {k: n for k, n in portfolio.items() if n > 1}
     assert not twice, f"portfolio alerts raised more than once: {twice}"

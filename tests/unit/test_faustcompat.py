@@ -83,6 +83,30 @@ def test_messages_acknowledged_while_the_input_is_sought_back_are_committed() ->
     assert heads == {"App": None, "LeanApp": 810}
 
 
+def test_an_offset_acknowledged_twice_does_not_hold_the_commit_back() -> None:
+    """A kept partition's batch (453-455) under way through a rebalance: the seek back to the
+    committed 453 made the next fetched message (456) look like a gap over the batch, which then
+    acknowledged its offsets too. Faust commits one offset at a time from there, the lean app all
+    of them; and a gap over offsets no message ever comes for is still filled in."""
+    tp = TP("unit-events", 0)
+    heads = {}
+    for app in (
+        faust.App("unit-plain-twice", broker="kafka://127.0.0.1:1"),
+        LeanApp("unit-lean-twice", broker="kafka://127.0.0.1:1"),
+    ):
+        conductor: Any = app.topics
+        conductor._acking_topics.add(tp.topic)
+        consumer: Any = app.consumer
+        consumer._committed_offset[tp] = 453
+        asyncio.run(consumer._add_gap(tp, 453, 455))
+        for offset in (456, 457, 453, 454, 455):
+            consumer.ack(_message(tp, offset))
+        asyncio.run(consumer._add_gap(tp, 458, 459))  # never fetched (a transaction's markers)
+        consumer.ack(_message(tp, 460))
+        heads[type(app).__name__] = [consumer._new_offset(tp), consumer._new_offset(tp)]
+    assert heads == {"App": [455, 456], "LeanApp": [461, None]}
+
+
 def test_what_was_fetched_stays_queued_as_the_flow_resumes_and_goes_when_cleared() -> None:
     """Faust empties the agents' queues whenever the flow resumes, after the seek to the committed
     offsets, so messages fetched after the seek were lost; the lean app's queues keep them until
