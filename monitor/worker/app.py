@@ -14,12 +14,14 @@ keep a delivery journal in the data dir, so across a crash they lose and repeat 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import gc
 import hashlib
 import logging
 import os
 import time
+import zlib
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -162,6 +164,10 @@ class MonitorWorker:
         self._last_offset: dict[int, int] = {}
         self._busy: set[int] = set()  # partitions whose batch is under way
         self._held: set[int] = set()  # the input partitions assigned here
+        #: partition -> the send that carries the schedule records its state keeps
+        self._outbox: dict[int, int] = {}
+        self._sends = 0  # sends to Kafka so far
+        self._sends_taken = 0  # the last send Kafka took all of
         self._last_event: dict[int, Any] = {}  # the newest Faust event of each partition
         self.processed = 0
         self.board = StatusBoard(self.metrics)
@@ -250,7 +256,7 @@ class MonitorWorker:
             try:
                 self._shorten_fetch_wait()
                 await self.process_batch(events, stream)
-                await self.outbound.send(aiokafka_producer(self.app))
+                await self._send()
                 # the sinks hear of the batch's alerts as its records leave for Kafka (not
                 # before: a crash in between would let a receiver see an alert that the restart
                 # decides otherwise; not after the acks: a crash while waiting would let the
@@ -353,11 +359,12 @@ class MonitorWorker:
         # Faust read on meanwhile (also while a scorer waited): see restore_take_buffer_event
         current = stream.current_event
         self.engine.save()
+        records = self._keep_schedule(skip, self._last_event.keys() - skip)
         written = self.store.flush(
             lambda p: set_current_event(stream, self._last_event[p]),
             skip=skip | (self.store.partitions() - self._last_event.keys()),
         )
-        self._queue_schedule(skip)
+        self._queue_schedule(records)
         restore_take_buffer_event(stream, current)
         return written
 
@@ -370,8 +377,9 @@ class MonitorWorker:
             return self._handle(topic, partition, offset, key, value)
         finally:
             self.engine.save()
-            self._queue_schedule()
+            records = self._keep_schedule((), self.store.partitions() | self._held)
             self.store.flush()
+            self._queue_schedule(records)
             self._offer()
 
     def _handle(
@@ -394,6 +402,7 @@ class MonitorWorker:
             for alert in self.engine.recover(partition, offset):
                 self._emit(alert, f"{topic}/{partition}/{offset}")
                 self.metrics.alerts_resent.inc()
+            self._resend_schedule(partition)
             self._indexed.add(partition)
         try:
             event = parse_event(value, self.settings.max_event_bytes)
@@ -432,13 +441,57 @@ class MonitorWorker:
         self.processed += 1
         return result
 
-    def _queue_schedule(self, skip: Collection[int] = ()) -> None:
-        """Queue the records the scorers handed on for the keeper (outcomes, clocks, partials),
-        but those of the partitions in ``skip``."""
+    def _keep_schedule(
+        self, skip: Collection[int], flushed: Collection[int]
+    ) -> list[tuple[str, bytes, bytes]]:
+        """Take the records the scorers handed on for the keeper (outcomes, clocks, partials),
+        but those of the partitions in ``skip``, and keep each partition's in its own state,
+        which the store writes in the same flush (a transactional outbox): a worker that takes
+        the partition over after a crash between the state and the records sends them again
+        (:meth:`_resend_schedule`), so no clock its state has passed is lost. A partition's kept
+        records go once Kafka has taken them (at its next write among ``flushed``)."""
+        records = self.schedule.drain(skip)
+        mine: dict[int, list[list[str]]] = {}
+        for topic, key, value in records:
+            mine.setdefault(int(key), []).append([topic, value.decode()])
+        for partition, kept in mine.items():
+            text = base64.b64encode(zlib.compress(orjson.dumps(kept))).decode()
+            self.store.put_extra(f"{SCHEDULE_OUTBOX}p{partition}", text, partition)
+            self._outbox[partition] = self._sends + 1  # (they leave with the next send)
+        for partition in [p for p in flushed if p not in mine and p in self._outbox]:
+            if self._outbox[partition] <= self._sends_taken:
+                self.store.delete_extra(f"{SCHEDULE_OUTBOX}p{partition}", partition)
+                del self._outbox[partition]
+        return records
+
+    def _queue_schedule(self, records: list[tuple[str, bytes, bytes]]) -> None:
         s = self.settings
-        for topic, key, value in self.schedule.drain(skip):
+        for topic, key, value in records:
             name = s.outcomes_topic if topic == OUTCOMES else s.partials_topic
             self.outbound.add(name, key, value, SCHEDULE_HEADERS, partition=0)
+
+    def _resend_schedule(self, partition: int) -> int:
+        """Queue again the schedule records ``partition``'s state kept (see
+        :meth:`_keep_schedule`); returns how many. The keeper takes a record twice as once."""
+        text = self.store.get_extra(f"{SCHEDULE_OUTBOX}p{partition}")
+        if not text:
+            return 0
+        kept = orjson.loads(zlib.decompress(base64.b64decode(text)))
+        self._queue_schedule([(topic, str(partition).encode(), v.encode()) for topic, v in kept])
+        self._outbox[partition] = self._sends + 1
+        return len(kept)
+
+    async def _send(self) -> None:
+        """Hand what is queued to Kafka; note the send once Kafka has taken all of it."""
+        self._sends += 1
+        number = self._sends
+        futures = await self.outbound.send(aiokafka_producer(self.app))
+        done = asyncio.gather(*futures)
+        done.add_done_callback(partial(self._taken, number))
+
+    def _taken(self, number: int, done: asyncio.Future[Any]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            self._sends_taken = max(self._sends_taken, number)
 
     async def _wait_for_version(self, day: int, partition: int, stream: Any) -> None:
         """Write the state of ``partition``'s batch so far and what is queued (the clocks the
@@ -447,7 +500,7 @@ class MonitorWorker:
         newest version there is (counted as early)."""
         await self._steady()
         self._write(stream, skip=self._busy - {partition})
-        await self.outbound.send(aiokafka_producer(self.app))
+        await self._send()
         self._offer()
         started = time.monotonic()
         ready = await self.models_reader.wait(
@@ -676,6 +729,7 @@ class MonitorWorker:
             self._last_event.pop(partition, None)
             self._indexed.discard(partition)
             self._last_offset.pop(partition, None)
+            self._outbox.pop(partition, None)
             with contextlib.suppress(KeyError):  # its lag is the new holder's to report
                 self.metrics.consumer_lag.remove(self.settings.input_topic, str(partition))
         self._held = kept
@@ -799,6 +853,8 @@ def _headers(correlation_id: str) -> list[tuple[str, bytes]]:
 
 #: Kafka headers of the records the scorers hand on to the keeper
 SCHEDULE_HEADERS = [("schema-version", b"1")]
+#: a partition's schedule records not yet known to be in Kafka, in its state (see _keep_schedule)
+SCHEDULE_OUTBOX = "schedule-outbox:"
 
 
 #: Cyclic garbage collector thresholds of a worker. With Python's defaults (700, 10, 10) a full

@@ -136,8 +136,9 @@ def test_a_receiver_down_for_minutes_gets_every_alert_once_in_order(
             f"receiver came back: {len(expected)} alerts expected, {len(received)} received, "
             f"{lost} lost, {duplicated} duplicated, all in {caught_up_s:.0f} s"
         )
-    # the worker scored during the outage: more events and more alerts at each look
-    assert samples[-1][1] > samples[0][1] and samples[-1][2] > samples[0][2] > 0, samples
+    # the worker scored during the outage: more events and more alerts at its last look than at
+    # its first (which may come before the first events are scored: 4 s in on a slow machine)
+    assert samples[-1][1] > samples[0][1] and samples[-1][2] > samples[0][2], samples
     assert queued_in_outage > 0 and errors_in_outage > 0
     assert lost == 0 and duplicated == 0
     # in order per account: the receiver saw each account's alerts as the topic has them

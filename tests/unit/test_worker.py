@@ -434,6 +434,46 @@ def test_a_revoked_partition_is_released_and_rebuilt_when_it_comes_back(tmp_path
     assert monitor.engine.portfolio()[0].summary()["credit_pay|north"]["accounts"] == 2
 
 
+def test_a_partition_taken_over_sends_again_the_schedule_records_its_state_followed(
+    tmp_path: Path,
+) -> None:
+    """A worker dies after its state reached the changelog but before its schedule records
+    reached the outcomes topic (two topics, no transaction): the worker that takes the partition
+    over finds them in the state and sends them, so the keeper gets the clock of every day that
+    state has closed (else the group waits for it for ever)."""
+    stream = [raw_opened(account, "2026-01-01") for account in ("a", "b")] + [
+        raw_bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
+        raw_pay("a", "2026-01-10", 900.0),
+    ]
+    first = _monitor(tmp_path, "first")
+    outcomes = first.settings.outcomes_topic
+    for offset, event in enumerate(stream):
+        first.handle("in", 0, offset, None, orjson.dumps(event))
+    lost = [orjson.loads(r.value or b"") for r in first.outbound.pending(outcomes)]
+    last_clock = [r for r in lost if r["type"] == "clock"][-1]
+    # taken over from the same tables: nothing of what "first" queued reached Kafka
+    taken = _monitor(tmp_path, "taken")
+    _tables(taken).accounts = _tables(first).accounts
+    _tables(taken).macro = _tables(first).macro
+    tick = raw("macro_indicator", "2026-01-10", region="north", indicator="x", value=1.0)
+    taken.handle("in", 0, len(stream), None, orjson.dumps(tick))
+    again = [
+        orjson.loads(r.value or b"") for r in taken.outbound.pending(taken.settings.outcomes_topic)
+    ]
+    assert last_clock in again
+    # once Kafka has taken them, the state no longer keeps them
+    asyncio.run(_taken_all(taken))
+    taken.handle("in", 0, len(stream) + 1, None, orjson.dumps(tick))
+    assert taken.store.get_extra("schedule-outbox:p0") is None
+
+
+async def _taken_all(monitor: MonitorWorker) -> None:
+    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    done.set_result([])
+    monitor._sends += 1
+    monitor._taken(monitor._sends, done)
+
+
 def test_macro_books_and_the_engines_other_state_leave_with_the_account_states(
     worker: WorkerParts,
 ) -> None:
