@@ -97,6 +97,10 @@ def test_the_demo_leaves_a_broker_that_was_running_and_deletes_its_topics(
     assert not left, f"the demo left its topics behind: {left}"
 
 
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_with_keep_running_the_summary_says_what_still_runs_and_how_to_stop_it(
     own_broker: OwnBroker,
 ) -> None:
@@ -114,6 +118,9 @@ def test_with_keep_running_the_summary_says_what_still_runs_and_how_to_stop_it(
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # Ctrl-C as in a terminal, also when this suite runs in the background (a shell's
+        # background job ignores SIGINT, and its children inherit that)
+        preexec_fn=_sigint_as_in_a_terminal,
     )
     assert demo.stdout is not None
     seen = []
