@@ -371,7 +371,15 @@ class Keeper:
             out.append((f"{VERSION}{gone}".encode(), None))
         self._published = set(books)
         versions = self.learner.versions
-        told = (versions.closed_through, versions.start if self.learner.clocks.at else None)
+        closed = versions.closed_through
+        # a day is told closed once the desk has every partition's partials of it too (and has
+        # raised its portfolio alerts, published before this): the scorers then never pass a
+        # day the desk is still to watch, so its alerts come before the next day's, as in one
+        # process, however the keeper's two topics interleave
+        desk = self.desk.clocks.low()
+        if closed is not None and desk is not None:
+            closed = min(closed, desk - 1)
+        told = (closed, versions.start if self.learner.clocks.at else None)
         if force or told != self._told:
             data = {
                 "closed_through": told[0],
