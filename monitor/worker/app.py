@@ -14,14 +14,12 @@ keep a delivery journal in the data dir, so across a crash they lose and repeat 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import gc
 import hashlib
 import logging
 import os
 import time
-import zlib
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -44,7 +42,7 @@ from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
 from monitor.core.privacy import private_record, pseudonymise
 from monitor.core.state import AccountState
-from monitor.core.store import WriteBackStore
+from monitor.core.store import WriteBackStore, decode_extra, encode_extra
 from monitor.core.vocabulary import UNDELIVERABLE_ALERT
 from monitor.engine_config import engine_config
 from monitor.kafka.security import faust_credentials
@@ -455,8 +453,7 @@ class MonitorWorker:
         for topic, key, value in records:
             mine.setdefault(int(key), []).append([topic, value.decode()])
         for partition, kept in mine.items():
-            text = base64.b64encode(zlib.compress(orjson.dumps(kept))).decode()
-            self.store.put_extra(f"{SCHEDULE_OUTBOX}p{partition}", text, partition)
+            self.store.put_extra(f"{SCHEDULE_OUTBOX}p{partition}", encode_extra(kept), partition)
             self._outbox[partition] = self._sends + 1  # (they leave with the next send)
         for partition in [p for p in flushed if p not in mine and p in self._outbox]:
             if self._outbox[partition] <= self._sends_taken:
@@ -470,16 +467,15 @@ class MonitorWorker:
             name = s.outcomes_topic if topic == OUTCOMES else s.partials_topic
             self.outbound.add(name, key, value, SCHEDULE_HEADERS, partition=0)
 
-    def _resend_schedule(self, partition: int) -> int:
+    def _resend_schedule(self, partition: int) -> None:
         """Queue again the schedule records ``partition``'s state kept (see
-        :meth:`_keep_schedule`); returns how many. The keeper takes a record twice as once."""
+        :meth:`_keep_schedule`). The keeper takes a record twice as once."""
         text = self.store.get_extra(f"{SCHEDULE_OUTBOX}p{partition}")
         if not text:
-            return 0
-        kept = orjson.loads(zlib.decompress(base64.b64decode(text)))
+            return
+        kept: Any = decode_extra(text)
         self._queue_schedule([(topic, str(partition).encode(), v.encode()) for topic, v in kept])
         self._outbox[partition] = self._sends + 1
-        return len(kept)
 
     async def _send(self) -> None:
         """Hand what is queued to Kafka; note the send once Kafka has taken all of it."""

@@ -46,6 +46,21 @@ def test_faust_puts_its_monitor_on_every_event_and_the_lean_app_takes_it_off() -
     assert lean.sensors.on_stream_event_in(None, 0, None, None) == {}  # type: ignore[arg-type]
 
 
+def _plain_and_lean(name: str) -> tuple[faust.App, faust.App]:
+    """Faust's own app and the worker's lean one, side by side (neither reaches a broker)."""
+    return (
+        faust.App(f"unit-plain-{name}", broker="kafka://127.0.0.1:1"),
+        LeanApp(f"unit-lean-{name}", broker="kafka://127.0.0.1:1"),
+    )
+
+
+def _acking_consumer(app: faust.App, tp: TP) -> Any:
+    """``app``'s consumer, ``tp``'s topic one whose messages it acknowledges (an input)."""
+    conductor: Any = app.topics  # Faust's internals, typed as its interfaces
+    conductor._acking_topics.add(tp.topic)
+    return app.consumer
+
+
 def _message(tp: TP, offset: int) -> Message:
     return Message(tp.topic, tp.partition, offset, 0.0, 0, None, None, b"", None, tp=tp)
 
@@ -56,13 +71,8 @@ def test_messages_acknowledged_while_the_input_is_sought_back_are_committed() ->
     again (the first offset it holds acknowledged is 802), the lean app goes on."""
     tp = TP("unit-events", 0)
     heads = {}
-    for app in (
-        faust.App("unit-plain-acks", broker="kafka://127.0.0.1:1"),
-        LeanApp("unit-lean-acks", broker="kafka://127.0.0.1:1"),
-    ):
-        conductor: Any = app.topics  # Faust's internals, typed as its interfaces
-        conductor._acking_topics.add(tp.topic)  # input whose messages are acknowledged
-        consumer: Any = app.consumer
+    for app in _plain_and_lean("acks"):
+        consumer = _acking_consumer(app, tp)
         for offset in (800, 801):
             consumer.ack(_message(tp, offset))
         assert consumer._new_offset(tp) == 802
@@ -90,13 +100,8 @@ def test_an_offset_acknowledged_twice_does_not_hold_the_commit_back() -> None:
     of them; and a gap over offsets no message ever comes for is still filled in."""
     tp = TP("unit-events", 0)
     heads = {}
-    for app in (
-        faust.App("unit-plain-twice", broker="kafka://127.0.0.1:1"),
-        LeanApp("unit-lean-twice", broker="kafka://127.0.0.1:1"),
-    ):
-        conductor: Any = app.topics
-        conductor._acking_topics.add(tp.topic)
-        consumer: Any = app.consumer
+    for app in _plain_and_lean("twice"):
+        consumer = _acking_consumer(app, tp)
         consumer._committed_offset[tp] = 453
         asyncio.run(consumer._add_gap(tp, 453, 455))
         for offset in (456, 457, 453, 454, 455):
@@ -112,10 +117,7 @@ def test_what_was_fetched_stays_queued_as_the_flow_resumes_and_goes_when_cleared
     offsets, so messages fetched after the seek were lost; the lean app's queues keep them until
     Faust clears them on purpose (partitions revoked, consumer stopped)."""
     kept = {}
-    for app in (
-        faust.App("unit-plain-flow", broker="kafka://127.0.0.1:1"),
-        LeanApp("unit-lean-flow", broker="kafka://127.0.0.1:1"),
-    ):
+    for app in _plain_and_lean("flow"):
 
         async def resume_with_two_queued(app: faust.App = app) -> tuple[int, int]:
             queue = app.FlowControlQueue(maxsize=10, clear_on_resume=True)
@@ -134,9 +136,7 @@ def test_what_was_fetched_stays_queued_as_the_flow_resumes_and_goes_when_cleared
 def test_an_abandoned_event_is_never_acknowledged_to_the_consumer() -> None:
     tp = TP("unit-events", 0)
     app = LeanApp("unit-lean-abandon", broker="kafka://127.0.0.1:1")
-    conductor: Any = app.topics
-    conductor._acking_topics.add(tp.topic)
-    consumer: Any = app.consumer
+    consumer = _acking_consumer(app, tp)
     kept, dropped = _message(tp, 0), _message(tp, 1)
     abandon([SimpleNamespace(message=dropped)])
     for message in (kept, dropped):
@@ -149,10 +149,7 @@ def test_the_topic_of_a_stopped_actor_is_forgotten_as_partitions_are_assigned() 
     registered: Faust's conductor fails its check (every isolated topic's partition assigned),
     the lean app's forgets the topic."""
     failed: dict[str, bool | str] = {}
-    for app in (
-        faust.App("unit-plain-isolated", broker="kafka://127.0.0.1:1"),
-        LeanApp("unit-lean-isolated", broker="kafka://127.0.0.1:1"),
-    ):
+    for app in _plain_and_lean("isolated"):
         topic = app.topic("unit-isolated", value_serializer="raw")
         stale = topic.clone(active_partitions={TP("unit-isolated", 1)})
         conductor: Any = app.topics
@@ -173,13 +170,8 @@ def test_a_partition_nobody_committed_is_read_from_its_start(committed: int | No
     back to its start (and leaves the changelogs, which are not acknowledged, alone)."""
     tp, changelog = TP("unit-events", 0), TP("unit-accounts-changelog", 0)
     sought = {}
-    for app in (
-        faust.App("unit-plain-rewind", broker="kafka://127.0.0.1:1"),
-        LeanApp("unit-lean-rewind", broker="kafka://127.0.0.1:1"),
-    ):
-        conductor: Any = app.topics
-        conductor._acking_topics.add(tp.topic)
-        consumer: Any = app.consumer
+    for app in _plain_and_lean("rewind"):
+        consumer = _acking_consumer(app, tp)
         seeks: list[dict[TP, int]] = []
 
         async def seek_to_committed() -> dict[TP, int | None]:
