@@ -13,7 +13,7 @@ SCHEMAS = {
     "alert": "alert.v1.json",
     "dead-letter": "dead-letter.v1.json",
     "account-risk": "account-risk.v1.json",
-    "model-outcome": "model-outcome.v1.json",
+    "model-outcome": "model-outcome.v2.json",
 }
 
 

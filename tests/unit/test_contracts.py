@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -136,14 +138,53 @@ def test_contracts_list_the_vocabulary(name: str, field: str, words: tuple[str, 
 
 
 def test_the_scorers_outcome_and_clock_records_follow_the_outcomes_contract() -> None:
-    from monitor.core.group import clock_record, outcome_record
+    from monitor.core.group import clock_record, outcome_record, outcomes_of, outcomes_record
     from monitor.core.schedule import BEHAVIOUR, LABEL, Outcome
 
-    validator = Draft202012Validator(contracts.load("model-outcome"))
+    schema = contracts.load("model-outcome")
+    validator = Draft202012Validator(schema)
+    entry = Draft202012Validator({**schema["$defs"]["outcome"], "$defs": schema["$defs"]})
     label = Outcome(LABEL, 20454, 20400 * 86400.0, "a1", {"dpd": 4.0}, True, 0.25, "m@1", 2, 9)
-    cycle = Outcome(BEHAVIOUR, 20454, 20450 * 86400.0, "a1", {"paid": float("nan")})
-    for record in (outcome_record(label), outcome_record(cycle, "p-3f2a"), clock_record(3, 20454)):
+    cycle = Outcome(BEHAVIOUR, 20453, 20450 * 86400.0, "a1", {"paid": float("nan")}, None, 0, "", 2)
+    entries = [outcome_record(label), outcome_record(cycle, "p-3f2a")]
+    batch = outcomes_record(2, entries)
+    for record in (batch, clock_record(3, 20454)):
         assert list(validator.iter_errors(record)) == []
-    broken = outcome_record(label)
+    assert batch["day"] == 20453 and batch["count"] == 2
+    # what the contract says a reader does: base64, then zlib, then a JSON array of outcomes
+    inner = json.loads(zlib.decompress(base64.b64decode(batch["outcomes"])))
+    assert [list(entry.iter_errors(e)) for e in inner] == [[], []]
+    assert inner[1]["account_id"] == "p-3f2a" and inner[1]["x"] == {"paid": None}
+    assert outcomes_of(batch)[0] == label
+    broken = dict(entries[0])
     del broken["x"]
-    assert list(validator.iter_errors(broken))
+    assert list(entry.iter_errors(broken))
+    assert list(validator.iter_errors({k: v for k, v in batch.items() if k != "outcomes"}))
+
+
+def test_a_version_1_outcome_record_is_still_read() -> None:
+    """A keeper replaying the outcomes topic after an upgrade meets records of version 1."""
+    from monitor.core.group import outcomes_of
+    from monitor.core.schedule import LABEL, Outcome
+
+    released = json.loads((RELEASED / "model-outcome.v1.json").read_text())
+    record = {
+        "schema_version": 1,
+        "type": "outcome",
+        "kind": "label",
+        "day": 20454,
+        "time": 20400 * 86400.0,
+        "account_id": "a1",
+        "x": {"dpd": 4.0, "gap": None},
+        "label": True,
+        "probability": 0.25,
+        "model_version": "m@1",
+        "partition": 2,
+        "offset": 9,
+    }
+    assert list(Draft202012Validator(released).iter_errors(record)) == []
+    [outcome] = outcomes_of(record)
+    assert (
+        outcome.key == Outcome(LABEL, 20454, 20400 * 86400.0, "a1", {}, True, 0.25, "m@1", 2, 9).key
+    )
+    assert outcome.x["dpd"] == 4.0 and outcome.x["gap"] != outcome.x["gap"]  # None -> NaN

@@ -140,3 +140,38 @@ def test_a_keeper_that_takes_over_from_the_last_snapshot_changes_no_decision() -
     group, alerts = _run(4, 2, seed=5, crashes=6)
     assert alerts == _one_partition("macro-shock", 11)
     assert group.keeper.learner.late == 0
+
+
+def test_a_partitions_outcomes_leave_as_one_record_before_its_clock() -> None:
+    """A partition's outcomes since its last drain or clock leave together, ahead of the clock
+    that may close their day; a partition held back keeps its outcomes for a later drain, and
+    a partition abandoned forgets them."""
+    import orjson
+
+    from monitor.core.group import outcomes_of
+    from monitor.core.schedule import LABEL, Outcome
+
+    def outcome(partition: int, n: int) -> Outcome:
+        return Outcome(
+            LABEL, 10, float(n), f"a{n}", {"dpd": float(n)}, n % 2 == 0, 0.5, "m@1", partition, n
+        )
+
+    scorer = GroupSchedule()
+    for n in range(3):
+        scorer.outcome(outcome(0, n))
+    scorer.outcome(outcome(1, 7))
+    scorer.passed(0, 11, [])
+    scorer.outcome(outcome(0, 3))
+    scorer.outcome(outcome(2, 8))
+    out = scorer.drain(skip={1})
+    records = [(key, orjson.loads(value)) for topic, key, value in out if topic == OUTCOMES]
+    kinds = [(key, r["type"]) for key, r in records]
+    assert kinds == [(b"0", "outcomes"), (b"0", "clock"), (b"0", "outcomes"), (b"2", "outcomes")]
+    assert [o.offset for o in outcomes_of(records[0][1])] == [0, 1, 2]
+    assert [o.offset for o in outcomes_of(records[2][1])] == [3]
+    scorer.outcome(outcome(1, 9))
+    [(_, key, value)] = scorer.drain()
+    assert key == b"1" and [o.offset for o in outcomes_of(orjson.loads(value))] == [7, 9]
+    scorer.outcome(outcome(3, 5))
+    scorer.discard(3)
+    assert scorer.drain() == []
