@@ -37,7 +37,7 @@ from monitor.checkpoint import load_models, save_models
 from monitor.core.deadletter import dead_letter_record
 from monitor.core.engine import Decisions, Engine
 from monitor.core.events import Event, InvalidEvent, parse_event
-from monitor.core.group import OUTCOMES, GroupSchedule, Keeper
+from monitor.core.group import OUTCOMES, SCHEMA_VERSION, GroupSchedule, Keeper
 from monitor.core.models import ModelBook
 from monitor.core.portfolio import PortfolioBook
 from monitor.core.privacy import private_record, pseudonymise
@@ -59,6 +59,7 @@ from monitor.worker.faustcompat import (
     abandon,
     aiokafka_producer,
     fetch_max_wait,
+    recovery_state,
     restore_take_buffer_event,
     set_current_event,
     set_fetch_max_wait,
@@ -187,6 +188,8 @@ class MonitorWorker:
         self.app.task(self._widen_producer_buffer)
         self.app.timer(5.0)(self._measure_lag)
         self.app.timer(5.0)(self._measure_portfolio)
+        self.app.timer(RECOVERY_WATCH_S)(self._watch_recovery)
+        self._recovery_told = 0.0
         self.app.timer(settings.checkpoint_every_s)(self._save_models)
         self._saved_labels = 0
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
@@ -694,6 +697,30 @@ class MonitorWorker:
         book, open_alerts = keeper.desk.book, keeper.desk.open_alerts()
         return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount, counts)
 
+    async def _watch_recovery(self) -> None:
+        """Say, once a minute, when Faust's restore of the tables after a rebalance has gone on
+        for more than a minute, and which changelog partitions it still waits for (the worker's
+        batches wait meanwhile)."""
+        state = await recovery_state(self.app)
+        if state is None or state["seconds"] < RECOVERY_SLOW_S:
+            self._recovery_told = 0.0
+            return
+        if state["seconds"] - self._recovery_told < RECOVERY_SLOW_S:
+            return
+        self._recovery_told = state["seconds"]
+        logging.getLogger(__name__).warning(
+            "restoring the tables after a rebalance has taken %.0f s and still waits for %s; "
+            "input waits meanwhile: if no partition moves for minutes, restart this worker",
+            state["seconds"],
+            "; ".join(
+                f"{w['topic']}[{w['partition']}]: {w['left']} records left from offset "
+                f"{w['offset']}, fetch position {w['position']}"
+                f"{', paused' if w['paused'] else ''}"
+                for w in state["waiting"]
+            )
+            or "nothing (every changelog partition is read to its end)",
+        )
+
     async def _measure_lag(self) -> None:
         """Lag per assigned input partition: the high-water mark against the last offset seen."""
         self._shorten_fetch_wait()  # before the first input arrives, too
@@ -824,6 +851,8 @@ FETCH_MAX_WAIT_MS = 50
 BROKER_SESSION_TIMEOUT_S = 10.0
 #: how often a batch about to write its state looks whether the group still rebalances (s)
 REBALANCE_POLL_S = 0.02
+#: how often the worker looks at Faust's table recovery, and after how long it says it is slow
+RECOVERY_WATCH_S, RECOVERY_SLOW_S = 15.0, 60.0
 #: Largest record batch the worker's producer writes (bytes).
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 #: Exit status of a worker whose processing failed (EX_SOFTWARE).
@@ -847,8 +876,8 @@ def _headers(correlation_id: str) -> list[tuple[str, bytes]]:
     return [("correlation-id", correlation_id.encode()), ("schema-version", b"1")]
 
 
-#: Kafka headers of the records the scorers hand on to the keeper
-SCHEDULE_HEADERS = [("schema-version", b"1")]
+#: Kafka headers of the records the scorers hand on to the keeper (the outcomes topic's contract)
+SCHEDULE_HEADERS = [("schema-version", str(SCHEMA_VERSION).encode())]
 #: a partition's schedule records not yet known to be in Kafka, in its state (see _keep_schedule)
 SCHEDULE_OUTBOX = "schedule-outbox:"
 

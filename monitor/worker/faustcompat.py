@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from time import monotonic
 from typing import Any
 
 import faust
@@ -279,3 +280,38 @@ def set_persisted_offset(table: Any, tp: TP, offset: int) -> None:
     """Tell a RocksDB table the changelog offset it holds up to (recovery after a restart then
     reads only what came after it, as Faust's own writes do)."""
     table.data.set_persisted_offset(tp, offset)
+
+
+# -- recovery -----------------------------------------------------------------------------------
+async def recovery_state(app: faust.App) -> dict[str, Any] | None:
+    """What Faust's table recovery is doing, when it is restoring tables (None when it is not):
+    how long it has been at it (``seconds``, from Faust's own monotonic clock) and each
+    changelog partition it still waits for, with the records left to its end (``left``), the
+    offset it has reached, whether the consumer holds the partition paused (Faust's list and
+    aiokafka's), and aiokafka's fetch position (None when not known). For the worker's log when
+    a recovery stops moving: a restore that reads nothing leaves the worker's batches waiting."""
+    recovery: Any = getattr(app.tables, "recovery", None)
+    if recovery is None or not recovery.in_recovery or recovery._recovery_started_at is None:
+        return None
+    consumer: Any = app.consumer
+    inner = getattr(getattr(consumer, "_thread", None), "_consumer", None)
+    held = set(inner.paused()) if inner is not None else set()
+    waiting: list[dict[str, Any]] = []
+    for tp, left in sorted(recovery.active_remaining().items()):
+        if left <= 0:
+            continue
+        try:
+            position = await consumer.position(tp)
+        except Exception:  # not assigned here any more, or the consumer is not running
+            position = None
+        waiting.append(
+            {
+                "topic": tp.topic,
+                "partition": tp.partition,
+                "left": int(left),
+                "offset": recovery.active_offsets.get(tp),
+                "paused": tp in consumer._paused_partitions or tp in held,
+                "position": position,
+            }
+        )
+    return {"seconds": monotonic() - recovery._recovery_started_at, "waiting": waiting}

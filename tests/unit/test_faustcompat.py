@@ -28,6 +28,7 @@ from monitor.worker.faustcompat import (
     default_partition,
     fetch_max_wait,
     partitions_of,
+    recovery_state,
     restore_take_buffer_event,
     set_current_event,
     set_fetch_max_wait,
@@ -294,3 +295,31 @@ def test_send_errors_reach_the_callback_with_their_topic() -> None:
     error = RuntimeError("refused")
     sensor.on_send_error(None, error, state)
     assert failed == [("unit-alerts", error)]
+
+
+def test_a_recovery_under_way_is_described_partition_by_partition() -> None:
+    """What the worker logs when restoring its tables takes long: the changelog partitions not
+    read to their end, how far each is, and whether the consumer holds it paused."""
+    app = LeanApp("unit-recovery", broker="kafka://127.0.0.1:1")
+    assert asyncio.run(recovery_state(app)) is None  # not restoring
+    tables: Any = app.tables  # Faust types it as its interface, without the recovery
+    recovery = tables.recovery
+    behind, done = TP("unit-changelog", 2), TP("unit-changelog", 3)
+    recovery._set_recovery_started()
+    recovery.active_highwaters.update({behind: 99, done: 50})
+    recovery.active_offsets.update({behind: 40, done: 50})
+    app.consumer.pause_partitions([behind])
+    state = asyncio.run(recovery_state(app))
+    assert state is not None and 0 <= state["seconds"] < 60
+    assert state["waiting"] == [
+        {
+            "topic": "unit-changelog",
+            "partition": 2,
+            "left": 59,
+            "offset": 40,
+            "paused": True,
+            "position": None,  # the consumer is not running here
+        }
+    ]
+    recovery._set_recovery_ended()
+    assert asyncio.run(recovery_state(app)) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -511,3 +512,37 @@ def test_the_model_gauges_read_the_engines_book_without_waiting_for_a_timer(
     monitor.keeper.keeper = monitor._make_keeper()  # as when the keeper's partitions come here
     assert registry.get_sample_value("monitor_model_active", {"role": "scorecard"}) == 1.0
     assert monitor.metrics.model.book() is monitor.keeper.keeper.learner.models  # the live book
+
+
+def test_a_slow_restore_of_the_tables_is_logged_once_a_minute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from monitor.worker import app as worker_app
+
+    monitor = _monitor(tmp_path, "recovery")
+    waiting = [
+        {
+            "topic": "m-accounts-changelog",
+            "partition": 2,
+            "left": 59,
+            "offset": 40,
+            "paused": True,
+            "position": 41,
+        }
+    ]
+    told = []
+    for seconds in (None, 30.0, 75.0, 90.0, 140.0, None, 61.0):
+
+        async def state(app: Any, seconds: float | None = seconds) -> dict[str, Any] | None:
+            return None if seconds is None else {"seconds": seconds, "waiting": waiting}
+
+        monkeypatch.setattr(worker_app, "recovery_state", state)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="monitor.worker.app"):
+            asyncio.run(monitor._watch_recovery())
+        told += [(seconds, r.getMessage()) for r in caplog.records]
+    assert [s for s, _ in told] == [75.0, 140.0, 61.0]
+    assert (
+        "m-accounts-changelog[2]: 59 records left from offset 40, fetch position 41, paused"
+        in (told[0][1])
+    )
