@@ -1,5 +1,7 @@
 """Scaled out: four input partitions read by two worker processes of one group decide as one
-process over one partition (the backtest): one model, one portfolio, one set of alerts.
+process over one partition (the backtest): one model, one portfolio, one set of alerts, and the
+group's gauges (accounts by tier summed over the workers, the book, the model's figures from the
+keeper's) equal to those of a fresh replay of the same input.
 
 On demand (``slow``), not in ``./scripts/test``: once in 54 runs (before the schedule's
 outbox, which it does not touch) a worker never finished restoring the partitions it kept after
@@ -18,11 +20,14 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from monitor import simulator as sim
 from monitor.bench.procs import free_port
+from monitor.core.schedule import LocalSchedule
 from monitor.kafka import io as kafkaio
-from monitor.offline.backtest import replay_lines
+from monitor.metrics import PortfolioCollector, PortfolioView
+from monitor.offline.backtest import Replay, replay_lines
 from monitor.settings import Settings
 from tests.integration.conftest import WorkerFactory, WorkerProcess
 from tests.support.kafka import consume_json
@@ -52,6 +57,56 @@ def described(
     )
 
 
+def samples(families: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in families
+        for s in family.samples
+    }
+
+
+#: gauges of how this run's processes worked, not of what they decided: waits for versions,
+#: which worker keeps the schedule and its CPU time, and partials a worker taking a partition
+#: over sent again after the keeper had merged their day (counted late, merged once)
+PROCESS_WORK = {
+    "monitor_schedule_version_waits_total",
+    "monitor_schedule_version_wait_seconds_total",
+    "monitor_schedule_keeper",
+    "monitor_keeper_cpu_seconds_total",
+    "monitor_portfolio_late_partials_total",
+}
+
+
+def fresh_gauges(replay: Replay, reserve: float) -> dict[Any, float]:
+    """The portfolio, model and schedule gauges of one process that replayed the whole input
+    (the backtest), but those of how the processes worked."""
+    schedule = replay.engine.schedule
+    assert isinstance(schedule, LocalSchedule)
+    view = PortfolioView(
+        schedule.desk.book,
+        schedule.desk.open_alerts(),
+        replay.engine.accounts_by_tier(),
+        reserve,
+        schedule.counts(),
+    )
+    gauges = samples(PortfolioCollector(lambda: view).collect())
+    return {k: v for k, v in gauges.items() if k[0] not in PROCESS_WORK}
+
+
+def live_gauges(workers: list[WorkerProcess], names: set[str]) -> dict[Any, float]:
+    """The same gauges as the group shows them: accounts by tier summed over the workers (each
+    counts the partitions it holds), the rest from the worker that keeps the schedule."""
+    out: dict[Any, float] = {}
+    for worker in workers:
+        scraped = samples(text_string_to_metric_families(worker.metrics()))
+        for (name, labels), value in scraped.items():
+            if name == "monitor_accounts_by_risk_tier":
+                out[(name, labels)] = out.get((name, labels), 0.0) + value
+            elif name in names and worker.health().get("keeps_schedule"):
+                out[(name, labels)] = value
+    return out
+
+
 def wait_for_alerts(
     worker: WorkerProcess, expected: set[tuple[str, str]], timeout: float = 120.0
 ) -> list[dict[str, Any]]:
@@ -72,7 +127,8 @@ def test_two_workers_on_four_partitions_decide_as_the_backtest(
     partitions (and the keeper, if it had it) move to the first, which decides the same."""
     simulation = sim.simulate(sim.SimConfig(accounts=600, days=150, seed=7, scenario="macro-shock"))
     lines = [orjson.dumps(e) for e in simulation.events]
-    backtest = replay_lines(lines).alerts
+    replay = replay_lines(lines)
+    backtest = replay.alerts
     expected = {key_of(a) for a in backtest}
     assert any("account_id" not in a for a in backtest), "the scenario raises portfolio alerts"
 
@@ -104,6 +160,8 @@ def test_two_workers_on_four_partitions_decide_as_the_backtest(
         keepers = [w.health().get("keeps_schedule") for w in workers]
         if not kill:
             processed = [w.health().get("processed", 0) for w in workers]
+        fresh = fresh_gauges(replay, first.settings.reserve_amount)
+        live = live_gauges(workers, {name for name, _ in fresh})
     finally:
         second.stop()
     got = {key_of(a) for a in on_topic}
@@ -117,7 +175,8 @@ def test_two_workers_on_four_partitions_decide_as_the_backtest(
             f"\nscale-out: 4 partitions, 2 workers{', one killed' if kill else ''} (processed "
             f"{processed}); {len(got)} alerts "
             f"decided, {len(expected)} in the backtest, {len(got & expected)} of them alike; "
-            f"{sum(portfolio.values())} portfolio alerts; input committed {committed_s:.0f} s and "
+            f"{sum(portfolio.values())} portfolio alerts; {len(fresh)} gauges compared; input "
+            f"committed {committed_s:.0f} s and "
             f"alerts all written {alerts_s:.0f} s after the stream was sent"
         )
     assert all(processed), f"each worker holds input partitions: {processed}"
@@ -131,3 +190,16 @@ def test_two_workers_on_four_partitions_decide_as_the_backtest(
     )
     twice = {k: n for k, n in portfolio.items() if n > 1}
     assert not twice, f"portfolio alerts raised more than once: {twice}"
+    # the gauges too: as a fresh replay of the same input shows them (sums may differ in the
+    # last digits: the keeper adds the partitions' partials up in another order)
+    assert any(name == "monitor_accounts_by_dpd_bucket" for name, _ in fresh)
+    differ = {
+        k: (live.get(k), v)
+        for k, v in fresh.items()
+        if live.get(k) is None or abs(live[k] - v) > 1e-9 * max(1.0, abs(v))
+    }
+    assert not differ and set(live) == set(fresh), (
+        f"{len(differ)} of {len(fresh)} gauges differ from a fresh replay's "
+        f"(live, fresh): {dict(sorted(differ.items())[:6])}; "
+        f"only live: {sorted(set(live) - set(fresh))[:6]}"
+    )
