@@ -163,8 +163,9 @@ class MonitorWorker:
         self._last_offset: dict[int, int] = {}
         self._busy: set[int] = set()  # partitions whose batch is under way
         self._held: set[int] = set()  # the input partitions assigned here
-        #: partition -> the send that carries the schedule records its state keeps
-        self._outbox: dict[int, int] = {}
+        #: partition -> the schedule records its state keeps, each batch's with the send that
+        #: carries them (kept until Kafka has taken that send)
+        self._outbox: dict[int, list[tuple[int, list[list[str]]]]] = {}
         self._sends = 0  # sends to Kafka so far
         self._sends_taken = 0  # the last send Kafka took all of
         self._last_event: dict[int, Any] = {}  # the newest Faust event of each partition
@@ -449,20 +450,29 @@ class MonitorWorker:
         but those of the partitions in ``skip``, and keep each partition's in its own state,
         which the store writes in the same flush (a transactional outbox): a worker that takes
         the partition over after a crash between the state and the records sends them again
-        (:meth:`_resend_schedule`), so no clock its state has passed is lost. A partition's kept
-        records go once Kafka has taken them (at its next write among ``flushed``)."""
+        (:meth:`_resend_schedule`), so no clock or outcome its state has passed is lost. A
+        partition's kept records go once Kafka has taken the sends that carry them (at its next
+        write among ``flushed``)."""
         records = self.schedule.drain(skip)
         mine: dict[int, list[list[str]]] = {}
         for topic, key, value in records:
             mine.setdefault(int(key), []).append([topic, value.decode()])
-        for partition, kept in mine.items():
-            self.store.put_extra(f"{SCHEDULE_OUTBOX}p{partition}", encode_extra(kept), partition)
-            self._outbox[partition] = self._sends + 1  # (they leave with the next send)
+        for partition, batch in mine.items():
+            # with the records of the sends Kafka has not taken yet: a crash may lose any send
+            # still in flight, not only the last one
+            kept = [*self._untaken(partition), (self._sends + 1, batch)]  # the next send's
+            self._outbox[partition] = kept
+            text = encode_extra([record for _, records_ in kept for record in records_])
+            self.store.put_extra(f"{SCHEDULE_OUTBOX}p{partition}", text, partition)
         for partition in [p for p in flushed if p not in mine and p in self._outbox]:
-            if self._outbox[partition] <= self._sends_taken:
+            if not self._untaken(partition):
                 self.store.delete_extra(f"{SCHEDULE_OUTBOX}p{partition}", partition)
                 del self._outbox[partition]
         return records
+
+    def _untaken(self, partition: int) -> list[tuple[int, list[list[str]]]]:
+        """``partition``'s kept schedule records whose send Kafka has not taken yet."""
+        return [kept for kept in self._outbox.get(partition, []) if kept[0] > self._sends_taken]
 
     def _queue_schedule(self, records: list[tuple[str, bytes, bytes]]) -> None:
         s = self.settings
@@ -478,7 +488,7 @@ class MonitorWorker:
             return
         kept: Any = decode_extra(text)
         self._queue_schedule([(topic, str(partition).encode(), v.encode()) for topic, v in kept])
-        self._outbox[partition] = self._sends + 1
+        self._outbox[partition] = [(self._sends + 1, kept)]
 
     async def _send(self) -> None:
         """Hand what is queued to Kafka; note the send once Kafka has taken all of it."""

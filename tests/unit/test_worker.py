@@ -441,7 +441,8 @@ def test_a_partition_taken_over_sends_again_the_schedule_records_its_state_follo
     """A worker dies after its state reached the changelog but before its schedule records
     reached the outcomes topic (two topics, no transaction): the worker that takes the partition
     over finds them in the state and sends them, so the keeper gets the clock of every day that
-    state has closed (else the group waits for it for ever)."""
+    state has closed (else the group waits for it for ever) and every outcome (else the model
+    differs), those of every batch whose send Kafka had not taken, not only the last one's."""
     stream = [raw_opened(account, "2026-01-01") for account in ("a", "b")] + [
         raw_bill("a", "2026-01-05", "b1", 900.0, "2026-01-15"),
         raw_pay("a", "2026-01-10", 900.0),
@@ -462,6 +463,8 @@ def test_a_partition_taken_over_sends_again_the_schedule_records_its_state_follo
         orjson.loads(r.value or b"") for r in taken.outbound.pending(taken.settings.outcomes_topic)
     ]
     assert last_clock in again
+    assert all(record in again for record in lost), "each batch's records are sent again"
+    assert len([r for r in lost if r["type"] == "clock"]) > 1  # (of several batches)
     # once Kafka has taken them, the state no longer keeps them
     asyncio.run(_taken_all(taken))
     taken.handle("in", 0, len(stream) + 1, None, orjson.dumps(tick))
