@@ -277,6 +277,11 @@ class Learner:
         #: digests of the keys of the outcomes of the last days learnt, by day: handed on again
         #: (an event redelivered after a restart), they are not learnt twice
         self.done: dict[int, set[int]] = {}
+        #: per input partition, the highest input offset among the outcomes learnt and the
+        #: digests of those learnt at it: an outcome handed on again from further back than
+        #: ``done`` remembers (a takeover sends a partition's last records again, and a batch
+        #: may span many event-time days) is known by its offset
+        self.learnt_at: dict[int, tuple[int, set[int]]] = {}
         self.learnt = 0
         self.late = 0
         #: day -> (rolling AUC after that day's learning, the model that scored that day)
@@ -305,6 +310,7 @@ class Learner:
             day: keys if isinstance(keys, set) else set(array("Q", keys))
             for day, keys in state.get("done", {}).items()
         }
+        state.setdefault("learnt_at", {})  # (saved before it was kept)
         self.__dict__.update(state)
         if newest is not None:
             self.versions.books[newest] = _copy(self.models)
@@ -317,6 +323,8 @@ class Learner:
         closed = self.versions.closed_through
         if self.done and any(_digest(outcome.key) in keys for keys in self.done.values()):
             return None
+        if self._learnt_before(outcome):
+            return None
         if closed is not None and day <= closed:
             self.late += 1  # its day is learnt already: learnt with the next day closed
             day = closed + 1
@@ -325,6 +333,19 @@ class Learner:
             return None
         waiting[outcome.key] = outcome
         return day
+
+    def _learnt_before(self, outcome: Outcome) -> bool:
+        """Whether ``outcome`` comes from an input its partition handed outcomes on after, all
+        of them learnt: a partition hands its outcomes on in the order of its input."""
+        if outcome.offset < 0:
+            return False
+        at = self.learnt_at.get(outcome.partition)
+        if at is None:
+            return False
+        offset, digests = at
+        return outcome.offset < offset or (
+            outcome.offset == offset and _digest(outcome.key) in digests
+        )
 
     def relearn(self, day: int, outcomes: Iterable[Outcome]) -> None:
         """Close ``day`` again with the outcomes it was learnt with (a restart rebuilding the
@@ -366,6 +387,12 @@ class Learner:
             else:
                 self.models.behaviour.update(outcome.x)
             self.learnt += 1
+            if outcome.offset >= 0:
+                at = self.learnt_at.get(outcome.partition)
+                if at is None or outcome.offset > at[0]:
+                    self.learnt_at[outcome.partition] = (outcome.offset, {_digest(outcome.key)})
+                elif outcome.offset == at[0]:
+                    at[1].add(_digest(outcome.key))
         self.versions.closed_through = day
         self.done[day] = {_digest(o.key) for o in outcomes}
         for old in [d for d in self.done if d < day - DONE_DAYS]:

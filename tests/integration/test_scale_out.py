@@ -175,7 +175,9 @@ def test_two_workers_on_four_partitions_decide_as_the_backtest(
             f"\nscale-out: 4 partitions, 2 workers{', one killed' if kill else ''} (processed "
             f"{processed}); {len(got)} alerts "
             f"decided, {len(expected)} in the backtest, {len(got & expected)} of them alike; "
-            f"{sum(portfolio.values())} portfolio alerts; {len(fresh)} gauges compared; input "
+            f"{sum(portfolio.values())} portfolio alerts; {len(fresh)} gauges compared "
+            f"(outcomes learnt late: {live.get(('monitor_learner_late_outcomes_total', ()))}); "
+            f"input "
             f"committed {committed_s:.0f} s and "
             f"alerts all written {alerts_s:.0f} s after the stream was sent"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -175,6 +176,32 @@ def test_an_outcome_handed_on_again_after_its_day_is_learnt_is_not_learnt_twice(
         learner.add(outcome)
     learner.passed(0, 102)
     assert learner.models.labels == 30 and learner.late == 0
+
+
+def test_an_outcome_handed_on_again_days_after_it_was_learnt_is_known_by_its_offset() -> None:
+    """A worker taking a partition over sends its last records again, and a batch may span more
+    event-time days than the learner remembers keys of: an outcome from an input before what
+    its partition handed on since is not learnt again; one that is new is, late if its day is
+    closed (a partition presumed idle wakes up)."""
+    learner = Learner(ModelBook(), partitions=[0, 1], idle_days=3)
+    first = [replace(o, partition=0, offset=i) for i, o in enumerate(_outcomes(30, day=100))]
+    for outcome in first:
+        learner.add(outcome)
+    for day in range(101, 112):  # partition 0 goes on (one outcome a day); 1 falls idle
+        later = _outcomes(1, day=day - 1, seed=day)[0]
+        learner.add(replace(later, partition=0, offset=100 + day))
+        learner.passed(0, day)
+        if day == 101:
+            learner.passed(1, day)
+    learnt, late = learner.models.labels, learner.late
+    assert learner.versions.closed_through is not None and learner.versions.closed_through > 104
+    assert all(learner.add(outcome) is None for outcome in first)  # handed on again
+    assert learner.add(replace(first[-1], account="a-new")) is None  # at an older offset
+    assert (learner.models.labels, learner.late) == (learnt, late)
+    woken = replace(_outcomes(1, day=102, seed=5)[0], partition=1, offset=7)
+    assert learner.add(woken) is not None and learner.late == late + 1
+    again = replace(_outcomes(1, day=110, seed=6)[0], partition=0, offset=211)  # the newest
+    assert learner.add(again) is not None  # (offset 211 is after everything 0 handed on)
 
 
 def test_the_desk_watches_the_whole_book_once_whatever_its_partitions() -> None:
