@@ -6,6 +6,7 @@ import random
 from collections import deque
 from typing import Any
 
+import orjson
 import pytest
 
 from monitor.core.engine import Decisions, Engine
@@ -90,6 +91,13 @@ class _Group:
             self.read[i] = upto
         return moved
 
+    def resend(self, partition: int, records: int) -> None:
+        """A worker takes ``partition`` over and sends its last ``records`` schedule records
+        again (those its state kept, which had reached the topics after all)."""
+        for topic in (OUTCOMES, PARTIALS):
+            mine = [v for v in self.topics[topic] if orjson.loads(v)["partition"] == partition]
+            self.topics[topic] += mine[-records:]
+
     def crash(self) -> None:
         """The keeper's worker dies: another starts from the last snapshot (what it published
         since is published again, the same)."""
@@ -102,15 +110,19 @@ class _Group:
 
 
 def _run(
-    partitions: int, workers: int, seed: int, crashes: int = 0
+    partitions: int, workers: int, seed: int, crashes: int = 0, resends: int = 0
 ) -> tuple[_Group, list[tuple[Any, ...]]]:
     group = _Group(partitions, workers, seed)
     lines = _events("macro-shock", 11)
-    at = set(random.Random(seed).sample(range(len(lines)), crashes))
+    rng = random.Random(seed)
+    at = set(rng.sample(range(len(lines)), crashes))
+    again = set(rng.sample(range(len(lines)), resends))
     offsets = [0] * partitions
     for n, line in enumerate(lines):
         if n in at:
             group.crash()
+        if n in again:
+            group.resend(rng.randrange(partitions), rng.randint(1, 40))
         event = parse_event(line)
         if event.account_id:
             targets = [sum(event.account_id.encode()) % partitions]
@@ -138,6 +150,14 @@ def test_a_group_of_scorers_and_one_keeper_decide_what_one_process_does(
 
 def test_a_keeper_that_takes_over_from_the_last_snapshot_changes_no_decision() -> None:
     group, alerts = _run(4, 2, seed=5, crashes=6)
+    assert alerts == _one_partition("macro-shock", 11)
+    assert group.keeper.learner.late == 0
+
+
+def test_records_a_partition_hands_on_again_change_no_decision() -> None:
+    """After a takeover a worker sends again what the partition's state kept, which may have
+    reached the topics already and span more days than the learner remembers keys of."""
+    group, alerts = _run(4, 2, seed=8, crashes=2, resends=12)
     assert alerts == _one_partition("macro-shock", 11)
     assert group.keeper.learner.late == 0
 
