@@ -393,6 +393,11 @@ class PipelineMetrics(_Group):
             "monitor_alerts_resent_total",
             "Alerts sent again after a restart because their input was not yet committed.",
         )
+        self.recovery_rereads = self._counter(
+            "monitor_recovery_rereads_total",
+            "Changelog partitions read again during a restore of the tables after a rebalance, "
+            "because Faust had fetched them to their end without handing the restore a record.",
+        )
         self._newest: dict[int, float] = {}
         for reason in INVALID_EVENT_REASONS:
             self.dead_letters.labels(reason=reason)  # at 0 from the start, for rate() queries

@@ -59,6 +59,7 @@ from monitor.worker.faustcompat import (
     abandon,
     aiokafka_producer,
     fetch_max_wait,
+    read_again,
     recovery_state,
     restore_take_buffer_event,
     set_current_event,
@@ -191,6 +192,9 @@ class MonitorWorker:
         self.app.timer(5.0)(self._measure_portfolio)
         self.app.timer(RECOVERY_WATCH_S)(self._watch_recovery)
         self._recovery_told = 0.0
+        #: changelog partitions fetched to their end with nothing handed to the restore, with
+        #: the offset the restore had then (read again if still so at the next watch)
+        self._unread: dict[TP, int] = {}
         self.app.timer(settings.checkpoint_every_s)(self._save_models)
         self._saved_labels = 0
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
@@ -708,11 +712,45 @@ class MonitorWorker:
         return PortfolioView(book, open_alerts, tiers, self.settings.reserve_amount, counts)
 
     async def _watch_recovery(self) -> None:
-        """Say, once a minute, when Faust's restore of the tables after a rebalance has gone on
-        for more than a minute, and which changelog partitions it still waits for (the worker's
-        batches wait meanwhile)."""
+        """Look after Faust's restore of the tables after a rebalance: a changelog partition
+        it has fetched to its end without handing the restore a record of it is read again
+        (once it stays so for a watch), and a restore that goes on for more than a minute is
+        logged once a minute with the partitions it waits for (the worker's batches wait)."""
         state = await recovery_state(self.app)
-        if state is None or state["seconds"] < RECOVERY_SLOW_S:
+        if state is None:
+            self._recovery_told, self._unread = 0.0, {}
+            return
+        unread = {
+            TP(w["topic"], w["partition"]): w["offset"]
+            for w in state["waiting"]
+            if not w["paused"]
+            and w["position"] is not None
+            and w["position"] > w["offset"] + w["left"]  # fetched to its end, yet the restore
+            and not state["queued"]  # has nothing of it left to take
+        }
+        # ... and has not moved since the last watch
+        again = {
+            tp: max(offset, 0) for tp, offset in unread.items() if self._unread.get(tp) == offset
+        }
+        self._unread = {tp: o for tp, o in unread.items() if tp not in again}
+        if again:
+            logging.getLogger(__name__).warning(
+                "Faust fetched %s to the end during the restore after a rebalance but handed "
+                "the restore the rest of it (%s); reading it again from where the restore is",
+                ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(again)),
+                "; ".join(
+                    f"{w['topic']}[{w['partition']}] routed {w['routed']}, read offset "
+                    f"{w['read_offset']}"
+                    for w in state["waiting"]
+                )
+                + f"; {state['queued']} records queued for the restore",
+            )
+            self.metrics.recovery_rereads.inc(len(again))
+            try:
+                await read_again(self.app, again)
+            except Exception as exc:  # (a rebalance under way took them away: its restore seeks)
+                logging.getLogger(__name__).warning("could not read them again: %r", exc)
+        if state["seconds"] < RECOVERY_SLOW_S:
             self._recovery_told = 0.0
             return
         if state["seconds"] - self._recovery_told < RECOVERY_SLOW_S:

@@ -290,7 +290,8 @@ async def recovery_state(app: faust.App) -> dict[str, Any] | None:
     offset it has reached, whether the consumer holds the partition paused (Faust's list and
     aiokafka's), and aiokafka's fetch position (None when not known). For the worker's log when
     a recovery stops moving: a restore that reads nothing leaves the worker's batches waiting."""
-    recovery: Any = getattr(app.tables, "recovery", None)
+    tables: Any = app.tables  # Faust types it as its interface, without these
+    recovery: Any = getattr(tables, "recovery", None)
     if recovery is None or not recovery.in_recovery or recovery._recovery_started_at is None:
         return None
     consumer: Any = app.consumer
@@ -304,6 +305,7 @@ async def recovery_state(app: faust.App) -> dict[str, Any] | None:
             position = await consumer.position(tp)
         except Exception:  # not assigned here any more, or the consumer is not running
             position = None
+        index = getattr(app.topics, "_tp_index", {})
         waiting.append(
             {
                 "topic": tp.topic,
@@ -312,6 +314,20 @@ async def recovery_state(app: faust.App) -> dict[str, Any] | None:
                 "offset": recovery.active_offsets.get(tp),
                 "paused": tp in consumer._paused_partitions or tp in held,
                 "position": position,
+                # what Faust's delivery of a fetched record to the recovery depends on
+                "routed": bool(index.get(tp)),
+                "read_offset": getattr(consumer, "_read_offset", {}).get(tp),
             }
         )
-    return {"seconds": monotonic() - recovery._recovery_started_at, "waiting": waiting}
+    queue = tables.changelog_queue
+    return {
+        "seconds": monotonic() - recovery._recovery_started_at,
+        "waiting": waiting,
+        "queued": queue.qsize(),
+    }
+
+
+async def read_again(app: faust.App, offsets: dict[TP, int]) -> None:
+    """Seek changelog partitions back to the offsets Faust's recovery has reached, so that it
+    is given again what it was never handed (see :func:`recovery_state`)."""
+    await app.consumer.seek_wait(offsets)

@@ -28,6 +28,7 @@ from monitor.worker.faustcompat import (
     default_partition,
     fetch_max_wait,
     partitions_of,
+    read_again,
     recovery_state,
     restore_take_buffer_event,
     set_current_event,
@@ -310,7 +311,7 @@ def test_a_recovery_under_way_is_described_partition_by_partition() -> None:
     recovery.active_offsets.update({behind: 40, done: 50})
     app.consumer.pause_partitions([behind])
     state = asyncio.run(recovery_state(app))
-    assert state is not None and 0 <= state["seconds"] < 60
+    assert state is not None and 0 <= state["seconds"] < 60 and state["queued"] == 0
     assert state["waiting"] == [
         {
             "topic": "unit-changelog",
@@ -319,7 +320,23 @@ def test_a_recovery_under_way_is_described_partition_by_partition() -> None:
             "offset": 40,
             "paused": True,
             "position": None,  # the consumer is not running here
+            "routed": False,  # no channel reads the topic here
+            "read_offset": None,
         }
     ]
     recovery._set_recovery_ended()
     assert asyncio.run(recovery_state(app)) is None
+
+
+def test_reading_again_seeks_faust_s_consumer_and_waits() -> None:
+    app = LeanApp("unit-read-again", broker="kafka://127.0.0.1:1")
+    consumer: Any = app.consumer
+    assert callable(consumer.seek_wait)  # Faust's own, which its recovery seeks with
+    sought: list[dict[TP, int]] = []
+
+    async def seek_wait(offsets: dict[TP, int]) -> None:
+        sought.append(dict(offsets))
+
+    consumer.seek_wait = seek_wait
+    asyncio.run(read_again(app, {TP("unit-changelog", 2): 0}))
+    assert sought == [{TP("unit-changelog", 2): 0}]

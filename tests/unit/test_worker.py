@@ -549,3 +549,54 @@ def test_a_slow_restore_of_the_tables_is_logged_once_a_minute(
         "m-accounts-changelog[2]: 59 records left from offset 40, fetch position 41, paused"
         in (told[0][1])
     )
+
+
+def test_a_changelog_partition_fetched_to_its_end_but_never_restored_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faust's restore after a rebalance once waited for good for changelog partitions its
+    consumer had fetched to the end without handing it a record: once that holds over two
+    watches, the worker seeks them back to where the restore is."""
+    from faust.types import TP
+
+    from monitor.worker import app as worker_app
+
+    monitor = _monitor(tmp_path, "reread")
+
+    def waiting(offset: int, position: int, queued: int = 0) -> dict[str, Any]:
+        entry = {
+            "topic": "m-accounts-changelog",
+            "partition": 2,
+            "left": 249 - offset,
+            "offset": offset,
+            "paused": False,
+            "position": position,
+            "routed": True,
+            "read_offset": None,
+        }
+        return {"seconds": 20.0, "waiting": [entry], "queued": queued}
+
+    sought: list[dict[TP, int]] = []
+
+    async def read_again(app: Any, offsets: dict[TP, int]) -> None:
+        sought.append(offsets)
+
+    monkeypatch.setattr(worker_app, "read_again", read_again)
+    ticks = [
+        waiting(-1, 100),  # still fetching
+        waiting(-1, 250, queued=250),  # fetched, the restore has it queued
+        waiting(-1, 250),  # fetched to the end, nothing restored ...
+        waiting(-1, 250),  # ... and still so a watch later: read again
+        waiting(120, 250),  # moving again
+        waiting(248, 250),
+    ]
+    for tick in ticks:
+
+        async def state(app: Any, tick: dict[str, Any] = tick) -> dict[str, Any]:
+            return tick
+
+        monkeypatch.setattr(worker_app, "recovery_state", state)
+        asyncio.run(monitor._watch_recovery())
+    assert sought == [{TP("m-accounts-changelog", 2): 0}]
+    registry = monitor.metrics.registry
+    assert registry.get_sample_value("monitor_recovery_rereads_total") == 1
