@@ -58,6 +58,7 @@ from monitor.worker.faustcompat import (
     SendErrorSensor,
     abandon,
     aiokafka_producer,
+    commit_state,
     fetch_max_wait,
     read_again,
     recovery_state,
@@ -195,6 +196,8 @@ class MonitorWorker:
         #: changelog partitions fetched to their end with nothing handed to the restore, with
         #: the offset the restore had then (read again if still so at the next watch)
         self._unread: dict[TP, int] = {}
+        #: input partition -> (its committed offset, since when, when last told it stood)
+        self._commits: dict[int, tuple[int | None, float, float]] = {}
         self.app.timer(settings.checkpoint_every_s)(self._save_models)
         self._saved_labels = 0
         self.app.on_before_shutdown.connect(self._stop_sinks)  # type: ignore[arg-type]
@@ -786,6 +789,36 @@ class MonitorWorker:
             self.metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
                 max(highwater - done, 0)
             )
+            self._watch_commits(tp, done)
+
+    def _watch_commits(self, tp: TP, done: int) -> None:
+        """Say, once a minute, when an input partition's commits have not moved for a minute
+        though its input up to ``done`` is processed, with what Faust holds for committing it
+        (its input would be processed again after a restart)."""
+        state = commit_state(self.app, tp)
+        committed = state["committed"]
+        now = time.monotonic()
+        seen = self._commits.get(tp.partition)
+        if committed is None or committed >= done or seen is None or seen[0] != committed:
+            self._commits[tp.partition] = (committed, now, now)
+            return
+        _, since, told = seen
+        if now - since < RECOVERY_SLOW_S or (now - told < RECOVERY_SLOW_S and told != since):
+            return
+        self._commits[tp.partition] = (committed, since, now)
+        logging.getLogger(__name__).warning(
+            "the commits of %s[%d] have stood at %s for %.0f s though its input is processed up "
+            "to %d; Faust holds acknowledged %s (%d in all), gaps %s, read offset %s",
+            tp.topic,
+            tp.partition,
+            committed,
+            now - since,
+            done,
+            state["acked"],
+            state["acked_count"],
+            state["gaps"],
+            state["read_offset"],
+        )
 
     async def _on_assigned(self, app: Any = None, assigned: Any = (), **kwargs: Any) -> None:
         """After a rebalance (Faust has stopped the actors of the partitions taken from this

@@ -331,3 +331,20 @@ async def read_again(app: faust.App, offsets: dict[TP, int]) -> None:
     """Seek changelog partitions back to the offsets Faust's recovery has reached, so that it
     is given again what it was never handed (see :func:`recovery_state`)."""
     await app.consumer.seek_wait(offsets)
+
+
+def commit_state(app: faust.App, tp: TP) -> dict[str, Any]:
+    """What Faust's consumer holds for committing ``tp``: the offset it last committed (or
+    read as committed), the first acknowledged offsets it keeps and how many, the first gaps it
+    fills in, and its read offset. For the worker's log when a partition's commits stop moving
+    while its input is processed."""
+    consumer: Any = app.consumer
+    acked = sorted(consumer._acked.get(tp, ()))
+    gaps = sorted((g.begin, g.end) for g in consumer._gap.get(tp, ()))
+    return {
+        "committed": consumer._committed_offset.get(tp),
+        "acked": acked[:8],
+        "acked_count": len(acked),
+        "gaps": gaps[:4],
+        "read_offset": consumer._read_offset.get(tp),
+    }

@@ -25,6 +25,7 @@ from monitor.worker.faustcompat import (
     SendErrorSensor,
     abandon,
     aiokafka_producer,
+    commit_state,
     default_partition,
     fetch_max_wait,
     partitions_of,
@@ -340,3 +341,21 @@ def test_reading_again_seeks_faust_s_consumer_and_waits() -> None:
     consumer.seek_wait = seek_wait
     asyncio.run(read_again(app, {TP("unit-changelog", 2): 0}))
     assert sought == [{TP("unit-changelog", 2): 0}]
+
+
+def test_what_faust_holds_for_committing_a_partition_is_described() -> None:
+    tp = TP("unit-events", 3)
+    app = LeanApp("unit-commits", broker="kafka://127.0.0.1:1")
+    consumer = _acking_consumer(app, tp)
+    consumer._committed_offset[tp] = 452
+    for offset in (460, 455, 457):
+        consumer.ack(_message(tp, offset))
+    asyncio.run(consumer._add_gap(tp, 470, 473))
+    consumer._read_offset[tp] = 480
+    assert commit_state(app, tp) == {
+        "committed": 452,
+        "acked": [455, 457, 460],
+        "acked_count": 3,
+        "gaps": [(470, 474)],  # (Faust keeps a gap as a half-open interval)
+        "read_offset": 480,
+    }

@@ -600,3 +600,46 @@ def test_a_changelog_partition_fetched_to_its_end_but_never_restored_is_read_aga
     assert sought == [{TP("m-accounts-changelog", 2): 0}]
     registry = monitor.metrics.registry
     assert registry.get_sample_value("monitor_recovery_rereads_total") == 1
+
+
+def test_commits_that_stand_still_while_the_input_is_processed_are_logged_once_a_minute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from faust.types import TP
+
+    from monitor.worker import app as worker_app
+
+    monitor = _monitor(tmp_path, "commits")
+    tp = TP("m-events", 3)
+    committed = {"value": 452}
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(
+        worker_app,
+        "commit_state",
+        lambda app, tp: {
+            "committed": committed["value"],
+            "acked": [455],
+            "acked_count": 1,
+            "gaps": [],
+            "read_offset": 460,
+        },
+    )
+    monkeypatch.setattr(worker_app.time, "monotonic", lambda: clock["now"])
+    told = []
+    for now, value, done in [
+        (1000, 452, 900),  # behind: first seen
+        (1030, 452, 1200),
+        (1065, 452, 1400),  # stood 65 s: told
+        (1100, 452, 1500),  # told 35 s ago
+        (1130, 452, 1500),  # told 65 s ago: told again
+        (1135, 1500, 1500),  # caught up
+        (1200, 1500, 1500),
+    ]:
+        clock["now"], committed["value"] = float(now), value
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="monitor.worker.app"):
+            monitor._watch_commits(tp, done)
+        told += [(now, r.getMessage()) for r in caplog.records]
+    assert [t for t, _ in told] == [1065, 1130]
+    assert "m-events[3] have stood at 452 for 65 s" in told[0][1]
+    assert "acknowledged [455]" in told[0][1]
