@@ -4,9 +4,8 @@ portfolio, one set of alerts, and the group's gauges (accounts by tier summed ov
 the book, the model's figures from the keeper's) equal to those of a fresh replay of the same
 input.
 
-The two-worker cases run on demand (``slow``): once in 54 runs of an earlier version a worker
-never finished restoring the partitions it kept after the other joined, and the group's days
-stood still (see docs/operations.md, Known limits).
+The two-worker cases run on demand (``slow``): 3 of their last 15 runs failed, in ways not
+explained yet (see docs/operations.md, Known limits).
 """
 
 from __future__ import annotations
