@@ -321,9 +321,10 @@ class Learner:
         it was taken before (learnt or waiting)."""
         day = outcome.day if day is None else day
         closed = self.versions.closed_through
-        if self.done and any(_digest(outcome.key) in keys for keys in self.done.values()):
+        digest = _digest(outcome.key)
+        if any(digest in keys for keys in self.done.values()):
             return None
-        if self._learnt_before(outcome):
+        if self._learnt_before(outcome, digest):
             return None
         if closed is not None and day <= closed:
             self.late += 1  # its day is learnt already: learnt with the next day closed
@@ -334,18 +335,15 @@ class Learner:
         waiting[outcome.key] = outcome
         return day
 
-    def _learnt_before(self, outcome: Outcome) -> bool:
-        """Whether ``outcome`` comes from an input its partition handed outcomes on after, all
-        of them learnt: a partition hands its outcomes on in the order of its input."""
-        if outcome.offset < 0:
-            return False
-        at = self.learnt_at.get(outcome.partition)
+    def _learnt_before(self, outcome: Outcome, digest: int) -> bool:
+        """Whether ``outcome`` (of key digest ``digest``) comes from an input its partition
+        handed outcomes on after, all of them learnt: a partition hands its outcomes on in the
+        order of its input."""
+        at = self.learnt_at.get(outcome.partition) if outcome.offset >= 0 else None
         if at is None:
             return False
         offset, digests = at
-        return outcome.offset < offset or (
-            outcome.offset == offset and _digest(outcome.key) in digests
-        )
+        return outcome.offset < offset or (outcome.offset == offset and digest in digests)
 
     def relearn(self, day: int, outcomes: Iterable[Outcome]) -> None:
         """Close ``day`` again with the outcomes it was learnt with (a restart rebuilding the
@@ -379,6 +377,7 @@ class Learner:
         scores from ``day + lag``."""
         scored_with = self.versions.for_day(day).version
         outcomes = sorted(self.pending.pop(day, {}).values(), key=lambda o: o.order)
+        digests: set[int] = set()
         for outcome in outcomes:
             if outcome.kind == LABEL:
                 y = bool(outcome.label)
@@ -387,14 +386,16 @@ class Learner:
             else:
                 self.models.behaviour.update(outcome.x)
             self.learnt += 1
+            digest = _digest(outcome.key)
+            digests.add(digest)
             if outcome.offset >= 0:
                 at = self.learnt_at.get(outcome.partition)
                 if at is None or outcome.offset > at[0]:
-                    self.learnt_at[outcome.partition] = (outcome.offset, {_digest(outcome.key)})
+                    self.learnt_at[outcome.partition] = (outcome.offset, {digest})
                 elif outcome.offset == at[0]:
-                    at[1].add(_digest(outcome.key))
+                    at[1].add(digest)
         self.versions.closed_through = day
-        self.done[day] = {_digest(o.key) for o in outcomes}
+        self.done[day] = digests
         for old in [d for d in self.done if d < day - DONE_DAYS]:
             del self.done[old]
         if outcomes:

@@ -196,7 +196,8 @@ class MonitorWorker:
         #: changelog partitions fetched to their end with nothing handed to the restore, with
         #: the offset the restore had then (read again if still so at the next watch)
         self._unread: dict[TP, int] = {}
-        #: input partition -> (its committed offset, since when, when last told it stood)
+        #: input partition -> (its committed offset, since when, how long it had stood when
+        #: last told, 0 if not)
         self._commits: dict[int, tuple[int | None, float, float]] = {}
         self.app.timer(settings.checkpoint_every_s)(self._save_models)
         self._saved_labels = 0
@@ -469,7 +470,7 @@ class MonitorWorker:
             # still in flight, not only the last one
             kept = [*self._untaken(partition), (self._sends + 1, batch)]  # the next send's
             self._outbox[partition] = kept
-            text = encode_extra([record for _, records_ in kept for record in records_])
+            text = encode_extra([record for _, sent in kept for record in sent])
             self.store.put_extra(f"{SCHEDULE_OUTBOX}p{partition}", text, partition)
         for partition in [p for p in flushed if p not in mine and p in self._outbox]:
             if not self._untaken(partition):
@@ -738,8 +739,8 @@ class MonitorWorker:
         self._unread = {tp: o for tp, o in unread.items() if tp not in again}
         if again:
             logging.getLogger(__name__).warning(
-                "Faust fetched %s to the end during the restore after a rebalance but handed "
-                "the restore the rest of it (%s); reading it again from where the restore is",
+                "Faust fetched %s to the end during the restore after a rebalance but did not "
+                "hand the restore the rest of it (%s); reading it again from where the restore is",
                 ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(again)),
                 "; ".join(
                     f"{w['topic']}[{w['partition']}] routed {w['routed']}, read offset "
@@ -753,10 +754,9 @@ class MonitorWorker:
                 await read_again(self.app, again)
             except Exception as exc:  # (a rebalance under way took them away: its restore seeks)
                 logging.getLogger(__name__).warning("could not read them again: %r", exc)
-        if state["seconds"] < RECOVERY_SLOW_S:
-            self._recovery_told = 0.0
-            return
-        if state["seconds"] - self._recovery_told < RECOVERY_SLOW_S:
+        if not _say_now(state["seconds"], self._recovery_told):
+            if state["seconds"] < RECOVERY_SLOW_S:
+                self._recovery_told = 0.0
             return
         self._recovery_told = state["seconds"]
         logging.getLogger(__name__).warning(
@@ -800,12 +800,12 @@ class MonitorWorker:
         now = time.monotonic()
         seen = self._commits.get(tp.partition)
         if committed is None or committed >= done or seen is None or seen[0] != committed:
-            self._commits[tp.partition] = (committed, now, now)
+            self._commits[tp.partition] = (committed, now, 0.0)
             return
         _, since, told = seen
-        if now - since < RECOVERY_SLOW_S or (now - told < RECOVERY_SLOW_S and told != since):
+        if not _say_now(now - since, told):
             return
-        self._commits[tp.partition] = (committed, since, now)
+        self._commits[tp.partition] = (committed, since, now - since)
         logging.getLogger(__name__).warning(
             "the commits of %s[%d] have stood at %s for %.0f s though its input is processed up "
             "to %d; Faust holds acknowledged %s (%d in all), gaps %s, read offset %s",
@@ -934,6 +934,14 @@ BROKER_SESSION_TIMEOUT_S = 10.0
 REBALANCE_POLL_S = 0.02
 #: how often the worker looks at Faust's table recovery, and after how long it says it is slow
 RECOVERY_WATCH_S, RECOVERY_SLOW_S = 15.0, 60.0
+
+
+def _say_now(stood_s: float, told_s: float) -> bool:
+    """Whether to log, once a minute, that something has stood still for ``stood_s`` seconds
+    (``told_s``: how long it had stood when last logged, 0 if not)."""
+    return stood_s >= RECOVERY_SLOW_S and stood_s - told_s >= RECOVERY_SLOW_S
+
+
 #: Largest record batch the worker's producer writes (bytes).
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 #: Exit status of a worker whose processing failed (EX_SOFTWARE).

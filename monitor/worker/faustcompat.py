@@ -297,6 +297,7 @@ async def recovery_state(app: faust.App) -> dict[str, Any] | None:
     consumer: Any = app.consumer
     inner = getattr(getattr(consumer, "_thread", None), "_consumer", None)
     held = set(inner.paused()) if inner is not None else set()
+    index = getattr(app.topics, "_tp_index", {})
     waiting: list[dict[str, Any]] = []
     for tp, left in sorted(recovery.active_remaining().items()):
         if left <= 0:
@@ -305,7 +306,6 @@ async def recovery_state(app: faust.App) -> dict[str, Any] | None:
             position = await consumer.position(tp)
         except Exception:  # not assigned here any more, or the consumer is not running
             position = None
-        index = getattr(app.topics, "_tp_index", {})
         waiting.append(
             {
                 "topic": tp.topic,

@@ -95,11 +95,12 @@ def live_gauges(workers: list[WorkerProcess], names: set[str]) -> dict[Any, floa
     counts the partitions it holds), the rest from the worker that keeps the schedule."""
     out: dict[Any, float] = {}
     for worker in workers:
+        keeps = health(worker).get("keeps_schedule")
         scraped = samples(text_string_to_metric_families(worker.metrics()))
         for (name, labels), value in scraped.items():
             if name == "monitor_accounts_by_risk_tier":
                 out[(name, labels)] = out.get((name, labels), 0.0) + value
-            elif name in names and health(worker).get("keeps_schedule"):
+            elif name in names and keeps:
                 out[(name, labels)] = value
     return out
 
